@@ -1,0 +1,119 @@
+"""``ConsoleLogger``: readable lines for terminals, CI logs and log files.
+
+Plain text only (no ANSI codes, no carriage returns): a progress line is printed when a category
+crosses another tenth of its total, at most once per ``progress_interval`` seconds, and always at
+100%, so a loop of a million ``set_progress`` calls writes a handful of lines.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any, TextIO
+
+from synapse_steps.events import (
+    RunFinished,
+    RunProgress,
+    RunStarted,
+    StepFailed,
+    StepFinished,
+    StepRolledBack,
+    StepSkipped,
+    StepStarted,
+)
+from synapse_steps.recorder import Recorder
+
+
+class ConsoleLogger:
+    def __init__(
+        self,
+        stream: TextIO | None = None,
+        *,
+        progress_interval: float = 1.0,
+        recorder: Recorder | None = None,
+        summary: bool = True,
+    ) -> None:
+        self._stream = stream
+        self.progress_interval = progress_interval
+        self.recorder = recorder if recorder is not None else Recorder()
+        self.summary = summary
+        #: category -> (last printed tenth, time of last print)
+        self._printed: dict[str, tuple[int, float]] = {}
+
+    def _write(self, line: str) -> None:
+        # Resolved per write: pytest and notebooks replace sys.stdout after we are created.
+        stream = self._stream if self._stream is not None else sys.stdout
+        stream.write(line + "\n")
+        stream.flush()
+
+    # -- logger protocol ---------------------------------------------------------------------
+
+    def log(self, event: str, data: dict[str, Any], file: str | None = None) -> None:
+        self.recorder.log(event, data, file)
+        self._write(f"{event}: {data}" + (f" [file: {file}]" if file else ""))
+
+    def set_progress(self, current: int, total: int, category: str | None = None) -> None:
+        self.recorder.set_progress(current, total, category)
+        key = category or "progress"
+        tenth = int(10 * current / total) if total > 0 else 10
+        last = self._printed.get(key)
+        if last is not None and tenth <= last[0]:
+            return
+        clock = time.monotonic()
+        if last is not None and tenth < 10 and clock - last[1] < self.progress_interval:
+            return
+        self._printed[key] = (tenth, clock)
+        percent = round(100 * current / total) if total > 0 else 100
+        self._write(f"  {key}: {current}/{total} ({percent}%)")
+
+    def set_metrics(self, value: dict[str, Any], category: str | None = None) -> None:
+        self.recorder.set_metrics(value, category)
+
+    # -- lifecycle hooks -----------------------------------------------------------------------
+
+    def on_run_start(self, record: RunStarted) -> None:
+        self.recorder.on_run_start(record)
+        self._printed.clear()
+        self._write(self.recorder.run.describe_plan())
+
+    def on_step_start(self, record: StepStarted) -> None:
+        self.recorder.on_step_start(record)
+        self._printed.pop(record.name, None)
+        self._write(f"{self._position(record.position)} {record.name} ...")
+
+    def on_step_skip(self, record: StepSkipped) -> None:
+        self.recorder.on_step_skip(record)
+        self._write(f"{self._position(record.position)} {record.name} skipped")
+
+    def on_step_end(self, record: StepFinished) -> None:
+        self.recorder.on_step_end(record)
+        self._write(
+            f"{self._position(record.position)} {record.name} done in {record.duration:.2f}s"
+        )
+
+    def on_step_fail(self, record: StepFailed) -> None:
+        self.recorder.on_step_fail(record)
+        what = "INTERRUPTED" if record.interrupted else "FAILED"
+        self._write(f"{self._position(record.position)} {record.name} {what}: {record.error}")
+
+    def on_step_rollback(self, record: StepRolledBack) -> None:
+        self.recorder.on_step_rollback(record)
+        if record.error is None:
+            self._write(f"  rolled back {record.name}")
+        else:
+            self._write(f"  rollback of {record.name} FAILED: {record.error}")
+
+    def on_run_progress(self, record: RunProgress) -> None:
+        self.recorder.on_run_progress(record)
+
+    def on_run_end(self, record: RunFinished) -> None:
+        self.recorder.on_run_end(record)
+        run = self.recorder.run
+        self._write(f"run {run.outcome()} in {record.duration:.2f}s")
+        if self.summary and record.status != "succeeded":
+            from synapse_steps.display.tables import summary_text
+
+            self._write(summary_text(run))
+
+    def _position(self, index: int) -> str:
+        return f"[{index + 1}/{len(self.recorder.run.steps)}]"

@@ -1,0 +1,185 @@
+"""Tables of registries and runs: plain text, HTML and pandas DataFrames.
+
+Text and HTML need nothing beyond the standard library; pandas is imported only by the
+``*_frame`` functions.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from synapse_steps.metrics import MetricStore
+from synapse_steps.run_state import RunState, StepState
+from synapse_steps.steps.base import BaseStep
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from synapse_steps.recorder import LoggedEvent
+
+REGISTRY_COLUMNS = ("#", "step", "class", "weight", "share %", "can_skip", "rollback")
+SUMMARY_COLUMNS = ("#", "step", "status", "duration", "error")
+
+
+def _overrides(step: BaseStep[Any], method: str) -> bool:
+    """Whether the step (or the step a wrapper wraps) defines its own ``method``."""
+    innermost = step
+    while getattr(innermost, "inner", None) is not None:
+        innermost = innermost.inner  # type: ignore[attr-defined]
+    return getattr(type(innermost), method) is not getattr(BaseStep, method)
+
+
+def _class_label(step: BaseStep[Any]) -> str:
+    # LoggingStep(TimingStep(ProcessStep)) reads as the stack of wrappers it is.
+    label = type(step).__name__
+    inner = getattr(step, "inner", None)
+    return f"{label}({_class_label(inner)})" if inner is not None else label
+
+
+def registry_rows(steps: Sequence[BaseStep[Any]]) -> list[tuple[Any, ...]]:
+    total = sum(step.progress_weight for step in steps)
+    rows = []
+    for index, step in enumerate(steps, start=1):
+        weight = step.progress_weight
+        share = 100 * weight / total if total > 0 else 100 / len(steps)
+        rows.append(
+            (
+                index,
+                step.name,
+                _class_label(step),
+                weight,
+                round(share, 1),
+                "yes" if _overrides(step, "can_skip") else "-",
+                "yes" if _overrides(step, "rollback") else "-",
+            )
+        )
+    return rows
+
+
+def registry_text(steps: Sequence[BaseStep[Any]]) -> str:
+    total = sum(step.progress_weight for step in steps)
+    title = (
+        f"StepRegistry: {len(steps)} step{'s' if len(steps) != 1 else ''}, total weight {total:g}"
+    )
+    if not steps:
+        return title
+    rows = [tuple(_cell(v) for v in row) for row in registry_rows(steps)]
+    return title + "\n" + _text_table(REGISTRY_COLUMNS, rows)
+
+
+def registry_html(steps: Sequence[BaseStep[Any]]) -> str:
+    total = sum(step.progress_weight for step in steps)
+    caption = f"StepRegistry: {len(steps)} steps, total weight {total:g}"
+    rows = [tuple(_cell(v) for v in row) for row in registry_rows(steps)]
+    return _html_table(REGISTRY_COLUMNS, rows, caption)
+
+
+def registry_frame(steps: Sequence[BaseStep[Any]]) -> pd.DataFrame:
+    import pandas as pd
+
+    columns = ["order", "name", "step_class", "weight", "share_percent", "can_skip", "rollback"]
+    rows = [(*row[:5], row[5] == "yes", row[6] == "yes") for row in registry_rows(steps)]
+    return pd.DataFrame(rows, columns=columns)
+
+
+# -- runs ----------------------------------------------------------------------------------
+
+
+def _status_label(state: StepState) -> str:
+    if state.status in ("failed", "interrupted") and state.rolled_back:
+        return f"{state.status}, rolled back"
+    return state.status
+
+
+def summary_rows(run: RunState) -> list[tuple[Any, ...]]:
+    rows = []
+    for state in run.steps:
+        error = state.error or ""
+        if state.rollback_error:
+            error = (error + "; " if error else "") + f"rollback failed: {state.rollback_error}"
+        duration = "" if state.duration is None else f"{state.duration:.2f}s"
+        rows.append((state.plan.position + 1, state.name, _status_label(state), duration, error))
+    return rows
+
+
+def summary_text(run: RunState) -> str:
+    return f"{run.outcome()}\n" + _text_table(
+        SUMMARY_COLUMNS, [tuple(_cell(v) for v in row) for row in summary_rows(run)]
+    )
+
+
+def summary_html(run: RunState) -> str:
+    rows = [tuple(_cell(v) for v in row) for row in summary_rows(run)]
+    return _html_table(SUMMARY_COLUMNS, rows, f"Run {run.outcome()}")
+
+
+def steps_frame(run: RunState) -> pd.DataFrame:
+    import pandas as pd
+
+    rows = [
+        (s.name, s.status, s.duration, s.error, s.rolled_back, s.rollback_error) for s in run.steps
+    ]
+    columns = ["step", "status", "duration", "error", "rolled_back", "rollback_error"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def metrics_frame(store: MetricStore) -> pd.DataFrame:
+    import numpy as np
+    import pandas as pd
+
+    parts = []
+    for category, name, series in store:
+        n = len(series)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "category": np.repeat(category, n),
+                    "metric": np.repeat(name, n),
+                    "x": np.frombuffer(series.x, dtype=np.float64).copy(),
+                    "value": np.frombuffer(series.y, dtype=np.float64).copy(),
+                }
+            )
+        )
+    if not parts:
+        return pd.DataFrame({"category": [], "metric": [], "x": [], "value": []})
+    return pd.concat(parts, ignore_index=True)
+
+
+def events_frame(events: Iterable[LoggedEvent]) -> pd.DataFrame:
+    import pandas as pd
+
+    rows = [(datetime.fromtimestamp(e.time), e.event, e.data, e.file, e.run_id) for e in events]
+    return pd.DataFrame(rows, columns=["time", "event", "data", "file", "run_id"])
+
+
+# -- formatting helpers ------------------------------------------------------------------------
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _text_table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max([len(c)] + [len(r[i]) for r in rows]) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    for row in rows:
+        lines.append("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+    return "\n".join(lines)
+
+
+def _html_table(columns: Sequence[str], rows: Sequence[Sequence[str]], caption: str) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in row) + "</tr>" for row in rows
+    )
+    return (
+        '<table class="synapse-steps">'
+        f'<caption style="text-align:left">{html.escape(caption)}</caption>'
+        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    )

@@ -1,0 +1,71 @@
+"""The unit of work: ``BaseStep`` and the ``StepResult`` it returns."""
+
+from __future__ import annotations
+
+import traceback as _traceback
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+if TYPE_CHECKING:
+    from synapse_steps.steps.context import BaseStepContext
+
+C = TypeVar("C", bound="BaseStepContext")
+
+
+@dataclass
+class StepResult:
+    """What a step returns: success or failure, its data, and what rollback needs."""
+
+    success: bool = True
+    data: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    rollback_data: dict[str, Any] = field(default_factory=dict)
+    skipped: bool = False
+    timestamp: datetime = field(default_factory=datetime.now)
+    #: The exception that made the step fail, when it raised (set by the orchestrator).
+    exception: BaseException | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def traceback(self) -> str | None:
+        """The formatted traceback of ``exception``, or ``None`` when the step did not raise."""
+        if self.exception is None:
+            return None
+        return "".join(_traceback.format_exception(self.exception))
+
+
+class BaseStep(ABC, Generic[C]):
+    """A named, weighted unit of a workflow, generic over its context type ``C``.
+
+    Subclasses provide ``name``, ``progress_weight`` and ``execute``; ``can_skip`` and
+    ``rollback`` are optional.
+    """
+
+    @property
+    @abstractmethod
+    def name(self) -> str:
+        """Unique identifier of the step within a registry."""
+
+    @property
+    @abstractmethod
+    def progress_weight(self) -> float:
+        """Share of the run's progress this step represents (relative; normalised by the run)."""
+
+    @abstractmethod
+    def execute(self, context: C) -> StepResult:
+        """Do the work; return ``StepResult(success=False, error=...)`` or raise to fail."""
+
+    def can_skip(self, context: C) -> bool:
+        """Return True to skip the step in this run (it is then never rolled back)."""
+        return False
+
+    def rollback(self, context: C, result: StepResult) -> None:
+        """Undo what ``execute`` did; ``result`` is the step's own (possibly failed) result."""
+        return None
+
+    def __repr__(self) -> str:
+        try:
+            return f"<{type(self).__name__} {self.name!r} weight={self.progress_weight}>"
+        except Exception:
+            return f"<{type(self).__name__}>"
