@@ -1,0 +1,62 @@
+# The two commands of the README: `make demo` and `make test`. Each creates .venv and installs
+# what it needs, so both work on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip
+STAMP_TEST := $(VENV)/.installed-test
+STAMP_DEMO := $(VENV)/.installed-demo
+STAMP_BROWSER := $(VENV)/.installed-browser
+
+.PHONY: demo test lint typecheck unit notebooks notebook-check test-browser bench docs clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(STAMP_TEST): pyproject.toml | $(BIN)/python
+	$(PIP) install --quiet -e '.[test]'
+	touch $@
+
+$(STAMP_DEMO): pyproject.toml | $(BIN)/python
+	$(PIP) install --quiet -e '.[train,docs]'
+	touch $@
+
+$(STAMP_BROWSER): pyproject.toml | $(BIN)/python
+	$(PIP) install --quiet -e '.[test,browser]'
+	touch $@
+
+## make demo: the main job on the embedded defaults, in the terminal; tutorials as HTML in build/
+demo: $(STAMP_DEMO)
+	$(BIN)/python -m synapse_steps.demo
+	$(BIN)/python tools/build_docs.py --output build
+
+## make test: lint, types, unit/property/integration tests and the notebooks (nbval)
+test: $(STAMP_TEST) lint typecheck
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests notebooks \
+		--nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
+
+lint: $(STAMP_TEST)
+	$(BIN)/ruff check synapse_steps tests benchmarks tools
+	$(BIN)/ruff format --check synapse_steps tests benchmarks tools
+
+typecheck: $(STAMP_TEST)
+	$(BIN)/mypy
+
+## make notebooks: re-execute every tutorial in place (commit the result)
+notebooks: $(STAMP_TEST)
+	$(BIN)/python tools/run_notebooks.py notebooks/*.ipynb tests/notebooks/*.ipynb
+
+## make test-browser: JupyterLab + headless Debian Chromium driven by Playwright
+test-browser: $(STAMP_BROWSER)
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m browser tests/browser
+
+bench: $(STAMP_TEST)
+	$(PIP) install --quiet -e '.[bench]'
+	$(BIN)/python benchmarks/orchestrator_overhead.py
+	$(BIN)/python benchmarks/notebook_overhead.py
+	$(BIN)/python benchmarks/convert_throughput.py
+
+clean:
+	rm -rf $(VENV) build .mypy_cache .ruff_cache .pytest_cache

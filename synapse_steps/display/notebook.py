@@ -1,0 +1,420 @@
+"""``NotebookLogger``: a live view of each run built from standard ipywidgets controls.
+
+Live updates only change widget traits (progress values, HTML, ``Image.value``); nothing is
+cleared or re-displayed during a run, which is what nbval and every front end handle well.
+Updates are throttled by time (as tqdm does): each trait change is a message to the browser
+costing ~100 us, while a training loop may call ``set_progress`` millions of times.
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+import weakref
+from collections import deque
+from time import perf_counter
+from typing import Any
+
+import ipywidgets as widgets
+
+from synapse_steps.display.base import RecordingLogger, format_seconds
+from synapse_steps.display.summary import display_summary, show
+from synapse_steps.events import (
+    RunFinished,
+    RunStarted,
+    StepFailed,
+    StepFinished,
+    StepRolledBack,
+    StepSkipped,
+    StepStarted,
+)
+from synapse_steps.recorder import Recorder
+from synapse_steps.run_state import RunState, StepState
+
+BAR_STYLES = {
+    "pending": "",
+    "running": "info",
+    "done": "success",
+    "skipped": "",
+    "failed": "danger",
+    "interrupted": "warning",
+    "rolled back": "warning",
+}
+STATUS_COLORS = {
+    "pending": "#888",
+    "running": "#1976d2",
+    "done": "#2e7d32",
+    "skipped": "#888",
+    "failed": "#c62828",
+    "interrupted": "#ef6c00",
+    "rolled back": "#ef6c00",
+}
+STATUS_ICONS = {
+    "pending": "○",
+    "running": "▶",
+    "done": "✔",
+    "skipped": "↷",
+    "failed": "✖",
+    "interrupted": "■",
+    "rolled back": "↺",
+}
+
+#: Views still on screen, to close the ones a re-run replaces.
+_views: weakref.WeakSet[RunView] = weakref.WeakSet()
+
+
+class RunWidget(widgets.VBox):  # type: ignore[misc]
+    """The container users see; its text form is what a saved notebook and nbval show."""
+
+    def __init__(self, text: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._text = text
+
+    def __repr__(self) -> str:
+        return self._text
+
+
+class _StepRow:
+    def __init__(self, state: StepState) -> None:
+        self.state = state
+        self.label = widgets.HTML(layout=widgets.Layout(width="34%"))
+        self.timing = widgets.HTML(layout=widgets.Layout(width="10%"))
+        self.bars = widgets.VBox(layout=widgets.Layout(width="56%"))
+        self.box = widgets.HBox([self.label, self.timing, self.bars])
+        self._bars: dict[str, tuple[widgets.FloatProgress, widgets.HTML]] = {}
+        self._signature: tuple[Any, ...] = ()
+
+    def all_widgets(self) -> list[widgets.Widget]:
+        made: list[widgets.Widget] = [self.label, self.timing, self.bars, self.box]
+        for bar, text in self._bars.values():
+            made += [bar, text]
+        return made
+
+    def refresh(self, at: float) -> None:
+        state = self.state
+        signature = (state.status, state.error, state.rollback_error, state.rolled_back)
+        if signature != self._signature:
+            self._signature = signature
+            self.label.value = _step_label(state)
+            for bar, _ in self._bars.values():
+                bar.bar_style = BAR_STYLES[state.status]
+        elapsed = state.elapsed(at)
+        self.timing.value = "" if elapsed is None else format_seconds(elapsed)
+        for category, (current, total) in list(state.categories.items()):
+            parts = self._bars.get(category)
+            if parts is None:
+                parts = self._add_bar(category)
+            bar, text = parts
+            bar.value = current / total if total > 0 else 0.0
+            text.value = f"<code>{html.escape(category)}</code> {current:g}/{total:g}"
+
+    def _add_bar(self, category: str) -> tuple[widgets.FloatProgress, widgets.HTML]:
+        bar = widgets.FloatProgress(
+            min=0.0,
+            max=1.0,
+            bar_style=BAR_STYLES[self.state.status],
+            layout=widgets.Layout(width="55%"),
+        )
+        text = widgets.HTML()
+        self._bars[category] = (bar, text)
+        self.bars.children = (*self.bars.children, widgets.HBox([bar, text]))
+        return bar, text
+
+
+def _step_label(state: StepState) -> str:
+    color = STATUS_COLORS[state.status]
+    status: str = state.status
+    if state.rolled_back and status in ("failed", "interrupted"):
+        status += ", rolled back"
+    text = (
+        f'<span style="color:{color}">{STATUS_ICONS[state.status]}</span> '
+        f"<b>{html.escape(state.name)}</b> "
+        f'<span style="color:{color}">{html.escape(status)}</span>'
+    )
+    if state.error:
+        text += f'<br><span style="color:#c62828">{html.escape(state.error)}</span>'
+    if state.rollback_error:
+        text += (
+            '<br><span style="color:#c62828">rollback failed: '
+            f"{html.escape(state.rollback_error)}</span>"
+        )
+    return text
+
+
+class RunView:
+    """The widgets of one run, refreshed from its ``RunState``."""
+
+    def __init__(self, run: RunState, log_lines: int) -> None:
+        self.run = run
+        self.finished = False
+        self.cell_key = _current_cell_key()
+        self.header = widgets.HTML()
+        self.bar = widgets.FloatProgress(
+            min=0.0, max=1.0, bar_style="info", layout=widgets.Layout(width="50%")
+        )
+        self.bar_text = widgets.HTML()
+        self.rows = [_StepRow(state) for state in run.steps]
+        self.plots = widgets.HBox(layout=widgets.Layout(flex_flow="row wrap"))
+        self._plots: dict[str, tuple[Any, widgets.Image]] = {}
+        self._plotted_version = -1
+        self.log_lines: deque[str] = deque(maxlen=log_lines)
+        self._log_dirty = False
+        self.log_html = widgets.HTML()
+        self.log_panel = widgets.Accordion(children=[self.log_html], selected_index=None)
+        self.log_panel.set_title(0, f"Log (last {log_lines} events)")
+        self.outcome = widgets.HTML()
+        self.widget = RunWidget(
+            run.describe_plan(),
+            children=[
+                self.header,
+                widgets.HBox([self.bar, self.bar_text]),
+                *[row.box for row in self.rows],
+                self.plots,
+                self.log_panel,
+                self.outcome,
+            ],
+        )
+        self._lock = threading.Lock()
+        _views.add(self)
+
+    # -- updates -------------------------------------------------------------------------------
+
+    def add_log(self, line: str) -> None:
+        self.log_lines.append(line)
+        self._log_dirty = True
+
+    def refresh(self, *, plots: bool = False, block: bool = False) -> None:
+        """Push the current state into the widgets (skipped if another thread is drawing)."""
+        if self.finished or not self._lock.acquire(blocking=block):
+            return
+        try:
+            self._refresh(plots)
+        finally:
+            self._lock.release()
+
+    def _refresh(self, plots: bool) -> None:
+        run = self.run
+        at = perf_counter()
+        fraction = run.overall_fraction
+        self.bar.value = fraction
+        self.bar.bar_style = {"succeeded": "success", "failed": "danger"}.get(
+            run.phase, "warning" if run.phase == "interrupted" else "info"
+        )
+        self.bar_text.value = (
+            f"<b>{100 * fraction:.0f}%</b> · {format_seconds(run.elapsed(at))} elapsed"
+            + (f" · ETA {format_seconds(run.eta(at))}" if run.phase == "running" else "")
+        )
+        self.header.value = _header(run)
+        for row in self.rows:
+            row.refresh(at)
+        if self._log_dirty:
+            self._log_dirty = False
+            self.log_html.value = (
+                '<pre style="font-size:11px;max-height:240px;overflow:auto;margin:0">'
+                + html.escape("\n".join(self.log_lines))
+                + "</pre>"
+            )
+        if plots:
+            self._redraw_plots()
+        if run.phase in ("succeeded", "failed", "interrupted"):
+            self.outcome.value = _outcome_html(run)
+
+    def _redraw_plots(self) -> None:
+        store = self.run.metrics
+        if store.version == self._plotted_version:
+            return
+        self._plotted_version = store.version
+        from synapse_steps.display.plots import CategoryPlot
+
+        for category in store.series:
+            entry = self._plots.get(category)
+            if entry is None:
+                image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
+                entry = (CategoryPlot(store, category), image)
+                self._plots[category] = entry
+                self.plots.children = (*self.plots.children, image)
+            plot, image = entry
+            image.value = plot.render()
+
+    def finish(self) -> None:
+        self.refresh(plots=True, block=True)
+        self.finished = True
+
+    def close(self) -> None:
+        self.finished = True
+        for widget in self._all_widgets():
+            widget.close()
+        _views.discard(self)
+
+    def _all_widgets(self) -> list[widgets.Widget]:
+        made: list[widgets.Widget] = [
+            self.header,
+            self.bar,
+            self.bar_text,
+            self.plots,
+            self.log_html,
+            self.log_panel,
+            self.outcome,
+            self.widget,
+        ]
+        made += [image for _, image in self._plots.values()]
+        for row in self.rows:
+            made += row.all_widgets()
+        return made
+
+
+def _header(run: RunState) -> str:
+    running = run.running_step
+    if run.phase == "running" and running is not None:
+        doing = f"running <b>{html.escape(running.name)}</b>"
+    else:
+        doing = html.escape(run.phase)
+    return f"<b>{html.escape(run.describe_plan())}</b> — {doing}"
+
+
+def _outcome_html(run: RunState) -> str:
+    color = {"succeeded": "#2e7d32", "failed": "#c62828"}.get(run.phase, "#ef6c00")
+    text = f'<b style="color:{color}">{html.escape(run.outcome())}</b>'
+    for name, error in run.rollback_errors:
+        text += (
+            f'<br><span style="color:#c62828">rollback of {html.escape(name)} failed: '
+            f"{html.escape(error)}</span>"
+        )
+    return text
+
+
+def _current_cell_key() -> str | None:
+    """The id of the notebook cell being executed, when the front end sends one."""
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+        parent = shell.kernel.get_parent("shell") if shell is not None else None
+        cell = (parent or {}).get("metadata", {}).get("cellId")
+        return str(cell) if cell else None
+    except Exception:
+        return None
+
+
+def close_replaced_views(new: RunView) -> None:
+    """Close views that a new run replaces: unfinished ones, and older runs of the same cell."""
+    for view in list(_views):
+        if view is new:
+            continue
+        if not view.finished or (new.cell_key is not None and view.cell_key == new.cell_key):
+            view.close()
+
+
+class NotebookLogger(RecordingLogger):
+    """Live widgets for each run, a static summary at its end, and the run's ``Recorder``.
+
+    Args:
+        refresh_interval: seconds between two pushes of progress to the browser at most.
+        plot_interval: seconds between two metric redraws at least; grows to keep drawing
+            under ~10% of the run's time when a redraw is slow.
+        log_lines: events kept in the log panel.
+        summary: end each run with a static summary table (and metrics figure).
+    """
+
+    def __init__(
+        self,
+        *,
+        refresh_interval: float = 0.1,
+        plot_interval: float = 0.5,
+        log_lines: int = 50,
+        summary: bool = True,
+        recorder: Recorder | None = None,
+    ) -> None:
+        super().__init__(recorder)
+        self.refresh_interval = refresh_interval
+        self.plot_interval = plot_interval
+        self.log_lines = log_lines
+        self.summary = summary
+        self.view: RunView | None = None
+        self._next_refresh = 0.0
+        self._next_plot = 0.0
+
+    # -- what steps report (hot paths: keep them short) ------------------------------------
+
+    def log(self, event: str, data: dict[str, Any], file: str | None = None) -> None:
+        self.recorder.log(event, data, file)
+        view = self.view
+        if view is not None:
+            line = f"{event}: {data}"
+            view.add_log(line if len(line) <= 300 else line[:297] + "...")
+            if perf_counter() >= self._next_refresh:
+                self._refresh()
+
+    def set_progress(self, current: int, total: int, category: str | None = None) -> None:
+        self.recorder.runs[-1].on_progress(current, total, category)
+        if perf_counter() >= self._next_refresh:
+            self._refresh()
+
+    def set_metrics(self, value: dict[str, Any], category: str | None = None) -> None:
+        self.recorder.runs[-1].metrics.add(value, category)
+        if perf_counter() >= self._next_plot:
+            self._redraw()
+
+    def _refresh(self) -> None:
+        self._next_refresh = perf_counter() + self.refresh_interval
+        if self.view is not None:
+            self.view.refresh()
+
+    def _redraw(self) -> None:
+        started = perf_counter()
+        self._next_plot = started + self.plot_interval  # set first: other threads skip
+        if self.view is not None:
+            self.view.refresh(plots=True)
+            took = perf_counter() - started
+            self._next_plot = perf_counter() + max(self.plot_interval, 10 * took)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def on_run_start(self, record: RunStarted) -> None:
+        super().on_run_start(record)
+        view = RunView(self.run, self.log_lines)
+        close_replaced_views(view)
+        self.view = view
+        self._next_plot = 0.0
+        view.refresh(block=True)
+        show(view.widget)
+
+    def on_step_start(self, record: StepStarted) -> None:
+        super().on_step_start(record)
+        self._lifecycle(f"▶ {record.name} started")
+
+    def on_step_skip(self, record: StepSkipped) -> None:
+        super().on_step_skip(record)
+        self._lifecycle(f"↷ {record.name} skipped")
+
+    def on_step_end(self, record: StepFinished) -> None:
+        super().on_step_end(record)
+        self._lifecycle(f"✔ {record.name} done in {format_seconds(record.duration)}")
+
+    def on_step_fail(self, record: StepFailed) -> None:
+        super().on_step_fail(record)
+        what = "interrupted" if record.interrupted else "failed"
+        self._lifecycle(f"✖ {record.name} {what}: {record.error}")
+
+    def on_step_rollback(self, record: StepRolledBack) -> None:
+        super().on_step_rollback(record)
+        if record.error is None:
+            self._lifecycle(f"↺ {record.name} rolled back")
+        else:
+            self._lifecycle(f"↺ rollback of {record.name} FAILED: {record.error}")
+
+    def on_run_end(self, record: RunFinished) -> None:
+        super().on_run_end(record)
+        view = self.view
+        if view is not None:
+            view.add_log(f"run {self.run.outcome()}")
+            view.finish()
+        if self.summary:
+            display_summary(self.run)
+
+    def _lifecycle(self, line: str) -> None:
+        # Status changes are rare and are what the user watches: draw them at once.
+        view = self.view
+        if view is not None:
+            view.add_log(line)
+            view.refresh(block=True)
