@@ -19,7 +19,7 @@ $(STAMP_TEST): pyproject.toml | $(BIN)/python
 	touch $@
 
 $(STAMP_DEMO): pyproject.toml | $(BIN)/python
-	$(PIP) install --quiet -e '.[train,docs]'
+	$(PIP) install --quiet -e '.[docs]'
 	touch $@
 
 $(STAMP_BROWSER): pyproject.toml | $(BIN)/python

@@ -4,6 +4,8 @@ The documented Steps & Workflow API lives in ``synapse_steps.steps``; train acti
 ``synapse_steps.actions.train``. Importing this package imports no display library.
 """
 
+from typing import TYPE_CHECKING
+
 from synapse_steps.context import RuntimeContext
 from synapse_steps.recorder import Recorder
 from synapse_steps.steps import (
@@ -17,11 +19,24 @@ from synapse_steps.steps import (
     ValidationStep,
 )
 
+if TYPE_CHECKING:
+    from synapse_steps.actions.train import BaseTrainAction
+
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> object:
+    # BaseTrainAction pulls in pydantic; load it only when asked for.
+    if name == "BaseTrainAction":
+        from synapse_steps.actions.train import BaseTrainAction
+
+        return BaseTrainAction
+    raise AttributeError(f"module 'synapse_steps' has no attribute {name!r}")
 
 __all__ = [
     "BaseStep",
     "BaseStepContext",
+    "BaseTrainAction",
     "LoggingStep",
     "Orchestrator",
     "Recorder",

@@ -2,6 +2,7 @@
 
 from synapse_steps.steps.base import BaseStep, StepResult
 from synapse_steps.steps.context import BaseStepContext
+from synapse_steps.steps.dataset import ConvertDatasetStep, ExportDatasetStep
 from synapse_steps.steps.orchestrator import Orchestrator
 from synapse_steps.steps.registry import StepRegistry
 from synapse_steps.steps.wrappers import LoggingStep, StepWrapper, TimingStep, ValidationStep
@@ -9,6 +10,8 @@ from synapse_steps.steps.wrappers import LoggingStep, StepWrapper, TimingStep, V
 __all__ = [
     "BaseStep",
     "BaseStepContext",
+    "ConvertDatasetStep",
+    "ExportDatasetStep",
     "LoggingStep",
     "Orchestrator",
     "StepRegistry",

@@ -1,0 +1,1 @@
+"""Actions: complete jobs built from steps (training today)."""

@@ -1,0 +1,65 @@
+"""Execute notebooks in place, the way ``make notebooks`` refreshes the tutorials.
+
+Each notebook runs in a fresh kernel (nbclient, fixed kernel name, no timing metadata) with its
+own empty ``SYNAPSE_STEPS_HOME``, so ids in the local backend start at 1 every time and the
+committed outputs are reproducible. ``--check`` executes into memory and fails when a committed
+notebook's outputs differ from what the code produces now (used by the test suite).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+KERNEL = "python3"
+TIMEOUT = 300
+
+
+def execute(path: Path) -> nbformat.NotebookNode:
+    notebook = nbformat.read(path, as_version=4)
+    notebook.metadata["kernelspec"] = {
+        "name": KERNEL,
+        "display_name": "Python 3 (ipykernel)",
+        "language": "python",
+    }
+    with tempfile.TemporaryDirectory(prefix="synapse_steps_home_") as home:
+        previous = os.environ.get("SYNAPSE_STEPS_HOME")
+        os.environ["SYNAPSE_STEPS_HOME"] = home
+        try:
+            client = NotebookClient(
+                notebook,
+                timeout=TIMEOUT,
+                kernel_name=KERNEL,
+                record_timing=False,
+                resources={"metadata": {"path": str(path.parent)}},
+            )
+            client.execute()
+        finally:
+            if previous is None:
+                os.environ.pop("SYNAPSE_STEPS_HOME", None)
+            else:
+                os.environ["SYNAPSE_STEPS_HOME"] = previous
+    for cell in notebook.cells:
+        cell.metadata.pop("execution", None)
+    return notebook
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("notebooks", nargs="+", type=Path)
+    args = parser.parse_args(argv)
+    for path in args.notebooks:
+        print(f"executing {path}", flush=True)
+        notebook = execute(path)
+        nbformat.write(notebook, path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
