@@ -39,3 +39,13 @@ def pytest_runtest_setup(item: Any) -> None:
 def pytest_sessionfinish(session: Any) -> None:
     for home in _homes.values():
         home.cleanup()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_backend_home(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path_factory: Any
+) -> None:
+    """Tests never write into the user's real data folder through a default LocalBackend."""
+    if _is_notebook_item(request.node):
+        return
+    monkeypatch.setenv("SYNAPSE_STEPS_HOME", str(tmp_path_factory.mktemp("synapse_steps_home")))
