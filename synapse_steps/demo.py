@@ -20,7 +20,7 @@ from synapse_steps.training import EpochMetrics, train_crop_classifier
 
 class ShapesParams(BaseTrainParams):
     epochs: int = 15
-    learning_rate: float = 0.05
+    learning_rate: float = 0.002
 
 
 class ShapesTrainAction(BaseTrainAction[ShapesParams]):

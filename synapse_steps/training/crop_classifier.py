@@ -1,6 +1,7 @@
 """A softmax-regression classifier of object crops from a YOLO dataset.
 
-Each labelled box is cropped, resized to ``size`` x ``size`` RGB and flattened; a linear model
+Each labelled box is cropped, resized to ``size`` x ``size`` grey levels (colour would give the
+class away at once; in grey the model has to learn shapes) and standardised; a linear model
 trained with mini-batch gradient descent learns the class. It is deliberately tiny (numpy only,
 a second or two on a laptop) yet real: loss falls and accuracy rises epoch by epoch, which is
 what the tutorials and the demo need to show.
@@ -68,7 +69,7 @@ def _split_dirs(root: Path, split: str) -> tuple[Path, Path]:
 def load_yolo_crops(
     root: str | Path, split: str, size: int = 16
 ) -> tuple[FloatArray, IntArray, list[str]]:
-    """Crops of every box of one split: features ``(n, size*size*3)`` in 0..1, labels, names."""
+    """Crops of every box of one split: features ``(n, size*size)``, labels, class names."""
     root = Path(root)
     names = _read_names(root / "dataset.yaml")
     images_dir, labels_dir = _split_dirs(root, split)
@@ -82,7 +83,7 @@ def load_yolo_crops(
         if not rows:
             continue
         with Image.open(image_path) as opened:
-            image = opened.convert("RGB")
+            image = opened.convert("L")
         width, height = image.size
         for row in rows:
             cls, cx, cy, w, h = int(row[0]), *map(float, row[1:5])
@@ -95,10 +96,11 @@ def load_yolo_crops(
             if box[2] - box[0] < 2 or box[3] - box[1] < 2:
                 continue
             crop = image.crop(box).resize((size, size), Image.Resampling.BILINEAR)
-            features.append(np.asarray(crop, dtype=np.float64).reshape(-1) / 255.0)
+            pixels = np.asarray(crop, dtype=np.float64).reshape(-1)
+            features.append(pixels / 255.0)
             labels.append(cls)
     if not features:
-        return np.zeros((0, size * size * 3)), np.zeros(0, dtype=np.int64), names
+        return np.zeros((0, size * size)), np.zeros(0, dtype=np.int64), names
     return np.stack(features), np.asarray(labels, dtype=np.int64), names
 
 
@@ -170,7 +172,7 @@ def train_crop_classifier(
     root: str | Path,
     epochs: int = 10,
     *,
-    lr: float = 0.05,
+    lr: float = 0.002,
     batch_size: int = 32,
     size: int = 16,
     seed: int = 0,
