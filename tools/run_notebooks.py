@@ -23,6 +23,12 @@ TIMEOUT = 300
 
 def execute(path: Path) -> nbformat.NotebookNode:
     notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        # nbval's marker comment, told to nbclient as the tag it understands.
+        if cell.cell_type == "code" and "NBVAL_RAISES_EXCEPTION" in cell.source:
+            tags = cell.metadata.setdefault("tags", [])
+            if "raises-exception" not in tags:
+                tags.append("raises-exception")
     notebook.metadata["kernelspec"] = {
         "name": KERNEL,
         "display_name": "Python 3 (ipykernel)",

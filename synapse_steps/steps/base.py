@@ -12,6 +12,9 @@ if TYPE_CHECKING:
     from synapse_steps.steps.context import BaseStepContext
 
 C = TypeVar("C", bound="BaseStepContext")
+#: A step only consumes its context, so a step written for a base context (``BaseStep[
+#: BaseStepContext]``) can run in a registry of any subclass of it: contravariant.
+C_contra = TypeVar("C_contra", bound="BaseStepContext", contravariant=True)
 
 
 @dataclass
@@ -35,7 +38,7 @@ class StepResult:
         return "".join(_traceback.format_exception(self.exception))
 
 
-class BaseStep(ABC, Generic[C]):
+class BaseStep(ABC, Generic[C_contra]):
     """A named, weighted unit of a workflow, generic over its context type ``C``.
 
     Subclasses provide ``name``, ``progress_weight`` and ``execute``; ``can_skip`` and
@@ -53,14 +56,14 @@ class BaseStep(ABC, Generic[C]):
         """Share of the run's progress this step represents (relative; normalised by the run)."""
 
     @abstractmethod
-    def execute(self, context: C) -> StepResult:
+    def execute(self, context: C_contra) -> StepResult:
         """Do the work; return ``StepResult(success=False, error=...)`` or raise to fail."""
 
-    def can_skip(self, context: C) -> bool:
+    def can_skip(self, context: C_contra) -> bool:
         """Return True to skip the step in this run (it is then never rolled back)."""
         return False
 
-    def rollback(self, context: C, result: StepResult) -> None:
+    def rollback(self, context: C_contra, result: StepResult) -> None:
         """Undo what ``execute`` did; ``result`` is the step's own (possibly failed) result."""
         return None
 

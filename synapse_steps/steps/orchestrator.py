@@ -20,7 +20,7 @@ from synapse_steps.events import (
     now,
 )
 from synapse_steps.steps.base import BaseStep, C, StepResult
-from synapse_steps.steps.progress import percent, plan_steps
+from synapse_steps.steps.progress import percent, plan_steps, progress_points
 from synapse_steps.steps.registry import StepRegistry
 
 ProgressCallback = Callable[[int, int], None]
@@ -50,6 +50,9 @@ class Orchestrator(Generic[C]):
 
     def execute(self) -> dict[str, Any]:
         """Run every step once; a second call starts a fresh run on the same context."""
+        # Hides the orchestrator's own frames from IPython and pytest tracebacks: a user
+        # should see their step's frames and the StepFailedError, not our plumbing.
+        __tracebackhide__ = True
         return _Run(self.registry.get_steps(), self.context, self.progress_callback).execute()
 
 
@@ -63,7 +66,11 @@ class _Run(Generic[C]):
         self.context = context
         self.callback = callback
         self.runtime = context.runtime_ctx
-        self.plan: tuple[PlannedStep, ...] = plan_steps(steps)
+        # The full plan (names, classes, shares) is built only for loggers that draw it: the
+        # progress callback needs just the points, a fraction of the cost per step.
+        self.emit_run_start = self.runtime.wants(RunStarted)
+        self.plan: tuple[PlannedStep, ...] = plan_steps(steps) if self.emit_run_start else ()
+        self.points = [percent(p.end) for p in self.plan] if self.plan else progress_points(steps)
         #: Steps whose ``execute`` was entered, with their results: what rollback undoes.
         self.executed: list[tuple[int, BaseStep[C], StepResult]] = []
         #: The step inside ``execute`` right now (an interrupt there is that step's failure).
@@ -77,12 +84,15 @@ class _Run(Generic[C]):
         self.emit_step_start = wants(StepStarted)
         self.emit_step_end = wants(StepFinished)
         self.emit_progress = wants(RunProgress)
+        # Two clock reads per step are only worth it when a record carries the times.
+        self.timed = self.emit_step_start or self.emit_step_end or wants(StepFailed)
 
     def execute(self) -> dict[str, Any]:
+        __tracebackhide__ = True
         context = self.context
         context.step_results = []
         context.errors = []
-        if self.runtime.wants(RunStarted):
+        if self.emit_run_start:
             self.runtime.emit(RunStarted(next(_run_ids), self.plan, self.started))
         try:
             for index, step in enumerate(self.steps):
@@ -105,6 +115,7 @@ class _Run(Generic[C]):
         }
 
     def _run_step(self, index: int, step: BaseStep[C]) -> None:
+        __tracebackhide__ = True
         context = self.context
         name = step.name
         context.current_step = name
@@ -120,7 +131,7 @@ class _Run(Generic[C]):
             if self.runtime.wants(StepSkipped):
                 self.runtime.emit(StepSkipped(index, name, now()))
         else:
-            started = now()
+            started = now() if self.timed else 0.0
             if self.emit_step_start:
                 self.runtime.emit(StepStarted(index, name, started))
             self.running = (index, step, started)
@@ -140,14 +151,19 @@ class _Run(Generic[C]):
             context.step_results.append(result)
             self.executed.append((index, step, result))
             self.running = None
-            duration = now() - started
+            duration = now() - started if self.timed else 0.0
             if not result.success:
                 self._fail(index, name, result, duration)
             self.steps_executed += 1
             if self.emit_step_end:
                 self.runtime.emit(StepFinished(index, name, duration, now()))
         try:
-            self._report_progress(percent(self.plan[index].end))
+            # _report_progress, inlined: this runs once per step.
+            current = self.points[index]
+            if self.callback is not None:
+                self.callback(current, 100)
+            if self.emit_progress:
+                self.runtime.emit(RunProgress(current, 100, now()))
         except Exception as exc:
             result = _failure(exc)
             result.error = f"progress callback raised {type(exc).__name__}: {exc}"
@@ -161,6 +177,7 @@ class _Run(Generic[C]):
 
     def _fail(self, index: int, name: str, result: StepResult, duration: float) -> NoReturn:
         """Record a failure, roll back, and raise ``StepFailedError`` (never returns)."""
+        __tracebackhide__ = True
         error = result.error or "step reported failure without an error message"
         self.context.errors.append(f"Step '{name}' failed: {error}")
         if self.runtime.wants(StepFailed):
