@@ -8,7 +8,7 @@ STAMP_TEST := $(VENV)/.installed-test
 STAMP_DEMO := $(VENV)/.installed-demo
 STAMP_BROWSER := $(VENV)/.installed-browser
 
-.PHONY: demo test lint typecheck unit notebooks notebook-check test-browser bench docs clean
+.PHONY: demo test lint typecheck notebooks test-browser update-screenshot bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,8 +33,9 @@ demo: $(STAMP_DEMO)
 
 ## make test: lint, types, unit/property/integration tests and the notebooks (nbval)
 test: $(STAMP_TEST) lint typecheck
-	$(BIN)/python -m pytest -q -p no:cacheprovider tests notebooks \
-		--nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not browser" tests notebooks \
+		--nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg \
+		--nbval-cell-timeout=300 --ignore-glob='tests/browser/*.ipynb'
 
 lint: $(STAMP_TEST)
 	$(BIN)/ruff check synapse_steps tests benchmarks tools
@@ -51,6 +52,10 @@ notebooks: $(STAMP_TEST)
 test-browser: $(STAMP_BROWSER)
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m browser tests/browser
+
+## make update-screenshot: the browser test, also refreshing docs/images/run_view.png
+update-screenshot:
+	SYNAPSE_STEPS_UPDATE_SCREENSHOT=1 $(MAKE) test-browser
 
 bench: $(STAMP_TEST)
 	$(PIP) install --quiet -e '.[bench]'
