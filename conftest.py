@@ -33,7 +33,6 @@ def pytest_runtest_setup(item: Any) -> None:
     if key not in _homes:
         _homes[key] = tempfile.TemporaryDirectory(prefix="synapse_steps_home_")
         os.environ["SYNAPSE_STEPS_HOME"] = _homes[key].name
-        os.environ.setdefault("MPLBACKEND", "Agg")
 
 
 def pytest_sessionfinish(session: Any) -> None:

@@ -63,6 +63,13 @@ class RuntimeContext:
         self._log_sinks: tuple[LogSink, ...] = tuple(lg.log for lg in loggers)
         self._progress_sinks: tuple[ProgressSink, ...] = tuple(lg.set_progress for lg in loggers)
         self._metrics_sinks: tuple[MetricsSink, ...] = tuple(lg.set_metrics for lg in loggers)
+        if len(loggers) == 1:
+            # The common case: call the one logger directly, without the fan-out loop. This
+            # keeps set_progress within a tqdm update's cost in a training loop.
+            (only,) = loggers
+            self.log = only.log  # type: ignore[method-assign]
+            self.set_progress = only.set_progress  # type: ignore[method-assign]
+            self.set_metrics = only.set_metrics  # type: ignore[method-assign]
         self._hooks: dict[type[Any], tuple[Callable[[Any], None], ...]] = {
             record_type: tuple(
                 getattr(lg, hook) for lg in loggers if callable(getattr(lg, hook, None))

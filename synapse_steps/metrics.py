@@ -6,6 +6,7 @@ two ``array('d')`` entries cost 16.
 
 from __future__ import annotations
 
+import threading
 from array import array
 from collections.abc import Iterator
 from numbers import Real
@@ -25,9 +26,22 @@ class MetricSeries:
     def __len__(self) -> int:
         return len(self.y)
 
+    def snapshot(self) -> tuple[array[float], array[float]]:
+        """Copies of ``x`` and ``y`` of equal length, safe while another thread appends.
+
+        ``x`` is appended before ``y``, so the first ``len(y)`` entries of both are whole pairs.
+        """
+        n = len(self.y)
+        return self.x[:n], self.y[:n]
+
 
 class MetricStore:
-    """Metric history grouped by category, then by metric name."""
+    """Metric history grouped by category, then by metric name.
+
+    ``add`` may be called from several threads at once: a lock keeps each call's x and y
+    values paired and the call count exact. Readers copy a series with ``snapshot``; they never
+    take a buffer of the live arrays (an exported buffer makes ``append`` raise ``BufferError``).
+    """
 
     def __init__(self) -> None:
         self.series: dict[str, dict[str, MetricSeries]] = {}
@@ -38,40 +52,50 @@ class MetricStore:
         self.x_labels: dict[str, str] = {}
         #: Bumped on every accepted point, so a display knows whether a redraw is needed.
         self.version = 0
+        self._lock = threading.Lock()
 
     def add(self, value: dict[str, Any], category: str | None) -> None:
         key = category or "metrics"
-        count = self._calls.get(key, 0)
-        self._calls[key] = count + 1
-        x: float = count
-        x_key = None
-        for candidate in X_KEYS:
-            if candidate in value:
-                x_value = value[candidate]
-                if isinstance(x_value, Real) and not isinstance(x_value, bool):
-                    x = float(x_value)
-                    x_key = candidate
-                break
-        group = self.series.get(key)
-        if group is None:
-            group = self.series[key] = {}
-            self.x_labels[key] = x_key or "call"
-        for name, metric in value.items():
-            if name == x_key:
-                continue
-            if isinstance(metric, Real) and not isinstance(metric, bool):
-                series = group.get(name)
-                if series is None:
-                    series = group[name] = MetricSeries()
-                series.x.append(x)
-                series.y.append(float(metric))
-                self.version += 1
-            else:
-                self.ignored[name] = self.ignored.get(name, 0) + 1
+        with self._lock:
+            count = self._calls.get(key, 0)
+            self._calls[key] = count + 1
+            x: float = count
+            x_key = None
+            for candidate in X_KEYS:
+                if candidate in value:
+                    x_value = value[candidate]
+                    kind = type(x_value)
+                    # float/int first: an ABC isinstance check costs ~10x a type check.
+                    if (
+                        kind is int
+                        or kind is float
+                        or (kind is not bool and isinstance(x_value, Real))
+                    ):
+                        x = float(x_value)
+                        x_key = candidate
+                    break
+            group = self.series.get(key)
+            if group is None:
+                group = self.series[key] = {}
+                self.x_labels[key] = x_key or "call"
+            for name, metric in value.items():
+                if name == x_key:
+                    continue
+                kind = type(metric)
+                if kind is float or kind is int or (kind is not bool and isinstance(metric, Real)):
+                    series = group.get(name)
+                    if series is None:
+                        series = group[name] = MetricSeries()
+                    series.x.append(x)
+                    series.y.append(float(metric))
+                    self.version += 1
+                else:
+                    self.ignored[name] = self.ignored.get(name, 0) + 1
 
     def __iter__(self) -> Iterator[tuple[str, str, MetricSeries]]:
-        for category, group in self.series.items():
-            for name, series in group.items():
+        # Snapshots of the dicts: another thread may add a category or metric meanwhile.
+        for category, group in list(self.series.items()):
+            for name, series in list(group.items()):
                 yield category, name, series
 
     def __len__(self) -> int:

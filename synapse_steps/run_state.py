@@ -41,6 +41,9 @@ class StepState:
     rollback_error: str | None = None
     #: Latest ``(current, total)`` per progress category the step reported.
     categories: dict[str, tuple[float, float]] = field(default_factory=dict)
+    #: The category reported last (its progress stands for the step's when the step's own
+    #: category is absent).
+    latest: str | None = None
 
     @property
     def name(self) -> str:
@@ -52,8 +55,8 @@ class StepState:
         if self.status in ("done", "skipped"):
             return 1.0
         progress = self.categories.get(self.plan.name)
-        if progress is None and self.categories:
-            progress = next(reversed(self.categories.values()))
+        if progress is None and self.latest is not None:
+            progress = self.categories.get(self.latest)
         if progress is None:
             return 0.0
         return _ratio(*progress)
@@ -83,6 +86,8 @@ class RunState:
         #: Progress reported while no step was running (e.g. outside an orchestrator).
         self.loose_categories: dict[str, tuple[float, float]] = {}
         self._by_name: dict[str, StepState] = {}
+        #: ``steps[running_index]``, kept at hand for ``on_progress`` (called per tick).
+        self._running: StepState | None = None
 
     # -- lifecycle records (same hook names as a logger, so a RunState can be fed directly) --
 
@@ -98,6 +103,7 @@ class RunState:
         state.status = "running"
         state.started = record.time
         self.running_index = record.position
+        self._running = state
 
     def on_step_skip(self, record: StepSkipped) -> None:
         self.steps[record.position].status = "skipped"
@@ -107,6 +113,7 @@ class RunState:
         state.status = "done"
         state.duration = record.duration
         self.running_index = None
+        self._running = None
 
     def on_step_fail(self, record: StepFailed) -> None:
         state = self.steps[record.position]
@@ -114,6 +121,7 @@ class RunState:
         state.duration = record.duration
         state.error = record.error
         self.running_index = None
+        self._running = None
 
     def on_step_rollback(self, record: StepRolledBack) -> None:
         state = self.steps[record.position]
@@ -130,6 +138,7 @@ class RunState:
         self.finished = record.time
         self.finish = record
         self.running_index = None
+        self._running = None
         if record.status == "interrupted" and record.failed_step is not None:
             # Interrupted in can_skip(): no StepFailed record marked the step.
             state = self._by_name.get(record.failed_step)
@@ -140,9 +149,12 @@ class RunState:
     # -- what steps report ---------------------------------------------------------------
 
     def on_progress(self, current: float, total: float, category: str | None) -> None:
-        running = self.running_step
+        # A hot path (every set_progress call of every step): no property, no reordering.
+        running = self._running
         if running is not None:
-            running.categories[category or running.name] = (current, total)
+            key = category or running.plan.name
+            running.categories[key] = (current, total)
+            running.latest = key
         else:
             self.loose_categories[category or "progress"] = (current, total)
 

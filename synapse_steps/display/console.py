@@ -25,6 +25,11 @@ from synapse_steps.recorder import Recorder
 
 
 class ConsoleLogger:
+    """Prints the steps' events and progress, and (``lifecycle=True``) how the run goes.
+
+    ``summary=True`` adds a table of the steps when a run fails or is interrupted.
+    """
+
     def __init__(
         self,
         stream: TextIO | None = None,
@@ -32,13 +37,20 @@ class ConsoleLogger:
         progress_interval: float = 1.0,
         recorder: Recorder | None = None,
         summary: bool = True,
+        lifecycle: bool = True,
     ) -> None:
         self._stream = stream
+        self.lifecycle = lifecycle
         self.progress_interval = progress_interval
         self.recorder = recorder if recorder is not None else Recorder()
         self.summary = summary
         #: category -> (last printed tenth, time of last print)
         self._printed: dict[str, tuple[int, float]] = {}
+
+    def _say(self, line: str) -> None:
+        """A line about the run itself (steps starting, finishing, rolling back)."""
+        if self.lifecycle:
+            self._write(line)
 
     def _write(self, line: str) -> None:
         # Resolved per write: pytest and notebooks replace sys.stdout after we are created.
@@ -74,34 +86,32 @@ class ConsoleLogger:
     def on_run_start(self, record: RunStarted) -> None:
         self.recorder.on_run_start(record)
         self._printed.clear()
-        self._write(self.recorder.run.describe_plan())
+        self._say(self.recorder.run.describe_plan())
 
     def on_step_start(self, record: StepStarted) -> None:
         self.recorder.on_step_start(record)
         self._printed.pop(record.name, None)
-        self._write(f"{self._position(record.position)} {record.name} ...")
+        self._say(f"{self._position(record.position)} {record.name} ...")
 
     def on_step_skip(self, record: StepSkipped) -> None:
         self.recorder.on_step_skip(record)
-        self._write(f"{self._position(record.position)} {record.name} skipped")
+        self._say(f"{self._position(record.position)} {record.name} skipped")
 
     def on_step_end(self, record: StepFinished) -> None:
         self.recorder.on_step_end(record)
-        self._write(
-            f"{self._position(record.position)} {record.name} done in {record.duration:.2f}s"
-        )
+        self._say(f"{self._position(record.position)} {record.name} done in {record.duration:.2f}s")
 
     def on_step_fail(self, record: StepFailed) -> None:
         self.recorder.on_step_fail(record)
         what = "INTERRUPTED" if record.interrupted else "FAILED"
-        self._write(f"{self._position(record.position)} {record.name} {what}: {record.error}")
+        self._say(f"{self._position(record.position)} {record.name} {what}: {record.error}")
 
     def on_step_rollback(self, record: StepRolledBack) -> None:
         self.recorder.on_step_rollback(record)
         if record.error is None:
-            self._write(f"  rolled back {record.name}")
+            self._say(f"  rolled back {record.name}")
         else:
-            self._write(f"  rollback of {record.name} FAILED: {record.error}")
+            self._say(f"  rollback of {record.name} FAILED: {record.error}")
 
     def on_run_progress(self, record: RunProgress) -> None:
         self.recorder.on_run_progress(record)
@@ -109,11 +119,11 @@ class ConsoleLogger:
     def on_run_end(self, record: RunFinished) -> None:
         self.recorder.on_run_end(record)
         run = self.recorder.run
-        self._write(f"run {run.outcome()} in {record.duration:.2f}s")
+        self._say(f"run {run.outcome()} in {record.duration:.2f}s")
         if self.summary and record.status != "succeeded":
             from synapse_steps.display.tables import summary_text
 
-            self._write(summary_text(run))
+            self._say(summary_text(run))
 
     def _position(self, index: int) -> str:
         return f"[{index + 1}/{len(self.recorder.run.steps)}]"

@@ -59,6 +59,9 @@ STATUS_ICONS = {
     "rolled back": "↺",
 }
 
+#: One grid for the overall row and every step row, so bars and times line up.
+LABEL_WIDTH, TIME_WIDTH, BARS_WIDTH, BAR_WIDTH = "30%", "9%", "61%", "68%"
+
 #: Views still on screen, to close the ones a re-run replaces.
 _views: weakref.WeakSet[RunView] = weakref.WeakSet()
 
@@ -77,9 +80,9 @@ class RunWidget(widgets.VBox):  # type: ignore[misc]
 class _StepRow:
     def __init__(self, state: StepState) -> None:
         self.state = state
-        self.label = widgets.HTML(layout=widgets.Layout(width="34%"))
-        self.timing = widgets.HTML(layout=widgets.Layout(width="10%"))
-        self.bars = widgets.VBox(layout=widgets.Layout(width="56%"))
+        self.label = widgets.HTML(layout=widgets.Layout(width=LABEL_WIDTH))
+        self.timing = widgets.HTML(layout=widgets.Layout(width=TIME_WIDTH))
+        self.bars = widgets.VBox(layout=widgets.Layout(width=BARS_WIDTH))
         self.box = widgets.HBox([self.label, self.timing, self.bars])
         self._bars: dict[str, tuple[widgets.FloatProgress, widgets.HTML]] = {}
         self._signature: tuple[Any, ...] = ()
@@ -106,14 +109,16 @@ class _StepRow:
                 parts = self._add_bar(category)
             bar, text = parts
             bar.value = current / total if total > 0 else 0.0
-            text.value = f"<code>{html.escape(category)}</code> {current:g}/{total:g}"
+            # The step's own category needs no caption: the row already names the step.
+            caption = "" if category == state.name else f"<code>{html.escape(category)}</code> "
+            text.value = f"{caption}{current:g}/{total:g}"
 
     def _add_bar(self, category: str) -> tuple[widgets.FloatProgress, widgets.HTML]:
         bar = widgets.FloatProgress(
             min=0.0,
             max=1.0,
             bar_style=BAR_STYLES[self.state.status],
-            layout=widgets.Layout(width="55%"),
+            layout=widgets.Layout(width=BAR_WIDTH),
         )
         text = widgets.HTML()
         self._bars[category] = (bar, text)
@@ -150,9 +155,10 @@ class RunView:
         self.cell_key = _current_cell_key()
         self.header = widgets.HTML()
         self.bar = widgets.FloatProgress(
-            min=0.0, max=1.0, bar_style="info", layout=widgets.Layout(width="50%")
+            min=0.0, max=1.0, bar_style="info", layout=widgets.Layout(width=BAR_WIDTH)
         )
         self.bar_text = widgets.HTML()
+        self.elapsed = widgets.HTML(layout=widgets.Layout(width=TIME_WIDTH))
         self.rows = [_StepRow(state) for state in run.steps]
         self.plots = widgets.HBox(layout=widgets.Layout(flex_flow="row wrap"))
         self._plots: dict[str, tuple[Any, widgets.Image]] = {}
@@ -167,7 +173,15 @@ class RunView:
             run.describe_plan(),
             children=[
                 self.header,
-                widgets.HBox([self.bar, self.bar_text]),
+                widgets.HBox(
+                    [
+                        widgets.HTML("<b>overall</b>", layout=widgets.Layout(width=LABEL_WIDTH)),
+                        self.elapsed,
+                        widgets.HBox(
+                            [self.bar, self.bar_text], layout=widgets.Layout(width=BARS_WIDTH)
+                        ),
+                    ]
+                ),
                 *[row.box for row in self.rows],
                 self.plots,
                 self.log_panel,
@@ -200,9 +214,9 @@ class RunView:
         self.bar.bar_style = {"succeeded": "success", "failed": "danger"}.get(
             run.phase, "warning" if run.phase == "interrupted" else "info"
         )
-        self.bar_text.value = (
-            f"<b>{100 * fraction:.0f}%</b> · {format_seconds(run.elapsed(at))} elapsed"
-            + (f" · ETA {format_seconds(run.eta(at))}" if run.phase == "running" else "")
+        self.elapsed.value = format_seconds(run.elapsed(at))
+        self.bar_text.value = f"<b>{100 * fraction:.0f}%</b>" + (
+            f" · ETA {format_seconds(run.eta(at))}" if run.phase == "running" else ""
         )
         self.header.value = _header(run)
         for row in self.rows:
@@ -216,7 +230,8 @@ class RunView:
             )
         if plots:
             self._redraw_plots()
-        if run.phase in ("succeeded", "failed", "interrupted"):
+        if run.phase in ("failed", "interrupted"):
+            # A success is already said by the header and the summary table below the view.
             self.outcome.value = _outcome_html(run)
 
     def _redraw_plots(self) -> None:
@@ -226,7 +241,7 @@ class RunView:
         self._plotted_version = store.version
         from synapse_steps.display.plots import CategoryPlot
 
-        for category in store.series:
+        for category in list(store.series):  # a worker thread may add a category meanwhile
             entry = self._plots.get(category)
             if entry is None:
                 image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
@@ -235,6 +250,10 @@ class RunView:
                 self.plots.children = (*self.plots.children, image)
             plot, image = entry
             image.value = plot.render()
+
+    @property
+    def has_plots(self) -> bool:
+        return bool(self._plots)
 
     def finish(self) -> None:
         self.refresh(plots=True, block=True)
@@ -251,6 +270,7 @@ class RunView:
             self.header,
             self.bar,
             self.bar_text,
+            self.elapsed,
             self.plots,
             self.log_html,
             self.log_panel,
@@ -333,6 +353,12 @@ class NotebookLogger(RecordingLogger):
         self.view: RunView | None = None
         self._next_refresh = 0.0
         self._next_plot = 0.0
+        self._bind(self.run)
+
+    def _bind(self, state: RunState) -> None:
+        # The current run's entry points, looked up once per run instead of once per call.
+        self._on_progress = state.on_progress
+        self._add_metrics = state.metrics.add
 
     # -- what steps report (hot paths: keep them short) ------------------------------------
 
@@ -346,12 +372,12 @@ class NotebookLogger(RecordingLogger):
                 self._refresh()
 
     def set_progress(self, current: int, total: int, category: str | None = None) -> None:
-        self.recorder.runs[-1].on_progress(current, total, category)
+        self._on_progress(current, total, category)
         if perf_counter() >= self._next_refresh:
             self._refresh()
 
     def set_metrics(self, value: dict[str, Any], category: str | None = None) -> None:
-        self.recorder.runs[-1].metrics.add(value, category)
+        self._add_metrics(value, category)
         if perf_counter() >= self._next_plot:
             self._redraw()
 
@@ -363,15 +389,21 @@ class NotebookLogger(RecordingLogger):
     def _redraw(self) -> None:
         started = perf_counter()
         self._next_plot = started + self.plot_interval  # set first: other threads skip
-        if self.view is not None:
-            self.view.refresh(plots=True)
+        view = self.view
+        if view is not None:
+            first = not view.has_plots
+            view.refresh(plots=True)
             took = perf_counter() - started
-            self._next_plot = perf_counter() + max(self.plot_interval, 10 * took)
+            # Keep drawing under ~10% of the run's time. The first draw is left out of that
+            # rule: it pays once for importing matplotlib and building the figure.
+            pause = self.plot_interval if first else max(self.plot_interval, 10 * took)
+            self._next_plot = perf_counter() + pause
 
     # -- lifecycle -----------------------------------------------------------------------------
 
     def on_run_start(self, record: RunStarted) -> None:
         super().on_run_start(record)
+        self._bind(self.run)
         view = RunView(self.run, self.log_lines)
         close_replaced_views(view)
         self.view = view

@@ -12,12 +12,12 @@ import math
 from typing import TYPE_CHECKING
 
 import numpy as np
+from matplotlib.figure import Figure
 
 from synapse_steps.metrics import MetricSeries, MetricStore
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
 
 #: Points drawn per line at most; longer series are strided (the shape of a curve survives).
@@ -28,32 +28,52 @@ DPI = 72
 
 
 def series_arrays(series: MetricSeries) -> tuple[np.ndarray, np.ndarray]:
-    """Zero-copy views of a series, strided down to ``MAX_POINTS``."""
-    n = len(series)
-    x = np.frombuffer(series.x, dtype=np.float64, count=n)
-    y = np.frombuffer(series.y, dtype=np.float64, count=n)
+    """Copies of a series, strided down to ``MAX_POINTS``.
+
+    Never a view of the live arrays: while numpy holds their buffer, a ``set_metrics`` call in
+    another thread would fail with ``BufferError`` when the array grows.
+    """
+    xs, ys = series.snapshot()
+    n = len(ys)
     if n > MAX_POINTS:
         stride = math.ceil(n / MAX_POINTS)
         # Keep the last point: it is the value the user is watching.
-        x = np.append(x[::stride], x[-1])
-        y = np.append(y[::stride], y[-1])
-    return x.copy(), y.copy()
+        last_x, last_y = xs[-1], ys[-1]
+        xs, ys = xs[::stride], ys[::stride]
+        if (n - 1) % stride:
+            xs.append(last_x)
+            ys.append(last_y)
+    return np.array(xs, dtype=np.float64), np.array(ys, dtype=np.float64)
+
+
+class ShowableFigure(Figure):
+    """A ``Figure`` that shows itself as a PNG in a notebook cell.
+
+    Figures here are built without pyplot, so IPython's inline backend may not be active to
+    render them; ``_repr_png_`` makes ``recorder.plot_metrics()`` display either way.
+    """
+
+    def _repr_png_(self) -> bytes:
+        return figure_png(self)
 
 
 def _new_figure(panels: int) -> tuple[Figure, list[Axes]]:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
 
     columns = min(COLUMNS, max(panels, 1))
     rows = math.ceil(max(panels, 1) / columns)
-    figure = Figure(figsize=(PANEL_SIZE[0] * columns, PANEL_SIZE[1] * rows), dpi=DPI)
+    figure = ShowableFigure(figsize=(PANEL_SIZE[0] * columns, PANEL_SIZE[1] * rows), dpi=DPI)
     FigureCanvasAgg(figure)
     axes = [figure.add_subplot(rows, columns, i + 1) for i in range(panels)]
     return figure, axes
 
 
 def _style(ax: Axes, title: str, x_label: str) -> None:
+    from matplotlib.ticker import MaxNLocator
+
     ax.set_title(title, fontsize=10)
+    # x is an epoch, step, iteration or call count: whole numbers.
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel(x_label, fontsize=8)
     ax.tick_params(labelsize=7)
     ax.grid(True, alpha=0.3)
@@ -87,8 +107,14 @@ class CategoryPlot:
             ax = self._axes[name]
             ax.relim()
             ax.autoscale_view()
+            if len(x) and x[0] == x[-1]:
+                # One point: a readable axis instead of ±0.04; auto=True keeps autoscaling on
+                # so the next redraw, with more points, fits the data again.
+                ax.set_xlim(x[0] - 1, x[0] + 1, auto=True)
             last = y[-1] if len(y) else float("nan")
-            ax.set_title(f"{name} = {last:.4g}", fontsize=10)
+            # With several categories on screen, each panel says which one it belongs to.
+            prefix = f"{self.category} · " if len(self.store.series) > 1 else ""
+            ax.set_title(f"{prefix}{name} = {last:.4g}", fontsize=10)
         assert self._figure is not None
         return figure_png(self._figure)
 
@@ -102,7 +128,6 @@ class CategoryPlot:
             (line,) = ax.plot([], [], linewidth=1.4, color="C0")
             self._lines[name] = line
             self._axes[name] = ax
-        figure.suptitle(self.category, fontsize=11, x=0.01, ha="left")
         figure.tight_layout()
         self._figure = figure
         self._names = names

@@ -132,26 +132,33 @@ def metrics_frame(store: MetricStore) -> pd.DataFrame:
 
     parts = []
     for category, name, series in store:
-        n = len(series)
+        # Copies of equal length (a worker thread may still be appending; see MetricStore).
+        xs, ys = series.snapshot()
+        n = len(ys)
         parts.append(
             pd.DataFrame(
                 {
                     "category": np.repeat(category, n),
                     "metric": np.repeat(name, n),
-                    "x": np.frombuffer(series.x, dtype=np.float64).copy(),
-                    "value": np.frombuffer(series.y, dtype=np.float64).copy(),
+                    "x": np.array(xs, dtype=np.float64),
+                    "value": np.array(ys, dtype=np.float64),
                 }
             )
         )
     if not parts:
-        return pd.DataFrame({"category": [], "metric": [], "x": [], "value": []})
+        # Same column types as a frame with rows (text, text, float, float).
+        text, number = np.array([], dtype=str), np.array([], dtype=np.float64)
+        return pd.DataFrame({"category": text, "metric": text, "x": number, "value": number})
     return pd.concat(parts, ignore_index=True)
 
 
 def events_frame(events: Iterable[LoggedEvent]) -> pd.DataFrame:
     import pandas as pd
 
-    rows = [(datetime.fromtimestamp(e.time), e.event, e.data, e.file, e.run_id) for e in events]
+    # list(): a snapshot, as a worker thread may log while the frame is built.
+    rows = [
+        (datetime.fromtimestamp(e.time), e.event, e.data, e.file, e.run_id) for e in list(events)
+    ]
     return pd.DataFrame(rows, columns=["time", "event", "data", "file", "run_id"])
 
 
@@ -174,9 +181,13 @@ def _text_table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 def _html_table(columns: Sequence[str], rows: Sequence[Sequence[str]], caption: str) -> str:
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    # Left-aligned cells: JupyterLab's table style right-aligns them, which reads badly for names.
+    head = "".join(f'<th style="text-align:left">{html.escape(c)}</th>' for c in columns)
     body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in row) + "</tr>" for row in rows
+        "<tr>"
+        + "".join(f'<td style="text-align:left">{html.escape(v)}</td>' for v in row)
+        + "</tr>"
+        for row in rows
     )
     return (
         '<table class="synapse-steps">'

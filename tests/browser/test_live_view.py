@@ -172,7 +172,8 @@ def test_live_run_view(page: Any, jupyterlab: Any, output_dir: Path, console: li
     assert any(0.0 < value < 100.0 for value in seen_overall), (
         f"the overall bar never showed an intermediate value: {seen_overall}"
     )
-    assert view["overall_text"].startswith("100%"), view["overall_text"]
+    # The overall row: its label, the elapsed time, then the bar and its percentage.
+    assert re.fullmatch(r"overall\s+[0-9.:]+s?\s+100%", view["overall_text"]), view["overall_text"]
     # The overall bar plus one bar per step (each step reports one progress category).
     assert view["progress_count"] == 1 + len(STEPS), view
     for name, row in zip(STEPS, view["rows"], strict=True):
@@ -180,12 +181,14 @@ def test_live_run_view(page: Any, jupyterlab: Any, output_dir: Path, console: li
         assert row["timing"].endswith("s"), row
         assert [_percent(width) for width in row["bars"]] == [100.0], row
         assert all("success" in classes for classes in row["bar_classes"]), row
-        assert row["bar_texts"], row
-        assert row["bar_texts"][0].startswith(name), row
+        # The step's own category needs no caption beside its bar: just done/total.
+        assert re.fullmatch(r"(\d+)/\1", row["bar_texts"][0]), row
     train = view["rows"][1]
-    assert train["bar_texts"] == ["train 30/30"], train
+    assert train["bar_texts"] == ["30/30"], train
     assert (view["log_title"] or "").startswith("Log (last"), view["log_title"]
-    assert "succeeded" in view["outcome"], view["outcome"]
+    # On success the header says so and the static summary follows the view.
+    assert view["outcome"] == "", view["outcome"]
+    assert "Run succeeded - 3 of 3 steps executed" in page.inner_text("body")
 
     assert view["images"], "no metric plot image in the run view"
     for image in view["images"]:

@@ -1,0 +1,158 @@
+"""The live view fed lifecycle records by hand: every state a run can pass through."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+from display_helpers import Clock, text_of
+
+from synapse_steps.display.notebook import NotebookLogger
+from synapse_steps.display.tables import summary_html, summary_text
+from synapse_steps.events import (
+    PlannedStep,
+    RunFinished,
+    RunProgress,
+    RunStarted,
+    StepFailed,
+    StepFinished,
+    StepRolledBack,
+    StepStarted,
+)
+
+PLAN = (
+    PlannedStep(0, "load_data", 0.3, 0.3, 0.0, 0.3, "Load", None),
+    PlannedStep(1, "train", 0.5, 0.5, 0.3, 0.8, "LoggingStep", "Train"),
+    PlannedStep(2, "save", 0.2, 0.2, 0.8, 1.0, "Save", None),
+)
+
+
+def labels(logger: NotebookLogger) -> list[str]:
+    assert logger.view is not None
+    return [text_of(row.label.value) for row in logger.view.rows]
+
+
+def test_each_rollback_shows_as_it_happens(clock: Clock, shown: list[Any]) -> None:
+    logger = NotebookLogger()
+    logger.on_run_start(RunStarted(11, PLAN, 100.0))
+    assert labels(logger) == ["○ load_data pending", "○ train pending", "○ save pending"]
+    assert shown == [logger.view.widget]  # type: ignore[union-attr]
+    assert repr(shown[0]) == "Run: 3 steps [load_data 0.3, train 0.5, save 0.2]"
+
+    logger.on_step_start(StepStarted(0, "load_data", 100.0))
+    assert labels(logger)[0] == "▶ load_data running"
+    logger.on_step_end(StepFinished(0, "load_data", 1.5, 101.5))
+    logger.on_run_progress(RunProgress(30, 100, 101.5))
+    logger.on_step_start(StepStarted(1, "train", 101.5))
+    logger.on_step_fail(StepFailed(1, "train", "CUDA out of memory", 2.0, 103.5, False, None))
+    assert labels(logger)[:2] == ["✔ load_data done", "✖ train failed\nCUDA out of memory"]
+
+    logger.on_step_rollback(StepRolledBack(1, "train", None, 103.6))
+    assert labels(logger)[:2] == [
+        "✔ load_data done",
+        "✖ train failed, rolled back\nCUDA out of memory",
+    ]
+    logger.on_step_rollback(StepRolledBack(0, "load_data", "PermissionError: /data", 103.7))
+    assert labels(logger)[0] == "↺ load_data rolled back\nrollback failed: PermissionError: /data"
+    assert logger.view is not None
+    assert logger.view.outcome.value == ""  # the outcome line comes with the run's end
+
+    logger.on_run_end(
+        RunFinished(
+            "failed",
+            1,
+            3,
+            "train",
+            "CUDA out of memory",
+            ("train", "load_data"),
+            ("'load_data': PermissionError: /data",),
+            3.7,
+            103.7,
+        )
+    )
+    view = logger.view
+    assert text_of(view.outcome.value) == (
+        "failed at 'train' - rolled back 2 steps (1 rollback error)\n"
+        "rollback of load_data failed: PermissionError: /data"
+    )
+    assert (view.bar.value, view.bar.bar_style) == (0.3, "danger")
+    assert [row.timing.value for row in view.rows] == ["1.50s", "2.00s", ""]
+    assert list(view.log_lines) == [
+        "▶ load_data started",
+        "✔ load_data done in 1.50s",
+        "▶ train started",
+        "✖ train failed: CUDA out of memory",
+        "↺ train rolled back",
+        "↺ rollback of load_data FAILED: PermissionError: /data",
+        "run failed at 'train' - rolled back 2 steps (1 rollback error)",
+    ]
+    summary = (
+        "failed at 'train' - rolled back 2 steps (1 rollback error)\n"
+        "#  step       status               duration  error\n"
+        f"-  ---------  -------------------  --------  {'-' * 39}\n"
+        "1  load_data  rolled back          1.50s     rollback failed: PermissionError: /data\n"
+        "2  train      failed, rolled back  2.00s     CUDA out of memory\n"
+        "3  save       pending"
+    )
+    assert summary_text(logger.run) == summary
+    assert shown[1] == {"text/html": summary_html(logger.run), "text/plain": summary}
+    pd.testing.assert_frame_equal(
+        logger.recorder.steps_frame(),
+        pd.DataFrame(
+            [
+                ("load_data", "rolled back", 1.5, None, True, "PermissionError: /data"),
+                ("train", "failed", 2.0, "CUDA out of memory", True, None),
+                ("save", "pending", None, None, False, None),
+            ],
+            columns=["step", "status", "duration", "error", "rolled_back", "rollback_error"],
+        ),
+    )
+
+
+def test_interrupt_between_steps_names_no_step(clock: Clock, shown: list[Any]) -> None:
+    logger = NotebookLogger()
+    logger.on_run_start(RunStarted(12, PLAN, 100.0))
+    logger.on_step_start(StepStarted(0, "load_data", 100.0))
+    logger.on_step_end(StepFinished(0, "load_data", 1.0, 101.0))
+    logger.on_step_rollback(StepRolledBack(0, "load_data", None, 101.2))
+    logger.on_run_end(
+        RunFinished("interrupted", 1, 3, None, "interrupted", ("load_data",), (), 1.2, 101.2)
+    )
+    assert logger.view is not None
+    assert text_of(logger.view.outcome.value) == "interrupted - rolled back 1 step"
+    assert (logger.view.bar.value, logger.view.bar.bar_style) == (0.0, "warning")
+    assert text_of(logger.view.header.value).endswith("— interrupted")
+
+
+def test_interrupt_in_can_skip_marks_the_step(clock: Clock, shown: list[Any]) -> None:
+    logger = NotebookLogger()
+    logger.on_run_start(RunStarted(13, PLAN, 100.0))
+    logger.on_run_end(
+        RunFinished(
+            "interrupted", 0, 3, "load_data", "interrupted (KeyboardInterrupt)", (), (), 0.1, 100.1
+        )
+    )
+    assert labels(logger) == [
+        "■ load_data interrupted\ninterrupted (KeyboardInterrupt)",
+        "○ train pending",
+        "○ save pending",
+    ]
+    assert logger.view is not None
+    assert text_of(logger.view.outcome.value) == "interrupted at 'load_data' - rolled back 0 steps"
+
+
+def test_names_are_escaped_in_widgets(clock: Clock, shown: list[Any]) -> None:
+    logger = NotebookLogger()
+    plan = (PlannedStep(0, "<img src=x>", 1.0, 1.0, 0.0, 1.0, "S", None),)
+    logger.on_run_start(RunStarted(14, plan, 100.0))
+    logger.on_step_start(StepStarted(0, "<img src=x>", 100.0))
+    logger.set_progress(1, 2, "<i>")
+    clock.advance(1.0)
+    logger.set_progress(1, 2, "<i>")
+    view = logger.view
+    assert view is not None
+    assert "<img" not in view.rows[0].label.value
+    assert "&lt;img src=x&gt;" in view.rows[0].label.value
+    assert "<img" not in view.header.value
+    assert "&lt;i&gt;" in view.rows[0]._bars["<i>"][1].value
+    assert repr(view.widget) == "Run: 1 step [<img src=x> 1]"
