@@ -33,6 +33,7 @@ def __getattr__(name: str) -> object:
         return BaseTrainAction
     raise AttributeError(f"module 'synapse_steps' has no attribute {name!r}")
 
+
 __all__ = [
     "BaseStep",
     "BaseStepContext",
