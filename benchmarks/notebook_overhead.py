@@ -120,13 +120,6 @@ def progress_loop(context):
         context.set_progress(i + 1, n)
     return perf_counter() - started
 
-def shortcut_loop(context):
-    # Simulates a proposed change to RuntimeContext (not in the package): with one logger,
-    # bind its set_progress as the runtime's own, saving the fan-out loop's frame.
-    runtime = context.runtime_ctx
-    runtime.set_progress = runtime.logger.set_progress
-    return progress_loop(context)
-
 def tqdm_update(n):
     # Not displayed (its widget still gets every update), so this cell's outputs stay ours.
     bar = tqdm(total=n, display=False)
@@ -138,11 +131,10 @@ def tqdm_update(n):
     return seconds
 
 # Interleaved, so that a noisy moment on the machine hits every contender alike.
-best = {"set_progress": [], "set_progress_shortcut": [], "tqdm_update": []}
+best = {"set_progress": [], "tqdm_update": []}
 for _ in range(REPEATS):
     best["set_progress"].append(run_step(progress_loop)[0])
     best["tqdm_update"].append(tqdm_update(CALLS))
-    best["set_progress_shortcut"].append(run_step(shortcut_loop)[0])
 for key, seconds in best.items():
     results[key] = min(seconds) / CALLS
 profiled("set_progress", lambda: run_step(progress_loop))
@@ -301,11 +293,6 @@ def main(argv: list[str] | None = None) -> int:
             "context.set_progress, live view",
             results["set_progress"],
             "target: <= tqdm.notebook update",
-        ),
-        (
-            "context.set_progress, proposed RuntimeContext shortcut (simulated)",
-            results["set_progress_shortcut"],
-            "see README_notebook.md",
         ),
         ("tqdm.notebook bar.update(1)", results["tqdm_update"], ""),
         ("tqdm.notebook iterating", results["tqdm_iterate"], ""),
