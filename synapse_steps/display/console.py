@@ -11,9 +11,9 @@ import sys
 import time
 from typing import Any, TextIO
 
+from synapse_steps.display.base import RecordingLogger
 from synapse_steps.events import (
     RunFinished,
-    RunProgress,
     RunStarted,
     StepFailed,
     StepFinished,
@@ -24,7 +24,7 @@ from synapse_steps.events import (
 from synapse_steps.recorder import Recorder
 
 
-class ConsoleLogger:
+class ConsoleLogger(RecordingLogger):
     """Prints the steps' events and progress, and (``lifecycle=True``) how the run goes.
 
     ``summary=True`` adds a table of the steps when a run fails or is interrupted.
@@ -42,7 +42,7 @@ class ConsoleLogger:
         self._stream = stream
         self.lifecycle = lifecycle
         self.progress_interval = progress_interval
-        self.recorder = recorder if recorder is not None else Recorder()
+        super().__init__(recorder)
         self.summary = summary
         #: category -> (last printed tenth, time of last print)
         self._printed: dict[str, tuple[int, float]] = {}
@@ -61,11 +61,11 @@ class ConsoleLogger:
     # -- logger protocol ---------------------------------------------------------------------
 
     def log(self, event: str, data: dict[str, Any], file: str | None = None) -> None:
-        self.recorder.log(event, data, file)
+        super().log(event, data, file)
         self._write(f"{event}: {data}" + (f" [file: {file}]" if file else ""))
 
     def set_progress(self, current: int, total: int, category: str | None = None) -> None:
-        self.recorder.set_progress(current, total, category)
+        super().set_progress(current, total, category)
         key = category or "progress"
         tenth = int(10 * current / total) if total > 0 else 10
         last = self._printed.get(key)
@@ -78,46 +78,40 @@ class ConsoleLogger:
         percent = round(100 * current / total) if total > 0 else 100
         self._write(f"  {key}: {current}/{total} ({percent}%)")
 
-    def set_metrics(self, value: dict[str, Any], category: str | None = None) -> None:
-        self.recorder.set_metrics(value, category)
-
     # -- lifecycle hooks -----------------------------------------------------------------------
 
     def on_run_start(self, record: RunStarted) -> None:
-        self.recorder.on_run_start(record)
+        super().on_run_start(record)
         self._printed.clear()
         self._say(self.recorder.run.describe_plan())
 
     def on_step_start(self, record: StepStarted) -> None:
-        self.recorder.on_step_start(record)
+        super().on_step_start(record)
         self._printed.pop(record.name, None)
         self._say(f"{self._position(record.position)} {record.name} ...")
 
     def on_step_skip(self, record: StepSkipped) -> None:
-        self.recorder.on_step_skip(record)
+        super().on_step_skip(record)
         self._say(f"{self._position(record.position)} {record.name} skipped")
 
     def on_step_end(self, record: StepFinished) -> None:
-        self.recorder.on_step_end(record)
+        super().on_step_end(record)
         self._say(f"{self._position(record.position)} {record.name} done in {record.duration:.2f}s")
 
     def on_step_fail(self, record: StepFailed) -> None:
-        self.recorder.on_step_fail(record)
+        super().on_step_fail(record)
         what = "INTERRUPTED" if record.interrupted else "FAILED"
         self._say(f"{self._position(record.position)} {record.name} {what}: {record.error}")
 
     def on_step_rollback(self, record: StepRolledBack) -> None:
-        self.recorder.on_step_rollback(record)
+        super().on_step_rollback(record)
         if record.error is None:
             self._say(f"  rolled back {record.name}")
         else:
             self._say(f"  rollback of {record.name} FAILED: {record.error}")
 
-    def on_run_progress(self, record: RunProgress) -> None:
-        self.recorder.on_run_progress(record)
-
     def on_run_end(self, record: RunFinished) -> None:
-        self.recorder.on_run_end(record)
+        super().on_run_end(record)
         run = self.recorder.run
         self._say(f"run {run.outcome()} in {record.duration:.2f}s")
         if self.summary and record.status != "succeeded":
