@@ -11,6 +11,7 @@ found) and then parses one JSON at a time, so memory does not grow with the anno
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 import re
@@ -18,6 +19,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any, NamedTuple
+
+import orjson
 
 from synapse_steps.datasets.files import copy_image, read_bytes, write_text
 from synapse_steps.datasets.paths import IMAGE_EXTENSIONS, ensure_inside, real_root
@@ -229,11 +232,33 @@ def _list(folder: Path, boundary: Path) -> list[str]:
     return names
 
 
+# Bytes 0-9 -> "0", all else -> " ": a run of 19 "0"s is a digit run that may be an integer
+# orjson cannot hold exactly (it reads integers beyond 64 bits as floats; ours stay ints).
+_DIGITS = bytes(48 if 48 <= byte <= 57 else 32 for byte in range(256))
+_LONG_DIGITS = b"0" * 19
+
+
+def parse_json(data: bytes) -> Any:
+    """Parse JSON bytes exactly as ``json.loads`` does, with orjson doing the common case.
+
+    orjson parses a DM file about 3x faster than ``json`` (parsing is the largest cost of a
+    conversion). It is stricter: it rejects the BOM, NaN / Infinity, lone surrogates, numbers
+    beyond float range and very deep nesting, and reads huge integers as floats. Those rare
+    documents (and invalid ones) go to ``json``, which keeps its results and error messages.
+    """
+    if not data.startswith(codecs.BOM_UTF8) and _LONG_DIGITS not in data.translate(_DIGITS):
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass
+    # JSON is UTF-8 (RFC 8259); "-sig" also accepts the BOM some Windows tools write.
+    return json.loads(data.decode("utf-8-sig"))
+
+
 def load_dm_json(path: str | os.PathLike[str]) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
     """Parse one DM v2 JSON into ``(catalogue, first image's annotations)``."""
     try:
-        # JSON is UTF-8 (RFC 8259); "-sig" also accepts the BOM some Windows tools write.
-        document = json.loads(read_bytes(path).decode("utf-8-sig"))
+        document = parse_json(read_bytes(path))
     except json.JSONDecodeError as error:
         raise DatasetError(
             f"{path} is not valid JSON: {error.msg} at line {error.lineno} column {error.colno} "

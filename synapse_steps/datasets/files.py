@@ -114,7 +114,7 @@ class BackgroundWriter:
 
     def _flush(self) -> None:
         if self._batch:
-            self._pending.append(self._executor.submit(_run_batch, self._batch))
+            self._pending.append(self._executor.submit(run_batch, self._batch))
             self._batch = []
         while len(self._pending) > self._max_pending:
             self._pending.popleft().result()  # waits, and surfaces a write error early
@@ -133,6 +133,6 @@ class BackgroundWriter:
             self._executor.shutdown(wait=True)
 
 
-def _run_batch(batch: list[tuple[Callable[..., None], tuple[Any, ...]]]) -> None:
+def run_batch(batch: list[tuple[Callable[..., None], tuple[Any, ...]]]) -> None:
     for function, args in batch:
         function(*args)
