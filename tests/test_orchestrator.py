@@ -741,3 +741,14 @@ def test_failed_step_duration_is_measured_for_a_logger_with_only_the_fail_hook()
     (failed,) = logger.failed
     assert (failed.name, failed.error) == ("a", "late")
     assert 0.02 <= failed.duration < 5.0
+
+
+def test_orchestrator_rejects_swapped_or_missing_arguments() -> None:
+    registry = StepRegistry[BaseStepContext]()
+    context = BaseStepContext(runtime_ctx=RuntimeContext(display="off"))
+    with pytest.raises(TypeError, match=r"needs a StepRegistry as its first argument, got "):
+        Orchestrator(context, registry)  # type: ignore[arg-type,type-var]
+    with pytest.raises(TypeError, match=r"subclasses BaseStepContext, got NoneType"):
+        Orchestrator(registry, None)  # type: ignore[misc]
+    with pytest.raises(TypeError, match=r"progress_callback must be callable"):
+        Orchestrator(registry, context, progress_callback=100)  # type: ignore[arg-type]

@@ -20,6 +20,7 @@ from synapse_steps.events import (
     now,
 )
 from synapse_steps.steps.base import BaseStep, C, StepResult
+from synapse_steps.steps.context import BaseStepContext
 from synapse_steps.steps.progress import percent, plan_steps, progress_points
 from synapse_steps.steps.registry import StepRegistry
 
@@ -44,6 +45,23 @@ class Orchestrator(Generic[C]):
         context: C,
         progress_callback: ProgressCallback | None = None,
     ) -> None:
+        # Checked here so a swapped or missing argument fails at this line, not mid-run.
+        if not isinstance(registry, StepRegistry):
+            raise TypeError(
+                f"Orchestrator needs a StepRegistry as its first argument, got "
+                f"{type(registry).__name__}; build one with StepRegistry() and register steps"
+            )
+        if not isinstance(context, BaseStepContext):
+            raise TypeError(
+                f"Orchestrator needs a context that subclasses BaseStepContext, got "
+                f"{type(context).__name__}; define one as a dataclass: "
+                "@dataclass class MyContext(BaseStepContext)"
+            )
+        if progress_callback is not None and not callable(progress_callback):
+            raise TypeError(
+                f"progress_callback must be callable as callback(current, total), got "
+                f"{progress_callback!r}"
+            )
         self.registry = registry
         self.context = context
         self.progress_callback = progress_callback
