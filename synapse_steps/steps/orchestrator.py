@@ -71,7 +71,12 @@ class Orchestrator(Generic[C]):
         # Hides the orchestrator's own frames from IPython and pytest tracebacks: a user
         # should see their step's frames and the StepFailedError, not our plumbing.
         __tracebackhide__ = True
-        return _Run(self.registry.get_steps(), self.context, self.progress_callback).execute()
+        try:
+            return _Run(self.registry.get_steps(), self.context, self.progress_callback).execute()
+        except StepFailedError as failure:
+            # Raised afresh from here, so the traceback ends at the user's call instead of in
+            # the run's internals; the step's own exception stays chained as the cause.
+            raise failure.with_traceback(None) from failure.__cause__
 
 
 class _Run(Generic[C]):
