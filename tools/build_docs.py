@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         print("npm unavailable: pages load the widget renderer from its CDN when opened")
     for path in notebooks:
         print(f"executing {path.name}", flush=True)
-        body, _ = exporter.from_notebook_node(execute(path))
+        body, _ = exporter.from_notebook_node(execute(path, widget_state=True))
         page = output / f"{path.stem}.html"
         page.write_text(body, encoding="utf-8")
         print(f"  -> {page}")

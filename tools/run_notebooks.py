@@ -21,8 +21,16 @@ KERNEL = "python3"
 TIMEOUT = 300
 
 
-def execute(path: Path) -> nbformat.NotebookNode:
+def execute(path: Path, *, widget_state: bool = False) -> nbformat.NotebookNode:
+    """Run a notebook in a fresh kernel; keep the widgets' saved state only if asked.
+
+    Committed notebooks leave it out: JupyterLab and GitHub show each widget's text form and
+    the run's static summary anyway, and the state (new random model ids on every run) would
+    make every regeneration a large diff. The HTML pages of ``make demo`` keep it, so that
+    their widgets render.
+    """
     notebook = nbformat.read(path, as_version=4)
+    notebook.metadata.pop("widgets", None)  # state of an earlier run
     for cell in notebook.cells:
         # nbval's marker comment, told to nbclient as the tag it understands.
         if cell.cell_type == "code" and "NBVAL_RAISES_EXCEPTION" in cell.source:
@@ -43,6 +51,7 @@ def execute(path: Path) -> nbformat.NotebookNode:
                 timeout=TIMEOUT,
                 kernel_name=KERNEL,
                 record_timing=False,
+                store_widget_state=widget_state,
                 resources={"metadata": {"path": str(path.parent)}},
             )
             client.execute()
