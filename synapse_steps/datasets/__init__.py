@@ -1,6 +1,6 @@
 """Dataset formats: read DM v2, write YOLO and COCO, and bring YOLO / COCO back to DM v2.
 
-The format contract is the design doc ``design/datasets.md``. Start with ``convert``::
+The formats are described in ``docs/datasets.md``. Start with ``convert``::
 
     result = convert("data/dm", "dm_v2", "yolo", "out/yolo", progress=context.set_progress)
     result.config_path  # out/yolo/dataset.yaml

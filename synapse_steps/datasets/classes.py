@@ -1,6 +1,6 @@
 """One class-name -> id mapping shared by every split of a conversion.
 
-The contract (design doc ``design/datasets.md``): ids follow the *sorted* set of the object class
+The contract (``docs/datasets.md``): ids follow the *sorted* set of the object class
 names (tools ``bounding_box`` and ``polygon``) found in the catalogues and the annotations of all
 splits, so YOLO ids and COCO category ids (+1) agree. Keypoint names are not object classes: they
 name points of an object.

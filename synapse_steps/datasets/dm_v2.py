@@ -1,6 +1,6 @@
 """DM v2 on disk: a streaming reader and a writer.
 
-Layout (see the design doc ``design/datasets.md``)::
+Layout (see ``docs/datasets.md``)::
 
     <root>/json/<stem>.json + <root>/original_files/<stem>.<ext>          uncategorized
     <root>/<split>/json/... + <root>/<split>/original_files/...          categorized
