@@ -155,3 +155,15 @@ def test_importing_and_running_in_a_terminal_loads_no_display_library() -> None:
     )
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report == {"loaded": [], "loggers": ["ConsoleLogger"]}
+
+
+def test_front_ends_import_from_the_display_package_only_when_asked() -> None:
+    script = (
+        "import sys\n"
+        "import synapse_steps.display as display\n"
+        "assert 'ipywidgets' not in sys.modules\n"
+        "from synapse_steps.display import NotebookLogger\n"
+        "assert 'ipywidgets' in sys.modules\n"
+        "assert NotebookLogger.__module__ == 'synapse_steps.display.notebook'\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True)
