@@ -78,7 +78,8 @@ class RunState:
         self.steps: list[StepState] = []
         self.started: float | None = None
         self.finished: float | None = None
-        self.running_index: int | None = None
+        #: The step inside ``execute`` now (read on every progress tick, so kept at hand).
+        self.running_step: StepState | None = None
         #: Overall progress 0..1 after the last completed step (the callback's value / 100).
         self.completed_fraction = 0.0
         self.finish: RunFinished | None = None
@@ -86,8 +87,6 @@ class RunState:
         #: Progress reported while no step was running (e.g. outside an orchestrator).
         self.loose_categories: dict[str, tuple[float, float]] = {}
         self._by_name: dict[str, StepState] = {}
-        #: ``steps[running_index]``, kept at hand for ``on_progress`` (called per tick).
-        self._running: StepState | None = None
 
     # -- lifecycle records (same hook names as a logger, so a RunState can be fed directly) --
 
@@ -102,8 +101,7 @@ class RunState:
         state = self.steps[record.position]
         state.status = "running"
         state.started = record.time
-        self.running_index = record.position
-        self._running = state
+        self.running_step = state
 
     def on_step_skip(self, record: StepSkipped) -> None:
         self.steps[record.position].status = "skipped"
@@ -112,16 +110,14 @@ class RunState:
         state = self.steps[record.position]
         state.status = "done"
         state.duration = record.duration
-        self.running_index = None
-        self._running = None
+        self.running_step = None
 
     def on_step_fail(self, record: StepFailed) -> None:
         state = self.steps[record.position]
         state.status = "interrupted" if record.interrupted else "failed"
         state.duration = record.duration
         state.error = record.error
-        self.running_index = None
-        self._running = None
+        self.running_step = None
 
     def on_step_rollback(self, record: StepRolledBack) -> None:
         state = self.steps[record.position]
@@ -137,8 +133,7 @@ class RunState:
         self.phase = record.status
         self.finished = record.time
         self.finish = record
-        self.running_index = None
-        self._running = None
+        self.running_step = None
         if record.status == "interrupted" and record.failed_step is not None:
             # Interrupted in can_skip(): no StepFailed record marked the step.
             state = self._by_name.get(record.failed_step)
@@ -150,7 +145,7 @@ class RunState:
 
     def on_progress(self, current: float, total: float, category: str | None) -> None:
         # A hot path (every set_progress call of every step): no property, no reordering.
-        running = self._running
+        running = self.running_step
         if running is not None:
             key = category or running.plan.name
             running.categories[key] = (current, total)
@@ -162,10 +157,6 @@ class RunState:
         self.metrics.add(value, category)
 
     # -- derived figures -------------------------------------------------------------------
-
-    @property
-    def running_step(self) -> StepState | None:
-        return None if self.running_index is None else self.steps[self.running_index]
 
     @property
     def overall_fraction(self) -> float:
