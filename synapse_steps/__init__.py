@@ -7,6 +7,24 @@ The documented Steps & Workflow API lives in ``synapse_steps.steps``; train acti
 from typing import TYPE_CHECKING
 
 from synapse_steps.context import RuntimeContext
+from synapse_steps.errors import (
+    BackendError,
+    ConfigurationError,
+    DatasetError,
+    InvalidModelError,
+    InvalidParamsError,
+    MissingFileError,
+    NestedRunError,
+    NotAStepError,
+    NotFoundError,
+    OutputExistsError,
+    RunFailedError,
+    StepDefinitionError,
+    StepFailedError,
+    SynapseStepsError,
+    UnknownStepError,
+    UsageError,
+)
 from synapse_steps.recorder import Recorder
 from synapse_steps.steps import (
     BaseStep,
@@ -35,16 +53,32 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "BackendError",
     "BaseStep",
     "BaseStepContext",
     "BaseTrainAction",
+    "ConfigurationError",
+    "DatasetError",
+    "InvalidModelError",
+    "InvalidParamsError",
     "LoggingStep",
+    "MissingFileError",
+    "NestedRunError",
+    "NotAStepError",
+    "NotFoundError",
     "Orchestrator",
+    "OutputExistsError",
     "Recorder",
+    "RunFailedError",
     "RuntimeContext",
+    "StepDefinitionError",
+    "StepFailedError",
     "StepRegistry",
     "StepResult",
+    "SynapseStepsError",
     "TimingStep",
+    "UnknownStepError",
+    "UsageError",
     "ValidationStep",
     "__version__",
 ]

@@ -1,162 +1,164 @@
-"""RuntimeContext: where a run's events go (loggers) and what it talks to (client).
+"""RuntimeContext: the run's one store of records, its front ends, clock and backend client.
 
 Steps never hold loggers themselves; they call ``context.log`` / ``set_progress`` /
-``set_metrics`` and the runtime fans each call out to every logger. The orchestrator's lifecycle
-records travel through ``emit`` to loggers that define the matching hook.
+``set_metrics``. The runtime hands each call to its ``Recorder`` first (the one store of the
+run's records, always present), then to the plain loggers a user gave. Front ends (console,
+notebook view, journal, a user's lifecycle logger) subscribe to the recorder and receive records
+through hooks (``on_step_start`` ...; see ``synapse_steps.events``).
 """
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
-from synapse_steps.events import HOOK_NAMES, RunEvent
+from synapse_steps.clock import SYSTEM_CLOCK, Clock
+from synapse_steps.errors import NestedRunError, UsageError
+from synapse_steps.events import KNOWN_HOOKS, Record
 from synapse_steps.logging_protocol import Logger
+from synapse_steps.recorder import Recorder, check_hooks
 
 _UNSET: Any = object()
-
-ProgressSink = Callable[[int, int, "str | None"], None]
-MetricsSink = Callable[[dict[str, Any], "str | None"], None]
-LogSink = Callable[[str, dict[str, Any], "str | None"], None]
 
 
 class RuntimeContext:
     """The runtime a workflow runs in.
 
     Args:
-        logger: one logger, several (a list), or ``None`` for the default front end: live widgets
-            in a Jupyter kernel with ipywidgets, HTML tables in a kernel without them, console
-            lines elsewhere. ``display`` or the ``SYNAPSE_STEPS_DISPLAY`` environment variable
-            (``widgets``, ``text``, ``console``, ``off``) overrides the choice.
+        logger: one logger or front end, several (a list), or ``None`` for the default front
+            end: live widgets in a Jupyter kernel with ipywidgets, HTML tables in a kernel
+            without them, console lines elsewhere. ``display`` or the ``SYNAPSE_STEPS_DISPLAY``
+            environment variable (``widgets``, ``text``, ``console``, ``off``) overrides the
+            choice. A plain logger (``log`` / ``set_progress`` / ``set_metrics``) receives every
+            call; an object with hooks (``on_step_start`` ...) receives the run's records.
         client: the backend steps read datasets from and upload models to. Defaults to the
             embedded ``LocalBackend``, created on first use.
         env: environment values for the run (plain strings).
         job_id: identifier of the job this run belongs to, if any.
         display: front-end override used only when ``logger`` is ``None``.
+        clock: the clock every time in this runtime is read from (tests pass their own).
     """
 
     def __init__(
         self,
-        logger: Logger | Sequence[Logger] | None = None,
+        logger: Logger | object | Sequence[Logger | object] | None = None,
         client: Any = _UNSET,
         env: Mapping[str, str] | None = None,
         job_id: str | None = None,
         *,
         display: str | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         if logger is None:
-            from synapse_steps.display.auto import default_logger
+            from synapse_steps.seams import default_front_ends
 
-            loggers: tuple[Logger, ...] = tuple(default_logger(display))
+            given: tuple[object, ...] = tuple(default_front_ends(display))
         elif isinstance(logger, Sequence) and not isinstance(logger, str):
-            loggers = tuple(logger)
+            given = tuple(logger)
         else:
-            loggers = (logger,)
-        for candidate in loggers:
-            _check_logger(candidate)
-        self._loggers = loggers
+            given = (logger,)
+        self.clock = clock
+        # A Recorder passed as a logger (the first version's way to keep history) becomes the
+        # store itself instead of a second copy of it.
+        adopted = [lg for lg in given if isinstance(lg, Recorder)]
+        self.recorder: Recorder = adopted[0] if adopted else Recorder(clock=clock)
+        self._loggers = tuple(lg for lg in given if not isinstance(lg, Recorder))
+        plain: list[Any] = []
+        for candidate in self._loggers:
+            check_hooks(candidate)
+            hooks = _hooks_of(candidate)
+            if _is_plain_logger(candidate):
+                plain.append(candidate)
+            elif not hooks:
+                raise UsageError(
+                    f"logger {candidate!r} of type {type(candidate).__name__} has neither the "
+                    "logger methods log(event, data=None, file=None), set_progress(current, "
+                    "total, category=None), set_metrics(value, category=None) nor any hook "
+                    f"({', '.join(sorted(KNOWN_HOOKS))})"
+                )
+            if hooks:
+                self.recorder.subscribe(candidate, checked=True)
+            attach = getattr(candidate, "attach", None)
+            if callable(attach):
+                # Front ends read the runtime's clock and store from here on.
+                attach(self)
+        self._plain = tuple(plain)
         self._client = client
         self.env: dict[str, str] = dict(env or {})
         self.job_id = job_id
-        # Bound methods resolved once: these are called on every progress tick of every step.
-        self._log_sinks: tuple[LogSink, ...] = tuple(lg.log for lg in loggers)
-        self._progress_sinks: tuple[ProgressSink, ...] = tuple(lg.set_progress for lg in loggers)
-        self._metrics_sinks: tuple[MetricsSink, ...] = tuple(lg.set_metrics for lg in loggers)
-        if len(loggers) == 1:
-            # The common case: call the one logger directly, without the fan-out loop. This
-            # keeps set_progress within a tqdm update's cost in a training loop.
-            (only,) = loggers
-            self.log = only.log  # type: ignore[method-assign]
-            self.set_progress = only.set_progress  # type: ignore[method-assign]
-            self.set_metrics = only.set_metrics  # type: ignore[method-assign]
-        self._hooks: dict[type[Any], tuple[Callable[[Any], None], ...]] = {
-            record_type: tuple(
-                getattr(lg, hook) for lg in loggers if callable(getattr(lg, hook, None))
-            )
-            for record_type, hook in HOOK_NAMES.items()
-        }
+        self._running = False
+        if not self._plain:
+            # Nothing to forward to: the store's own methods are the whole job.
+            self.log = self.recorder.log  # type: ignore[method-assign]
+            self.set_progress = self.recorder.set_progress  # type: ignore[method-assign]
+            self.set_metrics = self.recorder.set_metrics  # type: ignore[method-assign]
 
-    # -- what steps report -------------------------------------------------------------------
+    # -- what steps report (the store first, then the user's plain loggers) -------------------
 
-    def log(self, event: str, data: dict[str, Any], file: str | None = None) -> None:
-        for sink in self._log_sinks:
-            sink(event, data, file)
+    def log(
+        self, event: str, data: Mapping[str, Any] | None = None, file: str | None = None
+    ) -> None:
+        self.recorder.log(event, data, file)
+        payload = dict(data or {})
+        for logger in self._plain:
+            logger.log(event, payload, file)
 
-    def set_progress(self, current: int, total: int, category: str | None = None) -> None:
-        for sink in self._progress_sinks:
-            sink(current, total, category)
+    def set_progress(self, current: float, total: float, category: str | None = None) -> None:
+        self.recorder.set_progress(current, total, category)
+        for logger in self._plain:
+            logger.set_progress(current, total, category)
 
-    def set_metrics(self, value: dict[str, Any], category: str | None = None) -> None:
-        for sink in self._metrics_sinks:
-            sink(value, category)
+    def set_metrics(self, value: Mapping[str, Any], category: str | None = None) -> None:
+        self.recorder.set_metrics(value, category)
+        for logger in self._plain:
+            logger.set_metrics(value, category)
 
-    # -- what the orchestrator reports -----------------------------------------------------
+    # -- what the orchestrator reports -------------------------------------------------------
 
-    def wants(self, record_type: type[Any]) -> bool:
-        """Whether any logger listens to this lifecycle record (so it is worth building)."""
-        return bool(self._hooks[record_type])
+    def publish(self, record: Record) -> None:
+        """Hand a lifecycle record to the store (and through it to every front end)."""
+        self.recorder.publish(record)
 
-    def emit(self, record: RunEvent) -> None:
-        """Deliver a lifecycle record to every logger with the matching hook.
+    @contextmanager
+    def running(self) -> Iterator[None]:
+        """Held by a run from start to end: a runtime runs one workflow at a time.
 
-        A display must never break a training run: a hook that raises is reported once as a
-        warning and then left out, while ``KeyboardInterrupt`` still goes through.
+        A run started inside a step of another run on the same runtime (or from another thread
+        meanwhile) would interleave two runs' records in one store; it is refused instead.
         """
-        hooks = self._hooks[type(record)]
-        for hook in hooks:
-            try:
-                hook(record)
-            except Exception as exc:
-                self._drop_hook_owner(hook, exc)
-
-    def _drop_hook_owner(self, hook: Callable[[Any], None], exc: Exception) -> None:
-        owner = getattr(hook, "__self__", hook)
-        warnings.warn(
-            f"logger {type(owner).__name__} raised in {getattr(hook, '__name__', 'a hook')}: "
-            f"{exc!r}; its lifecycle hooks are disabled for this runtime",
-            RuntimeWarning,
-            stacklevel=3,
-        )
-        self._hooks = {
-            record_type: tuple(h for h in hooks if getattr(h, "__self__", h) is not owner)
-            for record_type, hooks in self._hooks.items()
-        }
+        if self._running:
+            raise NestedRunError(
+                "this runtime is already running a workflow (an Orchestrator started inside a "
+                "step, or from another thread, while another run is going on). Run the inner "
+                "workflow's steps as part of the outer one, or give it its own context: "
+                "MyContext(runtime_ctx=RuntimeContext())"
+            )
+        self._running = True
+        try:
+            yield
+        finally:
+            self._running = False
 
     # -- collaborators -------------------------------------------------------------------------
 
     @property
-    def loggers(self) -> tuple[Logger, ...]:
+    def loggers(self) -> tuple[Any, ...]:
+        """The loggers and front ends this runtime was given (or chose by default)."""
         return self._loggers
 
     @property
-    def logger(self) -> Logger | None:
+    def logger(self) -> Any:
         """The first logger, for code written against a single-logger runtime."""
         return self._loggers[0] if self._loggers else None
-
-    @property
-    def recorder(self) -> Any:
-        """The in-memory ``Recorder`` of this runtime's history, or ``None``.
-
-        Display loggers keep one each; a ``Recorder`` given as a logger is found as well.
-        """
-        from synapse_steps.recorder import Recorder
-
-        for lg in self._loggers:
-            if isinstance(lg, Recorder):
-                return lg
-            found = getattr(lg, "recorder", None)
-            if isinstance(found, Recorder):
-                return found
-        return None
 
     @property
     def client(self) -> Any:
         """The backend client; the embedded local backend unless another was given."""
         if self._client is _UNSET:
-            from synapse_steps.backends.local import LocalBackend
+            from synapse_steps.seams import default_client
 
-            self._client = LocalBackend()
+            self._client = default_client()
         return self._client
 
     @client.setter
@@ -169,15 +171,12 @@ class RuntimeContext:
         return f"RuntimeContext(loggers=[{names}], client={client}, job_id={self.job_id!r})"
 
 
-def _check_logger(candidate: object) -> None:
-    missing = [
-        m
-        for m in ("log", "set_progress", "set_metrics")
-        if not callable(getattr(candidate, m, None))
-    ]
-    if missing:
-        raise TypeError(
-            f"logger {candidate!r} of type {type(candidate).__name__} lacks "
-            f"{', '.join(missing)}(); a logger needs log(event, data, file=None), "
-            "set_progress(current, total, category=None) and set_metrics(value, category=None)"
-        )
+def _is_plain_logger(candidate: object) -> bool:
+    return all(
+        callable(getattr(candidate, method, None))
+        for method in ("log", "set_progress", "set_metrics")
+    )
+
+
+def _hooks_of(candidate: object) -> list[str]:
+    return [name for name in KNOWN_HOOKS if callable(getattr(candidate, name, None))]

@@ -1,8 +1,9 @@
-"""One exception tree for the whole package.
+"""One exception tree for everything synapse_steps raises on purpose.
 
 Every class also subclasses the builtin a caller would naturally catch (``ValueError``,
-``TypeError``, ``RuntimeError``, ``LookupError``), so code written against the Synapse SDK's
-documented behaviour keeps working while new code can catch ``SynapseStepsError``.
+``TypeError``, ``RuntimeError``, ``LookupError``, ``FileExistsError`` ...), so code written against
+the Synapse SDK's documented behaviour keeps working while new code can catch
+``SynapseStepsError``. All of them are importable from ``synapse_steps``.
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ from __future__ import annotations
 
 class SynapseStepsError(Exception):
     """Base class of every error raised on purpose by synapse_steps."""
+
+
+# -- defining workflows --------------------------------------------------------------------------
 
 
 class StepDefinitionError(SynapseStepsError, ValueError):
@@ -24,12 +28,31 @@ class UnknownStepError(SynapseStepsError, ValueError):
     """A step name was referenced that the registry does not hold."""
 
 
-class StepFailedError(SynapseStepsError, RuntimeError):
+class UsageError(SynapseStepsError, TypeError):
+    """An API was called with an argument of the wrong kind (the message says what to pass)."""
+
+
+class ConfigurationError(SynapseStepsError, ValueError):
+    """A setting (argument or environment variable) has a value synapse_steps does not know."""
+
+
+class InvalidParamsError(SynapseStepsError, TypeError):
+    """A train action was given a params object of the wrong class."""
+
+
+# -- running workflows ---------------------------------------------------------------------------
+
+
+class RunFailedError(SynapseStepsError, RuntimeError):
+    """A workflow run stopped before completing; raised after its rollback."""
+
+
+class StepFailedError(RunFailedError):
     """A workflow stopped because a step failed; raised after rollback.
 
     ``step`` is the failed step's name, ``error`` its error text and ``rollback_errors`` the
-    rollbacks that raised (``"<step>: <error>"`` each). The original exception, when there was one,
-    is chained as ``__cause__``.
+    rollbacks that raised (``"'<step>': <error>"`` each). The original exception, when there was
+    one, is chained as ``__cause__``.
     """
 
     def __init__(self, step: str, error: str, rollback_errors: tuple[str, ...] = ()) -> None:
@@ -40,6 +63,17 @@ class StepFailedError(SynapseStepsError, RuntimeError):
         self.step = step
         self.error = error
         self.rollback_errors = rollback_errors
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Exceptions pickle their args; ours has a different signature (needed across processes).
+        return (type(self), (self.step, self.error, self.rollback_errors))
+
+
+class NestedRunError(SynapseStepsError, RuntimeError):
+    """A run was started on a runtime that is already running one (e.g. inside a step)."""
+
+
+# -- data ------------------------------------------------------------------------------------------
 
 
 class DatasetError(SynapseStepsError, ValueError):
@@ -52,3 +86,15 @@ class BackendError(SynapseStepsError, RuntimeError):
 
 class NotFoundError(SynapseStepsError, LookupError):
     """A dataset, model or other record does not exist in the backend."""
+
+
+class MissingFileError(BackendError, FileNotFoundError):
+    """A file or folder given to the backend does not exist."""
+
+
+class OutputExistsError(BackendError, FileExistsError):
+    """An output folder exists and is not empty (and ``overwrite`` was not set)."""
+
+
+class InvalidModelError(SynapseStepsError, ValueError):
+    """``create_model`` was given data it cannot store (no file, bad name, bad metadata)."""

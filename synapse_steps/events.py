@@ -1,14 +1,22 @@
-"""Lifecycle events of a workflow run, and their fan-out to loggers.
+"""A run as a stream of plain records.
 
-The orchestrator describes a run as a sequence of small immutable records. Loggers subscribe by
-defining a hook named after the record (``on_step_start`` for ``StepStarted`` ...); a logger that
-defines none of them still receives the steps' own ``log`` / ``set_progress`` / ``set_metrics``
-calls. Records are ``NamedTuple``s because a run emits several per step and they must stay cheap.
+Everything that happens in a run is one of the small immutable records below: the orchestrator's
+lifecycle (run started, step started / skipped / finished / failed, rollback started, rolled back,
+overall progress, run finished) and the steps' own calls (log, progress, metrics). The runtime's
+store folds them into a ``RunState`` and hands each to the front ends that subscribed to it.
+
+Records are plain data so that a stream can leave the process: each pickles, and ``to_dict`` /
+``record_from_dict`` round-trip it through JSON. A live object may ride along locally (the
+exception of a failed step, the ``StepResult`` of a finished one); it is left out of both forms,
+where the exception travels as its type name, message and formatted traceback.
+
+Adding an event type: define a record here, give it a hook name in ``HOOK_NAMES``, and teach
+``RunState`` to fold it (a method named like the hook). Front ends that want it define the hook;
+nothing else changes.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any, Literal, NamedTuple
 
 RunStatus = Literal["succeeded", "failed", "interrupted"]
@@ -30,10 +38,17 @@ class PlannedStep(NamedTuple):
     inner_class: str | None
 
 
+# -- lifecycle ------------------------------------------------------------------------------------
+
+
 class RunStarted(NamedTuple):
     run_id: int
     steps: tuple[PlannedStep, ...]
     time: float
+    #: Seconds since the epoch when the run started (``time`` is monotonic).
+    wall_time: float
+    #: What ran: the context class for a plain orchestrator, the action class for a train action.
+    workflow: str
 
 
 class StepStarted(NamedTuple):
@@ -53,6 +68,11 @@ class StepFinished(NamedTuple):
     name: str
     duration: float
     time: float
+    #: The step's ``StepResult`` (local only: not pickled, not in ``to_dict``).
+    result: Any = None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (StepFinished, (*self[:4], None))
 
 
 class StepFailed(NamedTuple):
@@ -63,7 +83,20 @@ class StepFailed(NamedTuple):
     time: float
     #: True when the step was stopped by ``KeyboardInterrupt`` (the notebook's stop button).
     interrupted: bool
-    exception: BaseException | None
+    #: The exception's class name and formatted traceback, when the step raised.
+    error_type: str | None = None
+    traceback: str | None = None
+    #: The live exception (local only: not pickled, not in ``to_dict``).
+    exception: BaseException | None = None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (StepFailed, (*self[:8], None))
+
+
+class StepRollbackStarted(NamedTuple):
+    position: int
+    name: str
+    time: float
 
 
 class StepRolledBack(NamedTuple):
@@ -88,36 +121,111 @@ class RunFinished(NamedTuple):
     steps_total: int
     failed_step: str | None
     error: str | None
+    #: Steps whose rollback completed, and ``"'<step>': <error>"`` for those whose rollback raised.
     rolled_back: tuple[str, ...]
     rollback_errors: tuple[str, ...]
     duration: float
     time: float
 
 
-RunEvent = (
+# -- what steps report ----------------------------------------------------------------------------
+
+
+class Logged(NamedTuple):
+    event: str
+    data: dict[str, Any]
+    file: str | None
+    #: Seconds since the epoch (a log line is read as a point in real time).
+    wall_time: float
+
+
+class ProgressReported(NamedTuple):
+    """The latest progress of a category (the store coalesces rapid calls; see ``Recorder``)."""
+
+    category: str
+    current: float
+    total: float
+    time: float
+
+
+class MetricsReported(NamedTuple):
+    category: str
+    values: dict[str, Any]
+    time: float
+
+
+Record = (
     RunStarted
     | StepStarted
     | StepSkipped
     | StepFinished
     | StepFailed
+    | StepRollbackStarted
     | StepRolledBack
     | RunProgress
     | RunFinished
+    | Logged
+    | ProgressReported
+    | MetricsReported
 )
 
-#: Hook method name a logger defines to receive each record type.
+#: Hook method name a subscriber defines to receive each record type (and the ``RunState``
+#: method that folds it).
 HOOK_NAMES: dict[type[Any], str] = {
     RunStarted: "on_run_start",
     StepStarted: "on_step_start",
     StepSkipped: "on_step_skip",
     StepFinished: "on_step_end",
     StepFailed: "on_step_fail",
+    StepRollbackStarted: "on_rollback_start",
     StepRolledBack: "on_step_rollback",
     RunProgress: "on_run_progress",
     RunFinished: "on_run_end",
+    Logged: "on_log",
+    ProgressReported: "on_progress",
+    MetricsReported: "on_metrics",
 }
+RECORD_TYPES: tuple[type[Any], ...] = tuple(HOOK_NAMES)
+KNOWN_HOOKS: frozenset[str] = frozenset(HOOK_NAMES.values())
+_BY_NAME: dict[str, type[Any]] = {record_type.__name__: record_type for record_type in RECORD_TYPES}
+#: Fields that hold live objects: kept in memory, never serialised.
+_LOCAL_FIELDS = frozenset({"result", "exception"})
 
 
-def now() -> float:
-    """Clock used for event times: monotonic seconds, only meaningful as differences."""
-    return time.perf_counter()
+def to_dict(record: Record) -> dict[str, Any]:
+    """The record as JSON-able data: ``{"type": "StepStarted", "position": 0, ...}``.
+
+    Values a step logged (``Logged.data``, ``MetricsReported.values``) are passed through as they
+    are; a caller writing JSON decides how to encode what is not JSON (see the journal).
+    """
+    data: dict[str, Any] = {"type": type(record).__name__}
+    for name, value in zip(record._fields, record, strict=True):
+        if name in _LOCAL_FIELDS:
+            continue
+        if name == "steps":
+            value = [step._asdict() for step in value]
+        elif isinstance(value, tuple):
+            value = list(value)
+        data[name] = value
+    return data
+
+
+def record_from_dict(data: dict[str, Any]) -> Record:
+    """Rebuild a record from ``to_dict``'s output (after a JSON round trip, too)."""
+    record_type = _BY_NAME.get(data.get("type", ""))
+    if record_type is None:
+        raise ValueError(
+            f"unknown record type {data.get('type')!r}; known: {', '.join(sorted(_BY_NAME))}"
+        )
+    values: dict[str, Any] = {}
+    for name in record_type._fields:
+        if name in _LOCAL_FIELDS:
+            continue
+        value = data[name]
+        if name == "steps":
+            value = tuple(PlannedStep(**step) for step in value)
+        elif name in ("rolled_back", "rollback_errors"):
+            value = tuple(value)
+        values[name] = value
+    record: Record = record_type(**values)
+    return record

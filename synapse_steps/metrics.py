@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from array import array
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from numbers import Real
 from typing import Any
 
@@ -46,15 +46,19 @@ class MetricStore:
     def __init__(self) -> None:
         self.series: dict[str, dict[str, MetricSeries]] = {}
         self._calls: dict[str, int] = {}
-        #: Keys whose values were not numbers (kept out of the plots, counted here).
-        self.ignored: dict[str, int] = {}
+        #: Values that are not numbers (text, ``None``, lists ...), kept for the frames but not
+        #: plotted: ``{category: {metric: [(x, value), ...]}}``.
+        self.others: dict[str, dict[str, list[tuple[float, Any]]]] = {}
         #: Name of each category's x axis: an ``X_KEYS`` entry, or ``call`` (the call count).
         self.x_labels: dict[str, str] = {}
         #: Bumped on every accepted point, so a display knows whether a redraw is needed.
         self.version = 0
         self._lock = threading.Lock()
 
-    def add(self, value: dict[str, Any], category: str | None) -> None:
+    def add(self, value: Mapping[str, Any], category: str | None) -> None:
+        """Record one ``set_metrics`` call; nested mappings become ``outer/inner`` names."""
+        if any(type(metric) is dict for metric in value.values()):
+            value = flatten(value)
         key = category or "metrics"
         with self._lock:
             count = self._calls.get(key, 0)
@@ -90,7 +94,7 @@ class MetricStore:
                     series.y.append(float(metric))
                     self.version += 1
                 else:
-                    self.ignored[name] = self.ignored.get(name, 0) + 1
+                    self.others.setdefault(key, {}).setdefault(str(name), []).append((x, metric))
 
     def __iter__(self) -> Iterator[tuple[str, str, MetricSeries]]:
         # Snapshots of the dicts: another thread may add a category or metric meanwhile.
@@ -107,3 +111,15 @@ class MetricStore:
             category: {name: s.y[-1] for name, s in group.items() if len(s)}
             for category, group in self.series.items()
         }
+
+
+def flatten(value: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{'lr': {'head': 0.1}}`` -> ``{'lr/head': 0.1}`` (the naming TensorBoard and W&B use)."""
+    flat: dict[str, Any] = {}
+    for name, metric in value.items():
+        key = f"{prefix}{name}"
+        if isinstance(metric, Mapping):
+            flat.update(flatten(metric, f"{key}/"))
+        else:
+            flat[key] = metric
+    return flat

@@ -1,23 +1,38 @@
-"""``Recorder``: a logger that keeps a run's history in memory and turns it into DataFrames.
+"""``Recorder``: the one store of a runtime's records, and the front ends' source.
+
+Every ``RuntimeContext`` owns exactly one recorder. The orchestrator publishes lifecycle records
+to it and the steps' ``log`` / ``set_progress`` / ``set_metrics`` calls arrive at it first; it
+folds each into the current ``RunState`` and hands the record to every subscriber that defines
+the matching hook (see ``synapse_steps.events``). Front ends never keep a copy of the history:
+they read ``recorder.run``.
+
+Progress is the one call a loop makes millions of times, so it is coalesced: the state is updated
+on every call, but a ``ProgressReported`` record goes out at most every ``progress_interval``
+seconds per store (plus the first and the last of each category, and a flush before any other
+record, so subscribers never see a lifecycle change before the progress that preceded it).
 
 pandas and matplotlib are imported only by the methods that return a DataFrame or a figure.
 """
 
 from __future__ import annotations
 
-import time
+import math
+import threading
+import warnings
 from collections import deque
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from synapse_steps.clock import SYSTEM_CLOCK, Clock
+from synapse_steps.errors import UsageError
 from synapse_steps.events import (
-    RunFinished,
-    RunProgress,
+    HOOK_NAMES,
+    KNOWN_HOOKS,
+    Logged,
+    MetricsReported,
+    ProgressReported,
+    Record,
     RunStarted,
-    StepFailed,
-    StepFinished,
-    StepRolledBack,
-    StepSkipped,
-    StepStarted,
 )
 from synapse_steps.run_state import RunState
 
@@ -25,8 +40,12 @@ if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
 
+Hook = Callable[[Any], None]
+
 
 class LoggedEvent(NamedTuple):
+    """A logged event as the recorder keeps it: which run it belongs to, and when."""
+
     run_id: int
     time: float  # seconds since the epoch
     event: str
@@ -34,87 +53,203 @@ class LoggedEvent(NamedTuple):
     file: str | None
 
 
+#: Seconds between two progress records at most (tqdm's default refresh interval).
+PROGRESS_INTERVAL = 0.1
+
+
 class Recorder:
-    """Records what steps report and how each run went.
+    """Records what steps report and how each run went, and tells subscribers.
 
     ``runs`` holds one ``RunState`` per run (the last ``max_runs``); ``events`` the latest
     ``max_events`` logged events across runs. Metric history lives in each run's ``metrics``.
     """
 
-    def __init__(self, max_events: int = 100_000, max_runs: int = 20) -> None:
+    def __init__(
+        self,
+        max_events: int = 100_000,
+        max_runs: int = 20,
+        *,
+        clock: Clock = SYSTEM_CLOCK,
+        progress_interval: float = PROGRESS_INTERVAL,
+    ) -> None:
+        self.clock = clock
+        self.progress_interval = progress_interval
         self.events: deque[LoggedEvent] = deque(maxlen=max_events)
         self.runs: deque[RunState] = deque(maxlen=max_runs)
         self.runs.append(RunState())  # holds what is reported before any run starts
+        self._hooks: dict[type[Any], tuple[Hook, ...]] = {kind: () for kind in HOOK_NAMES}
+        self._subscribers: list[object] = []
+        # Progress categories updated since the last ProgressReported went out.
+        self._unsent: dict[str, tuple[float, float]] = {}
+        self._next_progress = 0.0
+        self._warned_progress = False
+        # One record at a time reaches the subscribers, whichever thread reports it.
+        self._lock = threading.RLock()
 
     @property
     def run(self) -> RunState:
         """The current (or last) run."""
         return self.runs[-1]
 
-    # -- logger protocol ---------------------------------------------------------------------
+    # -- subscribers -------------------------------------------------------------------------
 
-    def log(self, event: str, data: dict[str, Any], file: str | None = None) -> None:
-        self.events.append(LoggedEvent(self.run.run_id, time.time(), event, data, file))
+    def subscribe(self, subscriber: object, *, checked: bool = False) -> None:
+        """Deliver records to ``subscriber``'s hooks (``on_step_start`` ...) from now on."""
+        if not checked:
+            check_hooks(subscriber)
+        self._subscribers.append(subscriber)
+        self._rebuild_hooks()
 
-    def set_progress(self, current: int, total: int, category: str | None = None) -> None:
-        self.runs[-1].on_progress(current, total, category)
+    def unsubscribe(self, subscriber: object) -> None:
+        self._subscribers = [s for s in self._subscribers if s is not subscriber]
+        self._rebuild_hooks()
 
-    def set_metrics(self, value: dict[str, Any], category: str | None = None) -> None:
-        self.runs[-1].metrics.add(value, category)
+    @property
+    def subscribers(self) -> tuple[object, ...]:
+        return tuple(self._subscribers)
 
-    # -- lifecycle hooks -----------------------------------------------------------------------
+    def _rebuild_hooks(self) -> None:
+        self._hooks = {
+            kind: tuple(
+                getattr(s, hook) for s in self._subscribers if callable(getattr(s, hook, None))
+            )
+            for kind, hook in HOOK_NAMES.items()
+        }
 
-    def on_run_start(self, record: RunStarted) -> None:
-        state = self.runs[-1]
-        if state.phase != "idle":
-            state = RunState()
-            self.runs.append(state)
-        state.on_run_start(record)
+    # -- records -------------------------------------------------------------------------------
 
-    def on_step_start(self, record: StepStarted) -> None:
-        self.runs[-1].on_step_start(record)
+    def publish(self, record: Record) -> None:
+        """Fold a record into the run's state, then hand it to the subscribers."""
+        with self._lock:
+            if self._unsent:
+                self._send_progress()
+            if isinstance(record, RunStarted) and self.run.phase != "idle":
+                self.runs.append(RunState())
+            elif isinstance(record, Logged):
+                event = LoggedEvent(
+                    self.run.run_id, record.wall_time, record.event, record.data, record.file
+                )
+                self.events.append(event)
+            self.run.apply(record)
+            self._deliver(record)
 
-    def on_step_skip(self, record: StepSkipped) -> None:
-        self.runs[-1].on_step_skip(record)
+    def _deliver(self, record: Record) -> None:
+        for hook in self._hooks[type(record)]:
+            try:
+                hook(record)
+            except Exception as exc:
+                # A display must never break a run: report once, then leave that subscriber out.
+                self._drop_owner(hook, exc)
 
-    def on_step_end(self, record: StepFinished) -> None:
-        self.runs[-1].on_step_end(record)
+    def _drop_owner(self, hook: Hook, exc: Exception) -> None:
+        owner = getattr(hook, "__self__", hook)
+        warnings.warn(
+            f"{type(owner).__name__} raised in {getattr(hook, '__name__', 'a hook')}: {exc!r}; "
+            "it receives no more records from this runtime",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+        self.unsubscribe(owner)
 
-    def on_step_fail(self, record: StepFailed) -> None:
-        self.runs[-1].on_step_fail(record)
+    # -- what steps report -------------------------------------------------------------------
 
-    def on_step_rollback(self, record: StepRolledBack) -> None:
-        self.runs[-1].on_step_rollback(record)
+    def log(
+        self, event: str, data: Mapping[str, Any] | None = None, file: str | None = None
+    ) -> None:
+        if not isinstance(event, str):
+            raise UsageError(
+                f"log() takes the event name as a string first, got {event!r} of type "
+                f"{type(event).__name__}; e.g. context.log('loaded', {{'count': 3}})"
+            )
+        if data is not None and not isinstance(data, Mapping):
+            raise UsageError(
+                f"log({event!r}, data) takes a mapping as data, got {data!r} of type "
+                f"{type(data).__name__}; e.g. context.log({event!r}, {{'value': ...}})"
+            )
+        self.publish(Logged(event, dict(data or {}), file, self.clock.wall()))
 
-    def on_run_progress(self, record: RunProgress) -> None:
-        self.runs[-1].on_run_progress(record)
+    def set_progress(self, current: float, total: float, category: str | None = None) -> None:
+        # The hot path of every loop: update the state, send a record only now and then.
+        if not 0 <= current <= total:
+            sanitized = self._sanitize_progress(current, total, category)
+            if sanitized is None:
+                return
+            current, total = sanitized
+        self.runs[-1].progress(current, total, category)
+        if self._hooks[ProgressReported]:
+            key = category or "progress"
+            first = key not in self._unsent
+            self._unsent[key] = (current, total)
+            now = self.clock.now()
+            if now >= self._next_progress or current >= total or first:
+                with self._lock:
+                    self._send_progress()
+                self._next_progress = now + self.progress_interval
 
-    def on_run_end(self, record: RunFinished) -> None:
-        self.runs[-1].on_run_end(record)
+    def set_metrics(self, value: Mapping[str, Any], category: str | None = None) -> None:
+        if not isinstance(value, Mapping):
+            raise UsageError(
+                f"set_metrics() takes a mapping of metric names to values, got {value!r} of "
+                f"type {type(value).__name__}; e.g. context.set_metrics({{'loss': 0.25, "
+                "'epoch': 3}})"
+            )
+        self.publish(MetricsReported(category or "metrics", dict(value), self.clock.now()))
+
+    def _send_progress(self) -> None:
+        # Already folded into the state call by call: these records only go to subscribers.
+        unsent, self._unsent = self._unsent, {}
+        at = self.clock.now()
+        for category, (current, total) in unsent.items():
+            self._deliver(ProgressReported(category, current, total, at))
+
+    def _sanitize_progress(
+        self, current: Any, total: Any, category: str | None
+    ) -> tuple[float, float] | None:
+        """Clamp out-of-range progress into 0..total; ignore what is not a number. Warn once.
+
+        A display must not fail a run over a bad progress value, nor show 167 %.
+        """
+        usable = all(
+            isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+            for v in (current, total)
+        )
+        if not self._warned_progress:
+            self._warned_progress = True
+            what = "clamped into 0..total" if usable and total > 0 else "ignored"
+            warnings.warn(
+                f"set_progress({current!r}, {total!r}) for {category or 'the run'!r}: progress "
+                f"must satisfy 0 <= current <= total with finite numbers; {what} "
+                "(warned once per runtime)",
+                RuntimeWarning,
+                stacklevel=4,
+            )
+        if not usable or total <= 0:
+            return None
+        return min(max(float(current), 0.0), float(total)), float(total)
 
     # -- history as tables -------------------------------------------------------------------
 
     def steps_frame(self) -> pd.DataFrame:
-        """One row per step of the last run: step, status, duration (s), error."""
-        from synapse_steps.display.tables import steps_frame
+        """One row per step of the last run: step, status, duration (s), error, rollback."""
+        from synapse_steps.frames import steps_frame
 
         return steps_frame(self.run)
 
     def metrics_frame(self) -> pd.DataFrame:
         """Long format metric history of the last run: category, metric, x, value."""
-        from synapse_steps.display.tables import metrics_frame
+        from synapse_steps.frames import metrics_frame
 
         return metrics_frame(self.run.metrics)
 
     def events_frame(self) -> pd.DataFrame:
-        """The logged events: time (datetime), event, data, file, run_id."""
-        from synapse_steps.display.tables import events_frame
+        """The logged events: time (datetime), event, data, file."""
+        from synapse_steps.frames import events_frame
 
         return events_frame(self.events)
 
     def plot_metrics(self) -> Figure:
-        """A static matplotlib figure of the last run's metrics, one axes per metric."""
-        from synapse_steps.display.plots import metrics_figure
+        """A static matplotlib figure of the last run's metrics."""
+        from synapse_steps.seams import metrics_figure
 
         return metrics_figure(self.run.metrics)
 
@@ -123,3 +258,16 @@ class Recorder:
             f"<Recorder: {len(self.events)} events, last run {self.run.outcome()}, "
             f"{len(self.run.metrics)} metric points>"
         )
+
+
+def check_hooks(subscriber: object) -> None:
+    """Warn about ``on_*`` methods that match no hook (a misspelt hook is never called)."""
+    for name in dir(subscriber):
+        unknown = name.startswith("on_") and name not in KNOWN_HOOKS
+        if unknown and callable(getattr(subscriber, name, None)):
+            warnings.warn(
+                f"{type(subscriber).__name__}.{name} is not a known hook and will never be "
+                f"called; known hooks: {', '.join(sorted(KNOWN_HOOKS))}",
+                UserWarning,
+                stacklevel=4,
+            )

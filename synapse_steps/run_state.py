@@ -1,8 +1,10 @@
-"""The state of a run as a display needs it, folded from lifecycle records and progress calls.
+"""The state of a run, folded from its records.
 
-Displays draw; this model decides. It owns every number a user sees (step status, overall
-fraction inside the running step, elapsed time, ETA, the outcome line), so the console, the
-notebook widgets and the static summary always agree. It imports nothing heavy.
+Displays draw; this model decides. It owns every number and word a user sees (step status,
+overall fraction inside the running step, elapsed time, ETA, the outcome line), so the console,
+the notebook view and the recorder's tables always agree. ``apply(record)`` folds any record;
+the methods are named like the front-end hooks, so a record stream rebuilds the same state.
+It imports nothing heavy.
 """
 
 from __future__ import annotations
@@ -11,33 +13,43 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from synapse_steps.events import (
+    HOOK_NAMES,
+    Logged,
+    MetricsReported,
     PlannedStep,
+    ProgressReported,
+    Record,
     RunFinished,
     RunProgress,
     RunStarted,
     StepFailed,
     StepFinished,
+    StepRollbackStarted,
     StepRolledBack,
     StepSkipped,
     StepStarted,
-    now,
 )
 from synapse_steps.metrics import MetricStore
 
-StepStatus = Literal[
-    "pending", "running", "done", "skipped", "failed", "rolled back", "interrupted"
-]
-RunPhase = Literal["idle", "running", "succeeded", "failed", "interrupted"]
+StepStatus = Literal["pending", "running", "done", "skipped", "failed", "interrupted"]
+RollbackStatus = Literal["rolling back", "rolled back", "rollback failed"]
+RunPhase = Literal["idle", "running", "rolling back", "succeeded", "failed", "interrupted"]
 
 
 @dataclass
 class StepState:
     plan: PlannedStep
+    #: What execution did.
     status: StepStatus = "pending"
+    #: What rollback did, once it started (None: never rolled back).
+    rollback: RollbackStatus | None = None
     started: float | None = None
     duration: float | None = None
     error: str | None = None
-    rolled_back: bool = False
+    error_type: str | None = None
+    traceback: str | None = None
+    rollback_started: float | None = None
+    rollback_duration: float | None = None
     rollback_error: str | None = None
     #: Latest ``(current, total)`` per progress category the step reported.
     categories: dict[str, tuple[float, float]] = field(default_factory=dict)
@@ -48,6 +60,27 @@ class StepState:
     @property
     def name(self) -> str:
         return self.plan.name
+
+    @property
+    def rolled_back(self) -> bool:
+        """True only when the rollback completed (a failed rollback is not a rollback)."""
+        return self.rollback == "rolled back"
+
+    @property
+    def kind(self) -> str:
+        """The status a display colours the step by: the latest thing that happened to it."""
+        if self.rollback == "rolled back" and self.status in ("failed", "interrupted"):
+            return self.status  # its failure is the news; the label adds "rolled back"
+        return self.rollback or self.status
+
+    @property
+    def label(self) -> str:
+        """The status in words: ``done``, ``rolling back``, ``failed, rollback failed`` ..."""
+        if self.rollback is None:
+            return self.status
+        if self.status in ("failed", "interrupted"):
+            return f"{self.status}, {self.rollback}"
+        return self.rollback
 
     @property
     def fraction(self) -> float:
@@ -68,32 +101,53 @@ class StepState:
             return at - self.started
         return None
 
+    def rollback_elapsed(self, at: float) -> float | None:
+        if self.rollback_duration is not None:
+            return self.rollback_duration
+        if self.rollback_started is not None:
+            return at - self.rollback_started
+        return None
+
 
 class RunState:
     """One run: its planned steps and everything reported about them so far."""
 
     def __init__(self) -> None:
         self.run_id = 0
+        self.workflow = ""
         self.phase: RunPhase = "idle"
         self.steps: list[StepState] = []
         self.started: float | None = None
+        self.wall_started: float | None = None
         self.finished: float | None = None
         #: The step inside ``execute`` now (read on every progress tick, so kept at hand).
         self.running_step: StepState | None = None
+        #: The step whose rollback is running now.
+        self.rolling_back_step: StepState | None = None
         #: Overall progress 0..1 after the last completed step (the callback's value / 100).
         self.completed_fraction = 0.0
+        #: Overall progress when the run stopped making progress (a failure or an interrupt):
+        #: the bar stays there while the run rolls back.
+        self.stopped_fraction: float | None = None
+        self.failure: StepFailed | None = None
         self.finish: RunFinished | None = None
         self.metrics = MetricStore()
         #: Progress reported while no step was running (e.g. outside an orchestrator).
         self.loose_categories: dict[str, tuple[float, float]] = {}
         self._by_name: dict[str, StepState] = {}
 
-    # -- lifecycle records (same hook names as a logger, so a RunState can be fed directly) --
+    def apply(self, record: Record) -> None:
+        """Fold any record into the state."""
+        getattr(self, HOOK_NAMES[type(record)])(record)
+
+    # -- lifecycle ---------------------------------------------------------------------------
 
     def on_run_start(self, record: RunStarted) -> None:
         self.run_id = record.run_id
+        self.workflow = record.workflow
         self.phase = "running"
         self.started = record.time
+        self.wall_started = record.wall_time
         self.steps = [StepState(plan) for plan in record.steps]
         self._by_name = {state.name: state for state in self.steps}
 
@@ -114,26 +168,44 @@ class RunState:
 
     def on_step_fail(self, record: StepFailed) -> None:
         state = self.steps[record.position]
+        self.stopped_fraction = self.overall_fraction
         state.status = "interrupted" if record.interrupted else "failed"
         state.duration = record.duration
         state.error = record.error
+        state.error_type = record.error_type
+        state.traceback = record.traceback
+        self.failure = record
         self.running_step = None
+        self.phase = "rolling back"
+
+    def on_rollback_start(self, record: StepRollbackStarted) -> None:
+        state = self.steps[record.position]
+        if self.phase == "running":  # an interrupt between steps: no StepFailed came first
+            self.stopped_fraction = self.overall_fraction
+            self.phase = "rolling back"
+        state.rollback = "rolling back"
+        state.rollback_started = record.time
+        self.rolling_back_step = state
 
     def on_step_rollback(self, record: StepRolledBack) -> None:
         state = self.steps[record.position]
-        state.rolled_back = True
+        state.rollback = "rolled back" if record.error is None else "rollback failed"
         state.rollback_error = record.error
-        if state.status == "done":
-            state.status = "rolled back"
+        if state.rollback_started is not None:
+            state.rollback_duration = record.time - state.rollback_started
+        self.rolling_back_step = None
 
     def on_run_progress(self, record: RunProgress) -> None:
         self.completed_fraction = record.current / record.total if record.total else 1.0
 
     def on_run_end(self, record: RunFinished) -> None:
+        if record.status != "succeeded" and self.stopped_fraction is None:
+            self.stopped_fraction = self.overall_fraction
         self.phase = record.status
         self.finished = record.time
         self.finish = record
         self.running_step = None
+        self.rolling_back_step = None
         if record.status == "interrupted" and record.failed_step is not None:
             # Interrupted in can_skip(): no StepFailed record marked the step.
             state = self._by_name.get(record.failed_step)
@@ -141,10 +213,19 @@ class RunState:
                 state.status = "interrupted"
                 state.error = record.error
 
-    # -- what steps report ---------------------------------------------------------------
+    # -- what steps report -------------------------------------------------------------------
 
-    def on_progress(self, current: float, total: float, category: str | None) -> None:
-        # A hot path (every set_progress call of every step): no property, no reordering.
+    def on_log(self, record: Logged) -> None:
+        """Log lines are kept by the recorder, across runs; the run state has no use for them."""
+
+    def on_progress(self, record: ProgressReported) -> None:
+        self.progress(record.current, record.total, record.category)
+
+    def on_metrics(self, record: MetricsReported) -> None:
+        self.metrics.add(record.values, record.category)
+
+    def progress(self, current: float, total: float, category: str | None) -> None:
+        """A step's progress (a hot path: called for every ``set_progress``)."""
         running = self.running_step
         if running is not None:
             key = category or running.plan.name
@@ -153,41 +234,43 @@ class RunState:
         else:
             self.loose_categories[category or "progress"] = (current, total)
 
-    def on_metrics(self, value: dict[str, object], category: str | None) -> None:
-        self.metrics.add(value, category)
-
-    # -- derived figures -------------------------------------------------------------------
+    # -- derived figures ---------------------------------------------------------------------
 
     @property
     def overall_fraction(self) -> float:
-        """Overall progress 0..1, advancing inside the running step by its own fraction."""
+        """Overall progress 0..1, advancing inside the running step by its own fraction.
+
+        Once a run failed or was interrupted it stays where that happened (rollback is not
+        progress backwards).
+        """
         if self.phase == "succeeded":
             return 1.0
+        if self.stopped_fraction is not None:
+            return self.stopped_fraction
         running = self.running_step
         if running is None:
             return self.completed_fraction
         plan = running.plan
         return max(self.completed_fraction, plan.start + (plan.end - plan.start) * running.fraction)
 
-    def elapsed(self, at: float | None = None) -> float:
+    def elapsed(self, at: float) -> float:
         if self.started is None:
             return 0.0
-        end = self.finished if self.finished is not None else (now() if at is None else at)
+        end = self.finished if self.finished is not None else at
         return max(0.0, end - self.started)
 
-    def eta(self, at: float | None = None) -> float | None:
+    def eta(self, at: float) -> float | None:
         """Seconds left, extrapolated from the weighted progress so far (None when unknown)."""
         if self.phase != "running":
             return 0.0 if self.phase == "succeeded" else None
         fraction = self.overall_fraction
         if fraction <= 0.0:
             return None
-        elapsed = self.elapsed(at)
-        return elapsed * (1.0 - fraction) / fraction
+        return self.elapsed(at) * (1.0 - fraction) / fraction
 
     @property
     def rolled_back_count(self) -> int:
-        return sum(1 for state in self.steps if state.rolled_back)
+        return sum(1 for state in self.steps if state.rollback == "rolled back")
 
     @property
     def rollback_errors(self) -> list[tuple[str, str]]:
@@ -199,23 +282,27 @@ class RunState:
             return "not started"
         if self.phase == "running":
             return f"running - {round(100 * self.overall_fraction)}%"
+        if self.phase == "rolling back":
+            failure = self.failure
+            where = f" after '{failure.name}' {self._failed_word()}" if failure else ""
+            return f"rolling back{where}"
         finish = self.finish
         assert finish is not None
-        rolled = self.rolled_back_count
-        noun = "step" if rolled == 1 else "steps"
         if self.phase == "succeeded":
             skipped = sum(1 for s in self.steps if s.status == "skipped")
             text = f"succeeded - {finish.steps_executed} of {finish.steps_total} steps executed"
             return text + (f", {skipped} skipped" if skipped else "")
-        if self.phase == "failed":
-            text = f"failed at '{finish.failed_step}' - rolled back {rolled} {noun}"
-        else:
-            where = f" at '{finish.failed_step}'" if finish.failed_step else ""
-            text = f"interrupted{where} - rolled back {rolled} {noun}"
-        errors = self.rollback_errors
-        if errors:
-            text += f" ({len(errors)} rollback error{'s' if len(errors) > 1 else ''})"
+        where = f" at '{finish.failed_step}'" if finish.failed_step else ""
+        rolled = self.rolled_back_count
+        text = f"{self.phase}{where} - rolled back {rolled} step{'' if rolled == 1 else 's'}"
+        failed = [name for name, _ in self.rollback_errors]
+        if failed:
+            names = ", ".join(f"'{name}'" for name in failed)
+            text += f"; rollback failed for {names}"
         return text
+
+    def _failed_word(self) -> str:
+        return "was interrupted" if self.failure and self.failure.interrupted else "failed"
 
     def describe_plan(self) -> str:
         """``Run: 3 steps [load_data 0.3, create_files 0.2, process 0.5]``."""

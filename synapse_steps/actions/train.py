@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from synapse_steps.context import RuntimeContext
+from synapse_steps.errors import InvalidParamsError
 from synapse_steps.steps.base import BaseStep, StepResult
-from synapse_steps.steps.context import BaseStepContext
+from synapse_steps.steps.dataset import DatasetContext
 from synapse_steps.steps.orchestrator import Orchestrator
 from synapse_steps.steps.registry import StepRegistry
 
@@ -34,22 +35,24 @@ class BaseTrainParams(BaseModel):
     output_dir: str | None = None
     checkpoint: int | str | None = None
 
+    @field_validator("dataset", mode="before")
+    @classmethod
+    def _dataset_is_an_id(cls, value: Any) -> Any:
+        # pydantic would read True as dataset 1: a flag passed by mistake must not pick data.
+        if isinstance(value, bool):
+            raise ValueError(
+                f"dataset must be a dataset id (an int such as 3), got the bool {value!r}"
+            )
+        return value
+
 
 @dataclass
-class TrainContext(BaseStepContext):
-    """What the steps of a train action share."""
+class TrainContext(DatasetContext):
+    """What the steps of a train action share (``params``, ``dataset`` and ``client`` come
+    from ``DatasetContext``)."""
 
-    params: dict[str, Any] = field(default_factory=dict)
-    #: Set by ``ExportDatasetStep``/``ConvertDatasetStep`` (a dict), or by your own steps.
-    dataset: Any = None
     model_path: str | None = None
     model: dict[str, Any] | None = None
-    #: The backend client; the runtime's client when not given.
-    client: Any = None
-
-    def __post_init__(self) -> None:
-        if self.client is None:
-            self.client = self.runtime_ctx.client
 
 
 P = TypeVar("P", bound=BaseTrainParams)
@@ -70,11 +73,13 @@ class BaseTrainAction(Generic[P]):
     train_weight: ClassVar[float] = 0.7
 
     def __init__(self, params: P, runtime_ctx: RuntimeContext | None = None) -> None:
-        if not isinstance(params, BaseTrainParams):
-            raise TypeError(
-                f"{type(self).__name__} needs validated params (a BaseTrainParams instance), got "
-                f"{type(params).__name__}; use {type(self).__name__}.dispatch(dict_params) to "
-                "validate a dict"
+        expected = self.params_model()
+        if not isinstance(params, expected):
+            action = type(self).__name__
+            raise InvalidParamsError(
+                f"{action} needs validated params, an instance of {expected.__name__}; got "
+                f"{type(params).__name__}. Build them with {expected.__name__}(...) or use "
+                f"{action}.dispatch(dict_params) to validate a dict"
             )
         self.params = params
         self.runtime_ctx = runtime_ctx if runtime_ctx is not None else RuntimeContext()
@@ -128,7 +133,7 @@ class BaseTrainAction(Generic[P]):
     def run(self) -> dict[str, Any]:
         context = self.create_context()
         self.context = context
-        result = Orchestrator(self.build_registry(), context).execute()
+        result = Orchestrator(self.build_registry(), context, name=type(self).__name__).execute()
         for step_result in context.step_results:
             if "train_result" in step_result.data:
                 result["result"] = step_result.data["train_result"]

@@ -1,17 +1,5 @@
-"""Backend errors that are also the builtin a caller would catch for the same problem."""
+"""Backend errors live in ``synapse_steps.errors`` (one tree); re-exported here for old imports."""
 
-from __future__ import annotations
+from synapse_steps.errors import InvalidModelError, MissingFileError, OutputExistsError
 
-from synapse_steps.errors import BackendError, SynapseStepsError
-
-
-class MissingFileError(BackendError, FileNotFoundError):
-    """A file or folder given to the backend does not exist."""
-
-
-class OutputExistsError(BackendError, FileExistsError):
-    """An export target exists and is not empty (and ``overwrite`` was not set)."""
-
-
-class InvalidModelError(SynapseStepsError, ValueError):
-    """``create_model`` was given data it cannot store (no file, bad name, bad metadata)."""
+__all__ = ["InvalidModelError", "MissingFileError", "OutputExistsError"]

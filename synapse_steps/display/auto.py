@@ -8,6 +8,8 @@ import sys
 import warnings
 from typing import Any, Literal
 
+from synapse_steps.errors import ConfigurationError
+
 DisplayMode = Literal["widgets", "text", "console", "off"]
 ENV_VAR = "SYNAPSE_STEPS_DISPLAY"
 _MODES = ("auto", "widgets", "text", "console", "off")
@@ -30,12 +32,17 @@ def ipywidgets_available() -> bool:
     return importlib.util.find_spec("ipywidgets") is not None
 
 
+def choose_requested(display: str | None) -> str:
+    """What the user asked for: the argument, else ``SYNAPSE_STEPS_DISPLAY``, else ``auto``."""
+    return (display or os.environ.get(ENV_VAR) or "auto").strip().lower()
+
+
 def choose_display(display: str | None = None) -> DisplayMode:
     """Resolve ``display`` (argument, then ``SYNAPSE_STEPS_DISPLAY``, then the environment)."""
-    requested = (display or os.environ.get(ENV_VAR) or "auto").strip().lower()
+    requested = choose_requested(display)
     if requested not in _MODES:
         source = "display argument" if display else f"{ENV_VAR} environment variable"
-        raise ValueError(
+        raise ConfigurationError(
             f"unknown display mode {requested!r} from the {source}; use one of: {', '.join(_MODES)}"
         )
     if requested == "auto":
@@ -68,7 +75,9 @@ def default_logger(display: str | None = None) -> list[Any]:
     if mode == "text":
         from synapse_steps.display.html import HtmlLogger
 
-        return [HtmlLogger()]
+        # The install hint only when widgets were wanted but are missing, not when chosen.
+        chosen = choose_requested(display) == "text"
+        return [HtmlLogger(hint=not chosen)]
     from synapse_steps.display.console import ConsoleLogger
 
     return [ConsoleLogger()]

@@ -1,67 +1,37 @@
-"""``RecordingLogger``: the common base of display loggers.
+"""``FrontEnd``: the common base of the display front ends.
 
-Every front end keeps a ``Recorder`` (so a run's DataFrames are available afterwards whatever was
-drawn) and forwards each call to it before drawing.
+A front end draws a run; it keeps nothing of its own. When given to a ``RuntimeContext`` it is
+attached to that runtime's store (``recorder``) and clock, and receives the run's records
+through the hooks it defines (see ``synapse_steps.logging_protocol.Subscriber``).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
-from synapse_steps.events import (
-    RunFinished,
-    RunProgress,
-    RunStarted,
-    StepFailed,
-    StepFinished,
-    StepRolledBack,
-    StepSkipped,
-    StepStarted,
-)
+from synapse_steps.clock import SYSTEM_CLOCK, Clock
 from synapse_steps.recorder import Recorder
 from synapse_steps.run_state import RunState
 
+if TYPE_CHECKING:
+    from synapse_steps.context import RuntimeContext
 
-class RecordingLogger:
-    def __init__(self, recorder: Recorder | None = None) -> None:
-        self.recorder = recorder if recorder is not None else Recorder()
+
+class FrontEnd:
+    def __init__(self) -> None:
+        # A front end used before it is attached (e.g. fed records by hand) has a store of its own.
+        self.recorder = Recorder()
+        self.clock: Clock = SYSTEM_CLOCK
+
+    def attach(self, runtime: RuntimeContext) -> None:
+        """Read the runtime's store and clock from now on (called by ``RuntimeContext``)."""
+        self.recorder = runtime.recorder
+        self.clock = runtime.clock
 
     @property
     def run(self) -> RunState:
+        """The run being drawn (the store's current run)."""
         return self.recorder.run
-
-    def log(self, event: str, data: dict[str, Any], file: str | None = None) -> None:
-        self.recorder.log(event, data, file)
-
-    def set_progress(self, current: int, total: int, category: str | None = None) -> None:
-        self.recorder.set_progress(current, total, category)
-
-    def set_metrics(self, value: dict[str, Any], category: str | None = None) -> None:
-        self.recorder.set_metrics(value, category)
-
-    def on_run_start(self, record: RunStarted) -> None:
-        self.recorder.on_run_start(record)
-
-    def on_step_start(self, record: StepStarted) -> None:
-        self.recorder.on_step_start(record)
-
-    def on_step_skip(self, record: StepSkipped) -> None:
-        self.recorder.on_step_skip(record)
-
-    def on_step_end(self, record: StepFinished) -> None:
-        self.recorder.on_step_end(record)
-
-    def on_step_fail(self, record: StepFailed) -> None:
-        self.recorder.on_step_fail(record)
-
-    def on_step_rollback(self, record: StepRolledBack) -> None:
-        self.recorder.on_step_rollback(record)
-
-    def on_run_progress(self, record: RunProgress) -> None:
-        self.recorder.on_run_progress(record)
-
-    def on_run_end(self, record: RunFinished) -> None:
-        self.recorder.on_run_end(record)
 
 
 def format_seconds(seconds: float | None) -> str:

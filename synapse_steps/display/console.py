@@ -1,18 +1,21 @@
 """``ConsoleLogger``: readable lines for terminals, CI logs and log files.
 
-Plain text only (no ANSI codes, no carriage returns): a progress line is printed when a category
-crosses another tenth of its total, at most once per ``progress_interval`` seconds, and always at
-100%, so a loop of a million ``set_progress`` calls writes a handful of lines.
+Plain text only (no ANSI codes, no carriage returns). Progress is printed when a category crosses
+another tenth of its total, at most once per ``progress_interval`` seconds, and always at 100%;
+metrics at most once per ``metrics_interval`` seconds per category, and the latest ones when the
+step ends. So a loop of a million calls writes a handful of lines.
 """
 
 from __future__ import annotations
 
 import sys
-import time
 from typing import Any, TextIO
 
-from synapse_steps.display.base import RecordingLogger
+from synapse_steps.display.base import FrontEnd, format_seconds
 from synapse_steps.events import (
+    Logged,
+    MetricsReported,
+    ProgressReported,
     RunFinished,
     RunStarted,
     StepFailed,
@@ -21,11 +24,10 @@ from synapse_steps.events import (
     StepSkipped,
     StepStarted,
 )
-from synapse_steps.recorder import Recorder
 
 
-class ConsoleLogger(RecordingLogger):
-    """Prints the steps' events and progress, and (``lifecycle=True``) how the run goes.
+class ConsoleLogger(FrontEnd):
+    """Prints the steps' events, progress and metrics, and (``lifecycle=True``) how the run goes.
 
     ``summary=True`` adds a table of the steps when a run fails or is interrupted.
     """
@@ -35,17 +37,20 @@ class ConsoleLogger(RecordingLogger):
         stream: TextIO | None = None,
         *,
         progress_interval: float = 1.0,
-        recorder: Recorder | None = None,
+        metrics_interval: float = 2.0,
         summary: bool = True,
         lifecycle: bool = True,
     ) -> None:
+        super().__init__()
         self._stream = stream
         self.lifecycle = lifecycle
         self.progress_interval = progress_interval
-        super().__init__(recorder)
+        self.metrics_interval = metrics_interval
         self.summary = summary
         #: category -> (last printed tenth, time of last print)
         self._printed: dict[str, tuple[int, float]] = {}
+        #: category -> (latest metrics not printed yet, time of last print)
+        self._metrics: dict[str, tuple[dict[str, Any] | None, float]] = {}
 
     def _say(self, line: str) -> None:
         """A line about the run itself (steps starting, finishing, rolling back)."""
@@ -58,66 +63,86 @@ class ConsoleLogger(RecordingLogger):
         stream.write(line + "\n")
         stream.flush()
 
-    # -- logger protocol ---------------------------------------------------------------------
+    # -- what steps report -------------------------------------------------------------------
 
-    def log(self, event: str, data: dict[str, Any], file: str | None = None) -> None:
-        super().log(event, data, file)
-        self._write(f"{event}: {data}" + (f" [file: {file}]" if file else ""))
+    def on_log(self, record: Logged) -> None:
+        file = f" [file: {record.file}]" if record.file else ""
+        self._write(f"{record.event}: {record.data}{file}")
 
-    def set_progress(self, current: int, total: int, category: str | None = None) -> None:
-        super().set_progress(current, total, category)
-        key = category or "progress"
+    def on_progress(self, record: ProgressReported) -> None:
+        key, current, total = record.category, record.current, record.total
         tenth = int(10 * current / total) if total > 0 else 10
         last = self._printed.get(key)
         if last is not None and tenth <= last[0]:
             return
-        clock = time.monotonic()
-        if last is not None and tenth < 10 and clock - last[1] < self.progress_interval:
+        if last is not None and tenth < 10 and record.time - last[1] < self.progress_interval:
             return
-        self._printed[key] = (tenth, clock)
+        self._printed[key] = (tenth, record.time)
         percent = round(100 * current / total) if total > 0 else 100
-        self._write(f"  {key}: {current}/{total} ({percent}%)")
+        self._write(f"  {key}: {current:g}/{total:g} ({percent}%)")
 
-    # -- lifecycle hooks -----------------------------------------------------------------------
+    def on_metrics(self, record: MetricsReported) -> None:
+        _, printed_at = self._metrics.get(record.category, (None, float("-inf")))
+        if record.time - printed_at >= self.metrics_interval:
+            self._write(_metrics_line(record.category, record.values))
+            self._metrics[record.category] = (None, record.time)
+        else:
+            self._metrics[record.category] = (record.values, printed_at)
+
+    def _flush_metrics(self) -> None:
+        for category, (values, printed_at) in list(self._metrics.items()):
+            if values is not None:
+                self._write(_metrics_line(category, values))
+                self._metrics[category] = (None, printed_at)
+
+    # -- lifecycle -------------------------------------------------------------------------------
 
     def on_run_start(self, record: RunStarted) -> None:
-        super().on_run_start(record)
         self._printed.clear()
-        self._say(self.recorder.run.describe_plan())
+        self._metrics.clear()
+        self._say(self.run.describe_plan())
 
     def on_step_start(self, record: StepStarted) -> None:
-        super().on_step_start(record)
         self._printed.pop(record.name, None)
         self._say(f"{self._position(record.position)} {record.name} ...")
 
     def on_step_skip(self, record: StepSkipped) -> None:
-        super().on_step_skip(record)
         self._say(f"{self._position(record.position)} {record.name} skipped")
 
     def on_step_end(self, record: StepFinished) -> None:
-        super().on_step_end(record)
-        self._say(f"{self._position(record.position)} {record.name} done in {record.duration:.2f}s")
+        self._flush_metrics()
+        took = format_seconds(record.duration)
+        self._say(f"{self._position(record.position)} {record.name} done in {took}")
 
     def on_step_fail(self, record: StepFailed) -> None:
-        super().on_step_fail(record)
+        self._flush_metrics()
         what = "INTERRUPTED" if record.interrupted else "FAILED"
         self._say(f"{self._position(record.position)} {record.name} {what}: {record.error}")
 
     def on_step_rollback(self, record: StepRolledBack) -> None:
-        super().on_step_rollback(record)
         if record.error is None:
             self._say(f"  rolled back {record.name}")
         else:
             self._say(f"  rollback of {record.name} FAILED: {record.error}")
 
     def on_run_end(self, record: RunFinished) -> None:
-        super().on_run_end(record)
-        run = self.recorder.run
-        self._say(f"run {run.outcome()} in {record.duration:.2f}s")
+        run = self.run
+        self._say(f"run {run.outcome()} in {format_seconds(record.duration)}")
         if self.summary and record.status != "succeeded":
             from synapse_steps.display.tables import summary_text
 
             self._say(summary_text(run))
 
     def _position(self, index: int) -> str:
-        return f"[{index + 1}/{len(self.recorder.run.steps)}]"
+        return f"[{index + 1}/{len(self.run.steps)}]"
+
+
+def _metrics_line(category: str, values: dict[str, Any]) -> str:
+    shown = " ".join(f"{name}={_number(value)}" for name, value in values.items())
+    return f"  {category}: {shown}"
+
+
+def _number(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)

@@ -12,23 +12,26 @@ import html
 import threading
 import weakref
 from collections import deque
-from time import perf_counter
 from typing import Any
 
 import ipywidgets as widgets
 
-from synapse_steps.display.base import RecordingLogger, format_seconds
+from synapse_steps.clock import Clock
+from synapse_steps.display.base import FrontEnd, format_seconds
 from synapse_steps.display.summary import display_summary, show
 from synapse_steps.events import (
+    Logged,
+    MetricsReported,
+    ProgressReported,
     RunFinished,
     RunStarted,
     StepFailed,
     StepFinished,
+    StepRollbackStarted,
     StepRolledBack,
     StepSkipped,
     StepStarted,
 )
-from synapse_steps.recorder import Recorder
 from synapse_steps.run_state import RunState, StepState
 
 BAR_STYLES = {
@@ -38,7 +41,9 @@ BAR_STYLES = {
     "skipped": "",
     "failed": "danger",
     "interrupted": "warning",
+    "rolling back": "warning",
     "rolled back": "warning",
+    "rollback failed": "danger",
 }
 STATUS_COLORS = {
     "pending": "#888",
@@ -47,7 +52,9 @@ STATUS_COLORS = {
     "skipped": "#888",
     "failed": "#c62828",
     "interrupted": "#ef6c00",
+    "rolling back": "#ef6c00",
     "rolled back": "#ef6c00",
+    "rollback failed": "#c62828",
 }
 STATUS_ICONS = {
     "pending": "○",
@@ -56,7 +63,9 @@ STATUS_ICONS = {
     "skipped": "↷",
     "failed": "✖",
     "interrupted": "■",
+    "rolling back": "↺",
     "rolled back": "↺",
+    "rollback failed": "⚠",
 }
 
 #: One grid for the overall row and every step row, so bars and times line up.
@@ -95,13 +104,15 @@ class _StepRow:
 
     def refresh(self, at: float) -> None:
         state = self.state
-        signature = (state.status, state.error, state.rollback_error, state.rolled_back)
+        signature = (state.status, state.error, state.rollback_error, state.rollback)
         if signature != self._signature:
             self._signature = signature
             self.label.value = _step_label(state)
             for bar, _ in self._bars.values():
-                bar.bar_style = BAR_STYLES[state.status]
-        elapsed = state.elapsed(at)
+                bar.bar_style = BAR_STYLES[state.kind]
+        elapsed = state.rollback_elapsed(at) if state.rollback == "rolling back" else None
+        if elapsed is None:
+            elapsed = state.elapsed(at)
         self.timing.value = "" if elapsed is None else format_seconds(elapsed)
         for category, (current, total) in list(state.categories.items()):
             parts = self._bars.get(category)
@@ -117,7 +128,7 @@ class _StepRow:
         bar = widgets.FloatProgress(
             min=0.0,
             max=1.0,
-            bar_style=BAR_STYLES[self.state.status],
+            bar_style=BAR_STYLES[self.state.kind],
             layout=widgets.Layout(width=BAR_WIDTH),
         )
         text = widgets.HTML()
@@ -127,14 +138,12 @@ class _StepRow:
 
 
 def _step_label(state: StepState) -> str:
-    color = STATUS_COLORS[state.status]
-    status: str = state.status
-    if state.rolled_back and status in ("failed", "interrupted"):
-        status += ", rolled back"
+    kind = state.kind
+    color = STATUS_COLORS[kind]
     text = (
-        f'<span style="color:{color}">{STATUS_ICONS[state.status]}</span> '
+        f'<span style="color:{color}">{STATUS_ICONS[kind]}</span> '
         f"<b>{html.escape(state.name)}</b> "
-        f'<span style="color:{color}">{html.escape(status)}</span>'
+        f'<span style="color:{color}">{html.escape(state.label)}</span>'
     )
     if state.error:
         text += f'<br><span style="color:#c62828">{html.escape(state.error)}</span>'
@@ -149,8 +158,9 @@ def _step_label(state: StepState) -> str:
 class RunView:
     """The widgets of one run, refreshed from its ``RunState``."""
 
-    def __init__(self, run: RunState, log_lines: int) -> None:
+    def __init__(self, run: RunState, log_lines: int, clock: Clock) -> None:
         self.run = run
+        self.clock = clock
         self.finished = False
         self.cell_key = _current_cell_key()
         self.header = widgets.HTML()
@@ -208,12 +218,10 @@ class RunView:
 
     def _refresh(self, plots: bool) -> None:
         run = self.run
-        at = perf_counter()
+        at = self.clock.now()
         fraction = run.overall_fraction
         self.bar.value = fraction
-        self.bar.bar_style = {"succeeded": "success", "failed": "danger"}.get(
-            run.phase, "warning" if run.phase == "interrupted" else "info"
-        )
+        self.bar.bar_style = _run_bar_style(run)
         self.elapsed.value = format_seconds(run.elapsed(at))
         self.bar_text.value = f"<b>{100 * fraction:.0f}%</b>" + (
             f" · ETA {format_seconds(run.eta(at))}" if run.phase == "running" else ""
@@ -230,7 +238,7 @@ class RunView:
             )
         if plots:
             self._redraw_plots()
-        if run.phase in ("failed", "interrupted"):
+        if run.phase in ("rolling back", "failed", "interrupted"):
             # A success is already said by the header and the summary table below the view.
             self.outcome.value = _outcome_html(run)
 
@@ -283,10 +291,24 @@ class RunView:
         return made
 
 
+def _run_bar_style(run: RunState) -> str:
+    if run.phase == "succeeded":
+        return "success"
+    if run.phase == "running":
+        return "info"
+    interrupted = run.phase == "interrupted" or (
+        run.failure is not None and run.failure.interrupted
+    )
+    return "warning" if interrupted else "danger"
+
+
 def _header(run: RunState) -> str:
     running = run.running_step
+    rolling = run.rolling_back_step
     if run.phase == "running" and running is not None:
         doing = f"running <b>{html.escape(running.name)}</b>"
+    elif run.phase == "rolling back" and rolling is not None:
+        doing = f"rolling back <b>{html.escape(rolling.name)}</b>"
     else:
         doing = html.escape(run.phase)
     return f"<b>{html.escape(run.describe_plan())}</b> — {doing}"
@@ -325,8 +347,8 @@ def close_replaced_views(new: RunView) -> None:
             view.close()
 
 
-class NotebookLogger(RecordingLogger):
-    """Live widgets for each run, a static summary at its end, and the run's ``Recorder``.
+class NotebookLogger(FrontEnd):
+    """Live widgets for each run and a static summary at its end.
 
     Args:
         refresh_interval: seconds between two pushes of progress to the browser at most.
@@ -343,9 +365,8 @@ class NotebookLogger(RecordingLogger):
         plot_interval: float = 0.5,
         log_lines: int = 50,
         summary: bool = True,
-        recorder: Recorder | None = None,
     ) -> None:
-        super().__init__(recorder)
+        super().__init__()
         self.refresh_interval = refresh_interval
         self.plot_interval = plot_interval
         self.log_lines = log_lines
@@ -353,58 +374,48 @@ class NotebookLogger(RecordingLogger):
         self.view: RunView | None = None
         self._next_refresh = 0.0
         self._next_plot = 0.0
-        self._bind(self.run)
 
-    def _bind(self, state: RunState) -> None:
-        # The current run's entry points, looked up once per run instead of once per call.
-        self._on_progress = state.on_progress
-        self._add_metrics = state.metrics.add
+    # -- what steps report -----------------------------------------------------------------
 
-    # -- what steps report (hot paths: keep them short) ------------------------------------
-
-    def log(self, event: str, data: dict[str, Any], file: str | None = None) -> None:
-        self.recorder.log(event, data, file)
+    def on_log(self, record: Logged) -> None:
         view = self.view
         if view is not None:
-            line = f"{event}: {data}"
+            line = f"{record.event}: {record.data}"
             view.add_log(line if len(line) <= 300 else line[:297] + "...")
-            if perf_counter() >= self._next_refresh:
+            if self.clock.now() >= self._next_refresh:
                 self._refresh()
 
-    def set_progress(self, current: int, total: int, category: str | None = None) -> None:
-        self._on_progress(current, total, category)
-        if perf_counter() >= self._next_refresh:
+    def on_progress(self, record: ProgressReported) -> None:
+        if self.clock.now() >= self._next_refresh:
             self._refresh()
 
-    def set_metrics(self, value: dict[str, Any], category: str | None = None) -> None:
-        self._add_metrics(value, category)
-        if perf_counter() >= self._next_plot:
+    def on_metrics(self, record: MetricsReported) -> None:
+        if self.clock.now() >= self._next_plot:
             self._redraw()
 
     def _refresh(self) -> None:
-        self._next_refresh = perf_counter() + self.refresh_interval
+        self._next_refresh = self.clock.now() + self.refresh_interval
         if self.view is not None:
             self.view.refresh()
 
     def _redraw(self) -> None:
-        started = perf_counter()
+        clock = self.clock
+        started = clock.now()
         self._next_plot = started + self.plot_interval  # set first: other threads skip
         view = self.view
         if view is not None:
             first = not view.has_plots
             view.refresh(plots=True)
-            took = perf_counter() - started
+            took = clock.now() - started
             # Keep drawing under ~10% of the run's time. The first draw is left out of that
             # rule: it pays once for importing matplotlib and building the figure.
             pause = self.plot_interval if first else max(self.plot_interval, 10 * took)
-            self._next_plot = perf_counter() + pause
+            self._next_plot = clock.now() + pause
 
-    # -- lifecycle -----------------------------------------------------------------------------
+    # -- lifecycle ---------------------------------------------------------------------------
 
     def on_run_start(self, record: RunStarted) -> None:
-        super().on_run_start(record)
-        self._bind(self.run)
-        view = RunView(self.run, self.log_lines)
+        view = RunView(self.run, self.log_lines, self.clock)
         close_replaced_views(view)
         self.view = view
         self._next_plot = 0.0
@@ -412,31 +423,28 @@ class NotebookLogger(RecordingLogger):
         show(view.widget)
 
     def on_step_start(self, record: StepStarted) -> None:
-        super().on_step_start(record)
         self._lifecycle(f"▶ {record.name} started")
 
     def on_step_skip(self, record: StepSkipped) -> None:
-        super().on_step_skip(record)
         self._lifecycle(f"↷ {record.name} skipped")
 
     def on_step_end(self, record: StepFinished) -> None:
-        super().on_step_end(record)
         self._lifecycle(f"✔ {record.name} done in {format_seconds(record.duration)}")
 
     def on_step_fail(self, record: StepFailed) -> None:
-        super().on_step_fail(record)
         what = "interrupted" if record.interrupted else "failed"
         self._lifecycle(f"✖ {record.name} {what}: {record.error}")
 
+    def on_rollback_start(self, record: StepRollbackStarted) -> None:
+        self._lifecycle(f"↺ rolling back {record.name}")
+
     def on_step_rollback(self, record: StepRolledBack) -> None:
-        super().on_step_rollback(record)
         if record.error is None:
             self._lifecycle(f"↺ {record.name} rolled back")
         else:
-            self._lifecycle(f"↺ rollback of {record.name} FAILED: {record.error}")
+            self._lifecycle(f"⚠ rollback of {record.name} FAILED: {record.error}")
 
     def on_run_end(self, record: RunFinished) -> None:
-        super().on_run_end(record)
         view = self.view
         if view is not None:
             view.add_log(f"run {self.run.outcome()}")

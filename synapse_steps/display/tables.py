@@ -1,24 +1,20 @@
-"""Tables of registries and runs: plain text, HTML and pandas DataFrames.
+"""Tables of registries and runs: plain text, HTML, and the registry as a DataFrame.
 
-Text and HTML need nothing beyond the standard library; pandas is imported only by the
-``*_frame`` functions.
+Text and HTML need nothing beyond the standard library; pandas is imported only by
+``registry_frame``. A run's DataFrames are in ``synapse_steps.frames``.
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable, Sequence
-from datetime import datetime
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from synapse_steps.metrics import MetricStore
-from synapse_steps.run_state import RunState, StepState
+from synapse_steps.run_state import RunState
 from synapse_steps.steps.base import BaseStep
 
 if TYPE_CHECKING:
     import pandas as pd
-
-    from synapse_steps.recorder import LoggedEvent
 
 REGISTRY_COLUMNS = ("#", "step", "class", "weight", "share %", "can_skip", "rollback")
 SUMMARY_COLUMNS = ("#", "step", "status", "duration", "error")
@@ -88,12 +84,6 @@ def registry_frame(steps: Sequence[BaseStep[Any]]) -> pd.DataFrame:
 # -- runs ----------------------------------------------------------------------------------
 
 
-def _status_label(state: StepState) -> str:
-    if state.status in ("failed", "interrupted") and state.rolled_back:
-        return f"{state.status}, rolled back"
-    return state.status
-
-
 def summary_rows(run: RunState) -> list[tuple[Any, ...]]:
     rows = []
     for state in run.steps:
@@ -101,7 +91,7 @@ def summary_rows(run: RunState) -> list[tuple[Any, ...]]:
         if state.rollback_error:
             error = (error + "; " if error else "") + f"rollback failed: {state.rollback_error}"
         duration = "" if state.duration is None else f"{state.duration:.2f}s"
-        rows.append((state.plan.position + 1, state.name, _status_label(state), duration, error))
+        rows.append((state.plan.position + 1, state.name, state.label, duration, error))
     return rows
 
 
@@ -114,52 +104,6 @@ def summary_text(run: RunState) -> str:
 def summary_html(run: RunState) -> str:
     rows = [tuple(_cell(v) for v in row) for row in summary_rows(run)]
     return _html_table(SUMMARY_COLUMNS, rows, f"Run {run.outcome()}")
-
-
-def steps_frame(run: RunState) -> pd.DataFrame:
-    import pandas as pd
-
-    rows = [
-        (s.name, s.status, s.duration, s.error, s.rolled_back, s.rollback_error) for s in run.steps
-    ]
-    columns = ["step", "status", "duration", "error", "rolled_back", "rollback_error"]
-    return pd.DataFrame(rows, columns=columns)
-
-
-def metrics_frame(store: MetricStore) -> pd.DataFrame:
-    import numpy as np
-    import pandas as pd
-
-    parts = []
-    for category, name, series in store:
-        # Copies of equal length (a worker thread may still be appending; see MetricStore).
-        xs, ys = series.snapshot()
-        n = len(ys)
-        parts.append(
-            pd.DataFrame(
-                {
-                    "category": np.repeat(category, n),
-                    "metric": np.repeat(name, n),
-                    "x": np.array(xs, dtype=np.float64),
-                    "value": np.array(ys, dtype=np.float64),
-                }
-            )
-        )
-    if not parts:
-        # Same column types as a frame with rows (text, text, float, float).
-        text, number = np.array([], dtype=str), np.array([], dtype=np.float64)
-        return pd.DataFrame({"category": text, "metric": text, "x": number, "value": number})
-    return pd.concat(parts, ignore_index=True)
-
-
-def events_frame(events: Iterable[LoggedEvent]) -> pd.DataFrame:
-    import pandas as pd
-
-    # list(): a snapshot, as a worker thread may log while the frame is built.
-    rows = [
-        (datetime.fromtimestamp(e.time), e.event, e.data, e.file, e.run_id) for e in list(events)
-    ]
-    return pd.DataFrame(rows, columns=["time", "event", "data", "file", "run_id"])
 
 
 # -- formatting helpers ------------------------------------------------------------------------

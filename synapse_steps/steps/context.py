@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,16 +23,18 @@ class BaseStepContext:
     errors: list[str] = field(default_factory=list)
     current_step: str | None = field(default=None, init=False)
 
-    def log(self, event: str, data: dict[str, Any], file: str | None = None) -> None:
-        """Record an event with its data (and optionally a file) on every logger."""
+    def log(
+        self, event: str, data: Mapping[str, Any] | None = None, file: str | None = None
+    ) -> None:
+        """Record an event, with optional data (and optionally a file), on every logger."""
         self.runtime_ctx.log(event, data, file)
 
-    def set_progress(self, current: int, total: int, category: str | None = None) -> None:
+    def set_progress(self, current: float, total: float, category: str | None = None) -> None:
         """Report progress; the category defaults to the running step's name."""
         self.runtime_ctx.set_progress(
             current, total, self.current_step if category is None else category
         )
 
-    def set_metrics(self, value: dict[str, Any], category: str | None = None) -> None:
+    def set_metrics(self, value: Mapping[str, Any], category: str | None = None) -> None:
         """Report metrics (e.g. ``{'loss': 0.3, 'epoch': 2}``); category defaults as above."""
         self.runtime_ctx.set_metrics(value, self.current_step if category is None else category)

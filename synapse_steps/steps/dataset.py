@@ -9,15 +9,37 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from synapse_steps.client import BackendClient
 from synapse_steps.steps.base import BaseStep, StepResult
 from synapse_steps.steps.context import BaseStepContext
 
 
-def _work_dir(context: BaseStepContext) -> tuple[Path, bool]:
+@dataclass
+class DatasetContext(BaseStepContext):
+    """What the dataset steps read and write; ``TrainContext`` extends it.
+
+    ``client`` is the runtime's backend client when not given (resolved without touching the
+    disk: the embedded store opens itself on first use).
+    """
+
+    params: dict[str, Any] = field(default_factory=dict)
+    #: Set by ``ExportDatasetStep`` / ``ConvertDatasetStep`` (a dict), or by your own steps.
+    dataset: Any = None
+    # Never None after construction (see __post_init__), so steps call it without a check.
+    client: BackendClient = None  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.client is None:
+            self.client = self.runtime_ctx.client
+
+
+def _work_dir(context: DatasetContext) -> tuple[Path, bool]:
     """The run's output folder and whether this call created it (so rollback may remove it)."""
+    # getattr: a context that is not a DatasetContext still gets the steps' own error messages.
     params: dict[str, Any] = getattr(context, "params", None) or {}
     output_dir = params.get("output_dir")
     if output_dir:
@@ -25,7 +47,7 @@ def _work_dir(context: BaseStepContext) -> tuple[Path, bool]:
     return Path(tempfile.mkdtemp(prefix="synapse_steps_")), True
 
 
-class ExportDatasetStep(BaseStep[Any]):
+class ExportDatasetStep(BaseStep[DatasetContext]):
     """Exports ``params['dataset']`` (optionally ``params['splits']``) from ``context.client``.
 
     Sets ``context.dataset = {'path', 'format': 'dm_v2', 'is_categorized', 'count'}``.
@@ -40,7 +62,7 @@ class ExportDatasetStep(BaseStep[Any]):
     def progress_weight(self) -> float:
         return 0.1
 
-    def execute(self, context: Any) -> StepResult:
+    def execute(self, context: DatasetContext) -> StepResult:
         params: dict[str, Any] = getattr(context, "params", None) or {}
         dataset_id = params.get("dataset")
         if dataset_id is None:
@@ -78,13 +100,13 @@ class ExportDatasetStep(BaseStep[Any]):
             },
         )
 
-    def rollback(self, context: Any, result: StepResult) -> None:
+    def rollback(self, context: DatasetContext, result: StepResult) -> None:
         _remove(result.rollback_data.get("path"))
         _remove(result.rollback_data.get("work_dir"))
         context.dataset = None
 
 
-class ConvertDatasetStep(BaseStep[Any]):
+class ConvertDatasetStep(BaseStep[DatasetContext]):
     """Converts ``context.dataset['path']`` to ``target_format`` next to it.
 
     Sets ``context.dataset = {'path', 'config_path', 'format', 'is_categorized',
@@ -103,7 +125,7 @@ class ConvertDatasetStep(BaseStep[Any]):
     def progress_weight(self) -> float:
         return 0.1
 
-    def execute(self, context: Any) -> StepResult:
+    def execute(self, context: DatasetContext) -> StepResult:
         from synapse_steps.datasets import convert
 
         previous = getattr(context, "dataset", None)
@@ -133,7 +155,7 @@ class ConvertDatasetStep(BaseStep[Any]):
             rollback_data={"path": str(converted.path), "previous": previous},
         )
 
-    def rollback(self, context: Any, result: StepResult) -> None:
+    def rollback(self, context: DatasetContext, result: StepResult) -> None:
         _remove(result.rollback_data.get("path"))
         if "previous" in result.rollback_data:
             context.dataset = result.rollback_data["previous"]

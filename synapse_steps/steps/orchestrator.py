@@ -1,32 +1,37 @@
-"""``Orchestrator``: runs a registry's steps in order, reports progress, rolls back on failure."""
+"""``Orchestrator``: runs a registry's steps in order, reports progress, rolls back on failure.
+
+A run describes itself as records (see ``synapse_steps.events``) published to the runtime's
+store; whatever the user sees, and whatever is kept, is built from them.
+"""
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Callable
+from itertools import count
 from typing import Any, Generic, NoReturn
 
-from synapse_steps.errors import StepFailedError
+from synapse_steps.errors import RunFailedError, StepFailedError, UsageError
 from synapse_steps.events import (
-    PlannedStep,
     RunFinished,
     RunProgress,
     RunStarted,
     RunStatus,
     StepFailed,
     StepFinished,
+    StepRollbackStarted,
     StepRolledBack,
     StepSkipped,
     StepStarted,
-    now,
 )
 from synapse_steps.steps.base import BaseStep, C, StepResult
 from synapse_steps.steps.context import BaseStepContext
-from synapse_steps.steps.progress import percent, plan_steps, progress_points
+from synapse_steps.steps.progress import percent, plan_steps
 from synapse_steps.steps.registry import StepRegistry
 
 ProgressCallback = Callable[[int, int], None]
 
-_run_ids = iter(range(1, 1 << 62))
+_run_ids = count(1)
 
 
 class Orchestrator(Generic[C]):
@@ -37,6 +42,10 @@ class Orchestrator(Generic[C]):
     something that is not a ``StepResult``) the failed step and then every executed step are
     rolled back in reverse order, and ``StepFailedError`` (a ``RuntimeError``) is raised.
     ``KeyboardInterrupt`` rolls back the same way and is re-raised.
+
+    ``name`` names the workflow in the run's records (default: the context's class name).
+    One runtime runs one workflow at a time: starting a run inside a step of another run on the
+    same runtime raises ``NestedRunError``.
     """
 
     def __init__(
@@ -44,27 +53,30 @@ class Orchestrator(Generic[C]):
         registry: StepRegistry[C],
         context: C,
         progress_callback: ProgressCallback | None = None,
+        *,
+        name: str | None = None,
     ) -> None:
         # Checked here so a swapped or missing argument fails at this line, not mid-run.
         if not isinstance(registry, StepRegistry):
-            raise TypeError(
+            raise UsageError(
                 f"Orchestrator needs a StepRegistry as its first argument, got "
                 f"{type(registry).__name__}; build one with StepRegistry() and register steps"
             )
         if not isinstance(context, BaseStepContext):
-            raise TypeError(
+            raise UsageError(
                 f"Orchestrator needs a context that subclasses BaseStepContext, got "
                 f"{type(context).__name__}; define one as a dataclass: "
                 "@dataclass class MyContext(BaseStepContext)"
             )
         if progress_callback is not None and not callable(progress_callback):
-            raise TypeError(
+            raise UsageError(
                 f"progress_callback must be callable as callback(current, total), got "
                 f"{progress_callback!r}"
             )
         self.registry = registry
         self.context = context
         self.progress_callback = progress_callback
+        self.name = name or type(context).__name__
 
     def execute(self) -> dict[str, Any]:
         """Run every step once; a second call starts a fresh run on the same context."""
@@ -72,8 +84,10 @@ class Orchestrator(Generic[C]):
         # should see their step's frames and the StepFailedError, not our plumbing.
         __tracebackhide__ = True
         try:
-            return _Run(self.registry.get_steps(), self.context, self.progress_callback).execute()
-        except StepFailedError as failure:
+            with self.context.runtime_ctx.running():
+                run = _Run(self.registry.get_steps(), self.context, self.progress_callback)
+                return run.execute(self.name)
+        except RunFailedError as failure:
             # Raised afresh from here, so the traceback ends at the user's call instead of in
             # the run's internals; the step's own exception stays chained as the cause.
             raise failure.with_traceback(None) from failure.__cause__
@@ -89,11 +103,9 @@ class _Run(Generic[C]):
         self.context = context
         self.callback = callback
         self.runtime = context.runtime_ctx
-        # The full plan (names, classes, shares) is built only for loggers that draw it: the
-        # progress callback needs just the points, a fraction of the cost per step.
-        self.emit_run_start = self.runtime.wants(RunStarted)
-        self.plan: tuple[PlannedStep, ...] = plan_steps(steps) if self.emit_run_start else ()
-        self.points = [percent(p.end) for p in self.plan] if self.plan else progress_points(steps)
+        self.publish = self.runtime.publish
+        self.clock = self.runtime.clock
+        self.plan = plan_steps(steps)
         #: Steps whose ``execute`` was entered, with their results: what rollback undoes.
         self.executed: list[tuple[int, BaseStep[C], StepResult]] = []
         #: The step inside ``execute`` right now (an interrupt there is that step's failure).
@@ -101,27 +113,21 @@ class _Run(Generic[C]):
         self.reached = 0
         self.steps_executed = 0
         self.finished = False
-        self.started = now()
-        # Building a record nobody listens to is wasted work on a hot path: decide once.
-        wants = self.runtime.wants
-        self.emit_step_start = wants(StepStarted)
-        self.emit_step_end = wants(StepFinished)
-        self.emit_progress = wants(RunProgress)
-        # Two clock reads per step are only worth it when a record carries the times.
-        self.timed = self.emit_step_start or self.emit_step_end or wants(StepFailed)
+        self.started = self.clock.now()
 
-    def execute(self) -> dict[str, Any]:
+    def execute(self, workflow: str) -> dict[str, Any]:
         __tracebackhide__ = True
         context = self.context
         context.step_results = []
         context.errors = []
-        if self.emit_run_start:
-            self.runtime.emit(RunStarted(next(_run_ids), self.plan, self.started))
+        self.publish(
+            RunStarted(next(_run_ids), self.plan, self.started, self.clock.wall(), workflow)
+        )
         try:
             for index, step in enumerate(self.steps):
                 self._run_step(index, step)
             if not self.steps:
-                self._report_progress(100)
+                self._report_empty_run()
         except BaseException as interrupt:
             # Exceptions from steps were turned into failures inside _run_step; what lands here
             # is KeyboardInterrupt (or SystemExit ...) arriving at any point of the run.
@@ -151,62 +157,57 @@ class _Run(Generic[C]):
             self._fail(index, name, result, 0.0)
         if skip:
             context.step_results.append(StepResult(skipped=True))
-            if self.runtime.wants(StepSkipped):
-                self.runtime.emit(StepSkipped(index, name, now()))
+            self.publish(StepSkipped(index, name, self.clock.now()))
         else:
-            started = now() if self.timed else 0.0
-            if self.emit_step_start:
-                self.runtime.emit(StepStarted(index, name, started))
+            started = self.clock.now()
+            self.publish(StepStarted(index, name, started))
             self.running = (index, step, started)
             try:
                 result = step.execute(context)
             except Exception as exc:
                 result = _failure(exc)
             if not isinstance(result, StepResult):
-                result = StepResult(
-                    success=False,
-                    error=(
-                        f"step '{name}' returned {_short_repr(result)} of type "
-                        f"{type(result).__name__}: execute() must return a StepResult "
-                        "(did you forget a return statement?)"
-                    ),
-                )
+                result = StepResult(success=False, error=_not_a_result(name, result))
             context.step_results.append(result)
             self.executed.append((index, step, result))
             self.running = None
-            duration = now() - started if self.timed else 0.0
+            finished = self.clock.now()
             if not result.success:
-                self._fail(index, name, result, duration)
+                self._fail(index, name, result, finished - started)
             self.steps_executed += 1
-            if self.emit_step_end:
-                self.runtime.emit(StepFinished(index, name, duration, now()))
+            self.publish(StepFinished(index, name, finished - started, finished, result))
+        self._report_progress(index, name, percent(self.plan[index].end))
+
+    def _report_progress(self, index: int, name: str, current: int) -> None:
+        __tracebackhide__ = True
         try:
-            # _report_progress, inlined: this runs once per step.
-            current = self.points[index]
             if self.callback is not None:
                 self.callback(current, 100)
-            if self.emit_progress:
-                self.runtime.emit(RunProgress(current, 100, now()))
         except Exception as exc:
             result = _failure(exc)
             result.error = f"progress callback raised {type(exc).__name__}: {exc}"
             self._fail(index, name, result, 0.0)
+        self.publish(RunProgress(current, 100, self.clock.now()))
 
-    def _report_progress(self, current: int) -> None:
-        if self.callback is not None:
-            self.callback(current, 100)
-        if self.emit_progress:
-            self.runtime.emit(RunProgress(current, 100, now()))
+    def _report_empty_run(self) -> None:
+        """A run without steps is complete at once; its callback still hears 100%."""
+        __tracebackhide__ = True
+        try:
+            if self.callback is not None:
+                self.callback(100, 100)
+        except Exception as exc:
+            error = f"progress callback raised {type(exc).__name__}: {exc}"
+            self.context.errors.append(f"Run failed: {error}")
+            self._finish("failed", None, error, (), ())
+            raise RunFailedError(f"Run failed: {error}") from exc
+        self.publish(RunProgress(100, 100, self.clock.now()))
 
     def _fail(self, index: int, name: str, result: StepResult, duration: float) -> NoReturn:
         """Record a failure, roll back, and raise ``StepFailedError`` (never returns)."""
         __tracebackhide__ = True
         error = result.error or "step reported failure without an error message"
         self.context.errors.append(f"Step '{name}' failed: {error}")
-        if self.runtime.wants(StepFailed):
-            self.runtime.emit(
-                StepFailed(index, name, error, duration, now(), False, result.exception)
-            )
+        self.publish(_failed_record(index, name, error, duration, self.clock.now(), result))
         rolled_back, rollback_errors = self._rollback()
         self._finish("failed", name, error, rolled_back, rollback_errors)
         raise StepFailedError(name, error, rollback_errors) from result.exception
@@ -223,10 +224,8 @@ class _Run(Generic[C]):
             context.step_results.append(result)
             self.executed.append((index, step, result))
             failed_name = step.name
-            if self.runtime.wants(StepFailed):
-                self.runtime.emit(
-                    StepFailed(index, step.name, error, now() - started, now(), True, interrupt)
-                )
+            now = self.clock.now()
+            self.publish(_failed_record(index, step.name, error, now - started, now, result, True))
         elif len(context.step_results) < self.reached:
             # Interrupted in can_skip(): the step was reached but never executed.
             context.step_results.append(StepResult(success=False, error=error, exception=interrupt))
@@ -242,7 +241,8 @@ class _Run(Generic[C]):
 
         A rollback that raises is recorded and the others still run. Even an interrupt only
         abandons the rollback it hit: pressing stop on a hanging cleanup must not leave the
-        other steps' resources behind.
+        other steps' resources behind. Returns the steps rolled back and the errors of those
+        whose rollback failed (never counted as rolled back).
         """
         context = self.context
         rolled_back: list[str] = []
@@ -250,6 +250,7 @@ class _Run(Generic[C]):
         for index, step, result in reversed(self.executed):
             name = step.name
             context.current_step = name
+            self.publish(StepRollbackStarted(index, name, self.clock.now()))
             error: str | None = None
             try:
                 step.rollback(context, result)
@@ -257,9 +258,9 @@ class _Run(Generic[C]):
                 error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
                 errors.append(f"'{name}': {error}")
                 context.errors.append(f"Rollback of step '{name}' failed: {error}")
-            rolled_back.append(name)
-            if self.runtime.wants(StepRolledBack):
-                self.runtime.emit(StepRolledBack(index, name, error, now()))
+            else:
+                rolled_back.append(name)
+            self.publish(StepRolledBack(index, name, error, self.clock.now()))
         self.executed.clear()
         context.current_step = None
         return tuple(rolled_back), tuple(errors)
@@ -273,27 +274,46 @@ class _Run(Generic[C]):
         rollback_errors: tuple[str, ...],
     ) -> None:
         self.finished = True
-        if self.runtime.wants(RunFinished):
-            finished = now()
-            self.runtime.emit(
-                RunFinished(
-                    status,
-                    self.steps_executed,
-                    len(self.steps),
-                    failed_step,
-                    error,
-                    rolled_back,
-                    rollback_errors,
-                    finished - self.started,
-                    finished,
-                )
+        finished = self.clock.now()
+        self.publish(
+            RunFinished(
+                status,
+                self.steps_executed,
+                len(self.steps),
+                failed_step,
+                error,
+                rolled_back,
+                rollback_errors,
+                finished - self.started,
+                finished,
             )
+        )
 
 
 def _failure(exc: BaseException) -> StepResult:
     return StepResult(success=False, error=str(exc) or type(exc).__name__, exception=exc)
 
 
-def _short_repr(value: object, limit: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+def _failed_record(
+    index: int,
+    name: str,
+    error: str,
+    duration: float,
+    at: float,
+    result: StepResult,
+    interrupted: bool = False,
+) -> StepFailed:
+    """The failure as a plain record: the exception travels as its type and traceback text."""
+    exc = result.exception
+    error_type = type(exc).__name__ if exc is not None else None
+    text = "".join(traceback.format_exception(exc)) if exc is not None else None
+    return StepFailed(index, name, error, duration, at, interrupted, error_type, text, exc)
+
+
+def _not_a_result(name: str, returned: object) -> str:
+    text = repr(returned)
+    shown = text if len(text) <= 60 else text[:57] + "..."
+    return (
+        f"step '{name}' returned {shown} of type {type(returned).__name__}: execute() must "
+        "return a StepResult (did you forget a return statement?)"
+    )

@@ -6,6 +6,7 @@ import math
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Generic
 
+from synapse_steps import seams
 from synapse_steps.errors import NotAStepError, StepDefinitionError, UnknownStepError
 from synapse_steps.steps.base import BaseStep, C
 
@@ -22,15 +23,41 @@ class StepRegistry(Generic[C]):
 
     def __init__(self) -> None:
         self._steps: list[BaseStep[C]] = []
+        #: The registered names, for an O(1) duplicate check (registering N steps stays linear).
+        self._names: set[str] = set()
+        self._weight = 0.0
 
     def register(self, step: BaseStep[C]) -> None:
         """Add a step at the end."""
         self._validate(step)
-        self._steps.append(step)
+        self._add(len(self._steps), step)
 
     def unregister(self, name: str) -> None:
         """Remove the step called ``name``."""
-        del self._steps[self._index_of(name)]
+        index = self._index_of(name)
+        step = self._steps.pop(index)
+        self._names.discard(step.name)
+        self._weight = sum(s.progress_weight for s in self._steps)
+
+    def replace(self, name: str, step: BaseStep[C]) -> None:
+        """Put ``step`` in the place of the step called ``name`` (e.g. a fixed version of it)."""
+        index = self._index_of(name)
+        old = self._steps.pop(index)
+        self._names.discard(old.name)
+        self._weight -= old.progress_weight
+        try:
+            self._validate(step)
+        except BaseException:
+            self._steps.insert(index, old)
+            self._names.add(old.name)
+            self._weight += old.progress_weight
+            raise
+        self._add(index, step)
+
+    def _add(self, index: int, step: BaseStep[C]) -> None:
+        self._steps.insert(index, step)
+        self._names.add(step.name)
+        self._weight += step.progress_weight
 
     def get_steps(self) -> list[BaseStep[C]]:
         """The steps in execution order (a copy: changing it leaves the registry alone)."""
@@ -40,13 +67,13 @@ class StepRegistry(Generic[C]):
         """Insert a step right after the step called ``after_name``."""
         index = self._index_of(after_name)
         self._validate(step)
-        self._steps.insert(index + 1, step)
+        self._add(index + 1, step)
 
     def insert_before(self, before_name: str, step: BaseStep[C]) -> None:
         """Insert a step right before the step called ``before_name``."""
         index = self._index_of(before_name)
         self._validate(step)
-        self._steps.insert(index, step)
+        self._add(index, step)
 
     @property
     def total_weight(self) -> float:
@@ -64,25 +91,20 @@ class StepRegistry(Generic[C]):
         return iter(list(self._steps))
 
     def __contains__(self, name: object) -> bool:
-        return any(step.name == name for step in self._steps)
+        return name in self._names
 
     # -- display: tables (pandas and HTML only imported when asked for) -------------------
 
     def to_frame(self) -> pd.DataFrame:
         """The registry as a pandas DataFrame (one row per step)."""
-        from synapse_steps.display.tables import registry_frame
-
-        return registry_frame(self._steps)
+        frame: pd.DataFrame = seams.registry_frame(self._steps)
+        return frame
 
     def _repr_html_(self) -> str:
-        from synapse_steps.display.tables import registry_html
-
-        return registry_html(self._steps)
+        return seams.registry_html(self._steps)
 
     def __repr__(self) -> str:
-        from synapse_steps.display.tables import registry_text
-
-        return registry_text(self._steps)
+        return seams.registry_text(self._steps)
 
     # -- validation ----------------------------------------------------------------------------
 
@@ -112,7 +134,7 @@ class StepRegistry(Generic[C]):
                 f"step {type(step).__name__} has an invalid name {name!r}: "
                 "the name property must return a non-empty string"
             )
-        if any(existing.name == name for existing in self._steps):
+        if name in self._names:
             raise StepDefinitionError(
                 f"a step named {name!r} is already registered; step names must be unique "
                 f"(registered: {', '.join(repr(s.name) for s in self._steps)})"
@@ -127,4 +149,10 @@ class StepRegistry(Generic[C]):
             raise StepDefinitionError(
                 f"step {name!r} has progress_weight {weight!r}; it must be a finite number >= 0 "
                 "(weights are relative shares such as 0.3)"
+            )
+        if not math.isfinite(self._weight + weight):
+            raise StepDefinitionError(
+                f"step {name!r} has progress_weight {weight!r}, which makes the registry's total "
+                f"weight overflow ({self._weight!r} + {weight!r}); weights are relative shares "
+                "such as 0.3: scale them down"
             )

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Generic
 
+from synapse_steps.errors import NotAStepError, UsageError
 from synapse_steps.steps.base import BaseStep, C, StepResult
 
 
@@ -21,7 +21,7 @@ class StepWrapper(BaseStep[C], Generic[C]):
 
     def __init__(self, step: BaseStep[C]) -> None:
         if not isinstance(step, BaseStep):
-            raise TypeError(
+            raise NotAStepError(
                 f"{type(self).__name__} wraps a BaseStep instance, got {step!r} "
                 f"of type {type(step).__name__}"
             )
@@ -64,7 +64,8 @@ class LoggingStep(StepWrapper[C]):
     def execute(self, context: C) -> StepResult:
         inner_name = self.inner.name
         context.log("step_start", {"step": inner_name})
-        started = time.perf_counter()
+        clock = context.runtime_ctx.clock
+        started = clock.now()
         result: StepResult | None = None
         try:
             result = self.inner.execute(context)
@@ -74,7 +75,7 @@ class LoggingStep(StepWrapper[C]):
                 "step_end",
                 {
                     "step": inner_name,
-                    "elapsed": round(time.perf_counter() - started, 3),
+                    "elapsed": round(clock.now() - started, 3),
                     "success": bool(getattr(result, "success", False)),
                     "skipped": bool(getattr(result, "skipped", False)),
                 },
@@ -91,9 +92,10 @@ class TimingStep(StepWrapper[C]):
     prefix = "timed_"
 
     def execute(self, context: C) -> StepResult:
-        started = time.perf_counter()
+        clock = context.runtime_ctx.clock
+        started = clock.now()
         result = self.inner.execute(context)
-        duration = time.perf_counter() - started
+        duration = clock.now() - started
         if not isinstance(result, StepResult):
             return result  # the orchestrator reports the wrapped step's mistake
         # A copy, so a result object the wrapped step reuses is never changed behind its back.
@@ -110,7 +112,7 @@ class ValidationStep(BaseStep[C]):
         progress_weight: float = 0.05,
     ) -> None:
         if not callable(validator):
-            raise TypeError(
+            raise UsageError(
                 f"ValidationStep needs a callable validator(context) -> (ok, error), "
                 f"got {validator!r} of type {type(validator).__name__}"
             )
