@@ -170,7 +170,11 @@ class Recorder:
 
     def set_progress(self, current: float, total: float, category: str | None = None) -> None:
         # The hot path of every loop: update the state, send a record only now and then.
-        if not 0 <= current <= total:
+        try:
+            in_range = 0 <= current <= total < math.inf
+        except TypeError:  # not numbers (a zero-cost try in Python 3.11+)
+            in_range = False
+        if not in_range:
             sanitized = self._sanitize_progress(current, total, category)
             if sanitized is None:
                 return
