@@ -120,21 +120,28 @@ class Recorder:
 
     def publish(self, record: Record) -> None:
         """Fold a record into the run's state, then hand it to the subscribers."""
-        with self._lock:
-            if self._unsent:
+        kind = type(record)
+        if kind is RunStarted and self.runs[-1].phase != "idle":
+            self.runs.append(RunState())
+        elif kind is Logged:
+            self._keep_event(record)  # type: ignore[arg-type]
+        if self._unsent:
+            with self._lock:
                 self._send_progress()
-            if isinstance(record, RunStarted) and self.run.phase != "idle":
-                self.runs.append(RunState())
-            elif isinstance(record, Logged):
-                event = LoggedEvent(
-                    self.run.run_id, record.wall_time, record.event, record.data, record.file
-                )
-                self.events.append(event)
-            self.run.apply(record)
-            self._deliver(record)
+        self.runs[-1].apply(record)
+        hooks = self._hooks[kind]
+        if hooks:
+            with self._lock:
+                self._deliver(hooks, record)
 
-    def _deliver(self, record: Record) -> None:
-        for hook in self._hooks[type(record)]:
+    def _keep_event(self, record: Logged) -> None:
+        run_id = self.runs[-1].run_id
+        self.events.append(
+            LoggedEvent(run_id, record.wall_time, record.event, record.data, record.file)
+        )
+
+    def _deliver(self, hooks: tuple[Hook, ...], record: Record) -> None:
+        for hook in hooks:
             try:
                 hook(record)
             except Exception as exc:
@@ -203,8 +210,9 @@ class Recorder:
         # Already folded into the state call by call: these records only go to subscribers.
         unsent, self._unsent = self._unsent, {}
         at = self.clock.now()
+        hooks = self._hooks[ProgressReported]
         for category, (current, total) in unsent.items():
-            self._deliver(ProgressReported(category, current, total, at))
+            self._deliver(hooks, ProgressReported(category, current, total, at))
 
     def _sanitize_progress(
         self, current: Any, total: Any, category: str | None

@@ -9,8 +9,9 @@ It imports nothing heavy.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from synapse_steps.events import (
     HOOK_NAMES,
@@ -138,7 +139,7 @@ class RunState:
 
     def apply(self, record: Record) -> None:
         """Fold any record into the state."""
-        getattr(self, HOOK_NAMES[type(record)])(record)
+        _FOLDS[type(record)](self, record)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -309,6 +310,12 @@ class RunState:
         steps = ", ".join(f"{s.name} {s.plan.weight:g}" for s in self.steps)
         count = len(self.steps)
         return f"Run: {count} step{'s' if count != 1 else ''} [{steps}]"
+
+
+#: The method folding each record type, looked up once (``apply`` runs for every record).
+_FOLDS: dict[type[Any], Callable[[RunState, Any], None]] = {
+    record_type: getattr(RunState, hook) for record_type, hook in HOOK_NAMES.items()
+}
 
 
 def _ratio(current: float, total: float) -> float:
