@@ -126,6 +126,16 @@ class RunFinished(NamedTuple):
     rollback_errors: tuple[str, ...]
     duration: float
     time: float
+    #: Completed steps left in place by ``execute(on_failure="keep")``, for ``resume()``.
+    kept: tuple[str, ...] = ()
+
+
+class StepReused(NamedTuple):
+    """A step completed by an earlier run whose result a resumed run takes over."""
+
+    position: int
+    name: str
+    time: float
 
 
 # -- what steps report ----------------------------------------------------------------------------
@@ -162,6 +172,7 @@ Record = (
     | StepFailed
     | StepRollbackStarted
     | StepRolledBack
+    | StepReused
     | RunProgress
     | RunFinished
     | Logged
@@ -179,6 +190,7 @@ HOOK_NAMES: dict[type[Any], str] = {
     StepFailed: "on_step_fail",
     StepRollbackStarted: "on_rollback_start",
     StepRolledBack: "on_step_rollback",
+    StepReused: "on_step_reuse",
     RunProgress: "on_run_progress",
     RunFinished: "on_run_end",
     Logged: "on_log",
@@ -221,10 +233,12 @@ def record_from_dict(data: dict[str, Any]) -> Record:
     for name in record_type._fields:
         if name in _LOCAL_FIELDS:
             continue
+        if name not in data and name in record_type._field_defaults:
+            continue  # written by an older version that did not have the field
         value = data[name]
         if name == "steps":
             value = tuple(PlannedStep(**step) for step in value)
-        elif name in ("rolled_back", "rollback_errors"):
+        elif name in ("rolled_back", "rollback_errors", "kept"):
             value = tuple(value)
         values[name] = value
     record: Record = record_type(**values)

@@ -25,6 +25,7 @@ from synapse_steps.events import (
     RunStarted,
     StepFailed,
     StepFinished,
+    StepReused,
     StepRollbackStarted,
     StepRolledBack,
     StepSkipped,
@@ -32,7 +33,7 @@ from synapse_steps.events import (
 )
 from synapse_steps.metrics import MetricStore
 
-StepStatus = Literal["pending", "running", "done", "skipped", "failed", "interrupted"]
+StepStatus = Literal["pending", "running", "done", "reused", "skipped", "failed", "interrupted"]
 RollbackStatus = Literal["rolling back", "rolled back", "rollback failed"]
 RunPhase = Literal["idle", "running", "rolling back", "succeeded", "failed", "interrupted"]
 
@@ -86,7 +87,7 @@ class StepState:
     @property
     def fraction(self) -> float:
         """The step's own progress 0..1: its default category if reported, else the latest."""
-        if self.status in ("done", "skipped"):
+        if self.status in ("done", "reused", "skipped"):
             return 1.0
         progress = self.categories.get(self.plan.name)
         if progress is None and self.latest is not None:
@@ -161,6 +162,9 @@ class RunState:
     def on_step_skip(self, record: StepSkipped) -> None:
         self.steps[record.position].status = "skipped"
 
+    def on_step_reuse(self, record: StepReused) -> None:
+        self.steps[record.position].status = "reused"
+
     def on_step_end(self, record: StepFinished) -> None:
         state = self.steps[record.position]
         state.status = "done"
@@ -181,7 +185,9 @@ class RunState:
 
     def on_rollback_start(self, record: StepRollbackStarted) -> None:
         state = self.steps[record.position]
-        if self.phase == "running":  # an interrupt between steps: no StepFailed came first
+        # An interrupt between steps (no StepFailed came first), or ``rollback()`` of a run that
+        # kept its completed steps after a failure.
+        if self.phase != "rolling back":
             self.stopped_fraction = self.overall_fraction
             self.phase = "rolling back"
         state.rollback = "rolling back"
@@ -291,9 +297,17 @@ class RunState:
         assert finish is not None
         if self.phase == "succeeded":
             skipped = sum(1 for s in self.steps if s.status == "skipped")
+            reused = sum(1 for s in self.steps if s.status == "reused")
             text = f"succeeded - {finish.steps_executed} of {finish.steps_total} steps executed"
+            text += f", {reused} reused" if reused else ""
             return text + (f", {skipped} skipped" if skipped else "")
         where = f" at '{finish.failed_step}'" if finish.failed_step else ""
+        if finish.kept:
+            count = len(finish.kept)
+            return (
+                f"{self.phase}{where} - kept {count} completed step{'' if count == 1 else 's'} "
+                "(fix the step, then resume(); or rollback())"
+            )
         rolled = self.rolled_back_count
         text = f"{self.phase}{where} - rolled back {rolled} step{'' if rolled == 1 else 's'}"
         failed = [name for name, _ in self.rollback_errors]

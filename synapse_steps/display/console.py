@@ -21,6 +21,7 @@ from synapse_steps.events import (
     StepFailed,
     StepFinished,
     StepRolledBack,
+    StepReused,
     StepSkipped,
     StepStarted,
 )
@@ -108,6 +109,9 @@ class ConsoleLogger(FrontEnd):
 
     def on_step_skip(self, record: StepSkipped) -> None:
         self._say(f"{self._position(record.position)} {record.name} skipped")
+
+    def on_step_reuse(self, record: StepReused) -> None:
+        self._say(f"{self._position(record.position)} {record.name} reused from the kept run")
 
     def on_step_end(self, record: StepFinished) -> None:
         self._flush_metrics()

@@ -29,6 +29,7 @@ from synapse_steps.events import (
     StepFinished,
     StepRollbackStarted,
     StepRolledBack,
+    StepReused,
     StepSkipped,
     StepStarted,
 )
@@ -38,6 +39,7 @@ BAR_STYLES = {
     "pending": "",
     "running": "info",
     "done": "success",
+    "reused": "success",
     "skipped": "",
     "failed": "danger",
     "interrupted": "warning",
@@ -49,6 +51,7 @@ STATUS_COLORS = {
     "pending": "#888",
     "running": "#1976d2",
     "done": "#2e7d32",
+    "reused": "#2e7d32",
     "skipped": "#888",
     "failed": "#c62828",
     "interrupted": "#ef6c00",
@@ -60,6 +63,7 @@ STATUS_ICONS = {
     "pending": "○",
     "running": "▶",
     "done": "✔",
+    "reused": "⤴",
     "skipped": "↷",
     "failed": "✖",
     "interrupted": "■",
@@ -427,6 +431,9 @@ class NotebookLogger(FrontEnd):
 
     def on_step_skip(self, record: StepSkipped) -> None:
         self._lifecycle(f"↷ {record.name} skipped")
+
+    def on_step_reuse(self, record: StepReused) -> None:
+        self._lifecycle(f"⤴ {record.name} reused from the kept run")
 
     def on_step_end(self, record: StepFinished) -> None:
         self._lifecycle(f"✔ {record.name} done in {format_seconds(record.duration)}")

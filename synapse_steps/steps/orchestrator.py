@@ -9,7 +9,7 @@ from __future__ import annotations
 import traceback
 from collections.abc import Callable
 from itertools import count
-from typing import Any, Generic, NoReturn
+from typing import Any, Generic, Literal, NoReturn
 
 from synapse_steps.errors import RunFailedError, StepFailedError, UsageError
 from synapse_steps.events import (
@@ -19,6 +19,7 @@ from synapse_steps.events import (
     RunStatus,
     StepFailed,
     StepFinished,
+    StepReused,
     StepRollbackStarted,
     StepRolledBack,
     StepSkipped,
@@ -30,6 +31,7 @@ from synapse_steps.steps.progress import percent, plan_steps
 from synapse_steps.steps.registry import StepRegistry
 
 ProgressCallback = Callable[[int, int], None]
+OnFailure = Literal["rollback", "keep"]
 
 _run_ids = count(1)
 
@@ -46,6 +48,11 @@ class Orchestrator(Generic[C]):
     ``name`` names the workflow in the run's records (default: the context's class name).
     One runtime runs one workflow at a time: starting a run inside a step of another run on the
     same runtime raises ``NestedRunError``.
+
+    ``execute(on_failure="keep")`` keeps the completed steps when a step fails (only the failed
+    step is rolled back); fix the step (``registry.replace(name, fixed_step)``), then
+    ``resume()`` runs from the failed step on with the kept results, or ``rollback()`` undoes
+    the kept steps.
     """
 
     def __init__(
@@ -77,29 +84,95 @@ class Orchestrator(Generic[C]):
         self.context = context
         self.progress_callback = progress_callback
         self.name = name or type(context).__name__
+        #: The last run, when it failed and kept its completed steps (for resume / rollback).
+        self._kept: _Run[C] | None = None
 
-    def execute(self) -> dict[str, Any]:
-        """Run every step once; a second call starts a fresh run on the same context."""
-        # Hides the orchestrator's own frames from IPython and pytest tracebacks: a user
-        # should see their step's frames and the StepFailedError, not our plumbing.
+    def execute(self, on_failure: OnFailure = "rollback") -> dict[str, Any]:
+        """Run every step once; a second call starts a fresh run on the same context.
+
+        ``on_failure="keep"`` leaves the completed steps in place when a step fails, for
+        ``resume()`` after a fix (or ``rollback()``).
+        """
+        __tracebackhide__ = True
+        _check_on_failure(on_failure)
+        self._kept = None
+        run = _Run(self.registry.get_steps(), self.context, self.progress_callback, on_failure)
+        return self._start(run, 0)
+
+    def resume(self, on_failure: OnFailure = "rollback") -> dict[str, Any]:
+        """Continue a run that failed with ``on_failure="keep"``, from the step that failed.
+
+        The steps before it are not executed again: their kept results are reused (the view
+        shows them as *reused*). Register the fixed step first, e.g.
+        ``registry.replace("train", FixedTrainStep())``.
+        """
+        __tracebackhide__ = True
+        _check_on_failure(on_failure)
+        kept = self._require_kept("resume")
+        steps = self.registry.get_steps()
+        start = kept.stopped_at
+        before = [step.name for step in kept.steps[:start]]
+        now = [step.name for step in steps[:start]]
+        if now != before:
+            raise UsageError(
+                f"resume() reuses the steps before {kept.steps[start].name!r}, which were "
+                f"{before}; the registry now starts with {now}. Change only the failed step or "
+                "the steps after it (registry.replace(name, step)), or call execute() to start over"
+            )
+        run = _Run(steps, self.context, self.progress_callback, on_failure)
+        run.reuse(kept)
+        self._kept = None
+        return self._start(run, start)
+
+    def rollback(self) -> None:
+        """Undo the steps a failed run kept (``execute(on_failure="keep")``), newest first."""
+        __tracebackhide__ = True
+        kept = self._require_kept("rollback")
+        self._kept = None
+        with self.context.runtime_ctx.running():
+            kept.rollback_kept()
+
+    def _start(self, run: _Run[C], start: int) -> dict[str, Any]:
         __tracebackhide__ = True
         try:
             with self.context.runtime_ctx.running():
-                run = _Run(self.registry.get_steps(), self.context, self.progress_callback)
-                return run.execute(self.name)
+                return run.execute(self.name, start)
         except RunFailedError as failure:
+            self._kept = run if run.kept_steps else None
             # Raised afresh from here, so the traceback ends at the user's call instead of in
             # the run's internals; the step's own exception stays chained as the cause.
             raise failure.with_traceback(None) from failure.__cause__
+        except BaseException:  # an interrupt: with on_failure="keep" it keeps the steps too
+            self._kept = run if run.kept_steps else None
+            raise
+
+    def _require_kept(self, action: str) -> _Run[C]:
+        if self._kept is None:
+            raise UsageError(
+                f"{action}() needs a run that failed with execute(on_failure='keep') and kept its "
+                "completed steps; this orchestrator has none (it succeeded, rolled back, or was "
+                "already resumed or rolled back)"
+            )
+        return self._kept
+
+
+def _check_on_failure(on_failure: str) -> None:
+    if on_failure not in ("rollback", "keep"):
+        raise UsageError(f"on_failure must be 'rollback' or 'keep', got {on_failure!r}")
 
 
 class _Run(Generic[C]):
     """The state of one ``execute()`` call, so that re-running never mixes two runs."""
 
     def __init__(
-        self, steps: list[BaseStep[C]], context: C, callback: ProgressCallback | None
+        self,
+        steps: list[BaseStep[C]],
+        context: C,
+        callback: ProgressCallback | None,
+        on_failure: OnFailure = "rollback",
     ) -> None:
         self.steps = steps
+        self.keep = on_failure == "keep"
         self.context = context
         self.callback = callback
         self.runtime = context.runtime_ctx
@@ -114,17 +187,38 @@ class _Run(Generic[C]):
         self.steps_executed = 0
         self.finished = False
         self.started = self.clock.now()
+        #: Results taken over from a kept run (``reuse``), by position.
+        self.reused: list[tuple[int, BaseStep[C], StepResult]] = []
+        #: After a failure with ``on_failure="keep"``: the completed steps left in place, and
+        #: the position of the step that failed.
+        self.kept_steps: tuple[str, ...] = ()
+        self.stopped_at = 0
 
-    def execute(self, workflow: str) -> dict[str, Any]:
+    def reuse(self, kept: _Run[C]) -> None:
+        """Take over the completed steps of a kept run (``resume``)."""
+        self.reused = [
+            (index, self.steps[index], result)
+            for index, _, result in kept.executed
+            if index < kept.stopped_at
+        ]
+        self.context.step_results = kept.context.step_results[: kept.stopped_at]
+
+    def execute(self, workflow: str, start: int = 0) -> dict[str, Any]:
         __tracebackhide__ = True
         context = self.context
-        context.step_results = []
+        if start == 0:
+            context.step_results = []
         context.errors = []
         self.publish(
             RunStarted(next(_run_ids), self.plan, self.started, self.clock.wall(), workflow)
         )
         try:
-            for index, step in enumerate(self.steps):
+            for index, step, result in self.reused:
+                self.executed.append((index, step, result))
+                self.publish(StepReused(index, step.name, self.clock.now()))
+            if start:
+                self._report_progress(start - 1, self.steps[start - 1].name, self._point(start - 1))
+            for index, step in enumerate(self.steps[start:], start):
                 self._run_step(index, step)
             if not self.steps:
                 self._report_empty_run()
@@ -176,7 +270,10 @@ class _Run(Generic[C]):
                 self._fail(index, name, result, finished - started)
             self.steps_executed += 1
             self.publish(StepFinished(index, name, finished - started, finished, result))
-        self._report_progress(index, name, percent(self.plan[index].end))
+        self._report_progress(index, name, self._point(index))
+
+    def _point(self, index: int) -> int:
+        return percent(self.plan[index].end)
 
     def _report_progress(self, index: int, name: str, current: int) -> None:
         __tracebackhide__ = True
@@ -208,9 +305,16 @@ class _Run(Generic[C]):
         error = result.error or "step reported failure without an error message"
         self.context.errors.append(f"Step '{name}' failed: {error}")
         self.publish(_failed_record(index, name, error, duration, self.clock.now(), result))
-        rolled_back, rollback_errors = self._rollback()
+        rolled_back, rollback_errors = self._rollback(index)
         self._finish("failed", name, error, rolled_back, rollback_errors)
-        raise StepFailedError(name, error, rollback_errors) from result.exception
+        failure = StepFailedError(name, error, rollback_errors)
+        if self.kept_steps:
+            failure.add_note(
+                f"Kept {len(self.kept_steps)} completed step(s) ({', '.join(self.kept_steps)}): "
+                "fix the step, register it again (registry.replace(...)), then call "
+                "orchestrator.resume(); or orchestrator.rollback() to undo them."
+            )
+        raise failure from result.exception
 
     def _interrupted(self, interrupt: BaseException) -> None:
         """Close the books after a KeyboardInterrupt: record the step it hit, then roll back."""
@@ -233,11 +337,44 @@ class _Run(Generic[C]):
         context.errors.append(
             f"Run interrupted at step '{failed_name}'" if failed_name else "Run interrupted"
         )
-        rolled_back, rollback_errors = self._rollback()
+        # Between steps nothing failed: every executed step completed.
+        failed_at = self.reached - 1 if failed_name else self.reached
+        rolled_back, rollback_errors = self._rollback(failed_at)
         self._finish("interrupted", failed_name, error, rolled_back, rollback_errors)
 
-    def _rollback(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        """Best-effort rollback of every executed step, newest first.
+    def _rollback(self, failed_at: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Undo what the failure leaves behind, newest first.
+
+        Normally every executed step. With ``on_failure="keep"`` only the step that failed (its
+        partial work), while the completed steps stay for ``resume()``.
+        """
+        self.stopped_at = max(failed_at, 0)
+        if not self.keep:
+            return self._undo(self.executed)
+        failed = [entry for entry in self.executed if entry[0] >= failed_at]
+        self.executed = [entry for entry in self.executed if entry[0] < failed_at]
+        self.kept_steps = tuple(step.name for _, step, _ in self.executed)
+        return self._undo(failed)
+
+    def rollback_kept(self) -> None:
+        """``Orchestrator.rollback()``: undo the kept steps and close the run's books again."""
+        rolled_back, errors = self._undo(self.executed)
+        self.kept_steps = ()
+        finish = self.runtime.recorder.run.finish
+        self._finish(
+            "failed" if finish is None else finish.status,
+            None if finish is None else finish.failed_step,
+            None if finish is None else finish.error,
+            rolled_back,
+            errors,
+        )
+        if errors:
+            raise StepFailedError("rollback", f"rollback failed for {len(errors)} step(s)", errors)
+
+    def _undo(
+        self, entries: list[tuple[int, BaseStep[C], StepResult]]
+    ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Best-effort rollback of ``entries``, newest first.
 
         A rollback that raises is recorded and the others still run. Even an interrupt only
         abandons the rollback it hit: pressing stop on a hanging cleanup must not leave the
@@ -247,7 +384,7 @@ class _Run(Generic[C]):
         context = self.context
         rolled_back: list[str] = []
         errors: list[str] = []
-        for index, step, result in reversed(self.executed):
+        for index, step, result in reversed(entries):
             name = step.name
             context.current_step = name
             self.publish(StepRollbackStarted(index, name, self.clock.now()))
@@ -261,7 +398,8 @@ class _Run(Generic[C]):
             else:
                 rolled_back.append(name)
             self.publish(StepRolledBack(index, name, error, self.clock.now()))
-        self.executed.clear()
+        if entries is self.executed:
+            self.executed = []
         context.current_step = None
         return tuple(rolled_back), tuple(errors)
 
@@ -286,6 +424,7 @@ class _Run(Generic[C]):
                 rollback_errors,
                 finished - self.started,
                 finished,
+                self.kept_steps,
             )
         )
 
