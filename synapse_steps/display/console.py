@@ -20,8 +20,8 @@ from synapse_steps.events import (
     RunStarted,
     StepFailed,
     StepFinished,
-    StepRolledBack,
     StepReused,
+    StepRolledBack,
     StepSkipped,
     StepStarted,
 )

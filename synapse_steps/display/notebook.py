@@ -27,9 +27,9 @@ from synapse_steps.events import (
     RunStarted,
     StepFailed,
     StepFinished,
+    StepReused,
     StepRollbackStarted,
     StepRolledBack,
-    StepReused,
     StepSkipped,
     StepStarted,
 )

@@ -56,11 +56,15 @@ def imports_of(path: Path) -> set[str]:
             continue
         if isinstance(node, ast.Import):
             found.update(a.name for a in node.names if a.name.startswith("synapse_steps"))
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            if node.module.startswith("synapse_steps"):
-                found.add(node.module)
-                # ``from synapse_steps import seams`` imports a module, not a name
-                found.update(f"{node.module}.{a.name}" for a in node.names)
+        elif (
+            isinstance(node, ast.ImportFrom)
+            and node.level == 0
+            and (node.module or "").startswith("synapse_steps")
+        ):
+            module = node.module or ""
+            found.add(module)
+            # ``from synapse_steps import seams`` imports a module, not a name
+            found.update(f"{module}.{a.name}" for a in node.names)
     return found
 
 

@@ -208,10 +208,11 @@ def test_every_time_comes_from_the_runtime_clock() -> None:
     runtime = RuntimeContext(display="off", clock=StepClock())
     context, _ = run(LoggingStep(Fn("a")), TimingStep(Fn("b")), runtime=runtime)
     state = runtime.recorder.run
-    assert state.started is not None and state.started > 100.0
+    assert state.started is not None
+    assert state.started > 100.0
     assert state.wall_started == 1_700_000_000.0
     assert all(step.duration is not None and step.duration % 0.5 == 0 for step in state.steps)
-    end = [e for e in runtime.recorder.events if e.event == "step_end"][0]
+    end = next(e for e in runtime.recorder.events if e.event == "step_end")
     assert end.data["elapsed"] == 0.5
     assert end.time == 1_700_000_000.0
     assert context.step_results[1].data["duration_seconds"] == 0.5

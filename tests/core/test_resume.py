@@ -53,7 +53,8 @@ def test_keep_leaves_completed_steps_and_undoes_only_the_failed_one() -> None:
     assert "orchestrator.resume()" in caught.value.__notes__[0]
     state = orchestrator.context.runtime_ctx.recorder.run
     assert [s.label for s in state.steps] == ["done", "done", "failed, rolled back", "pending"]
-    assert state.finish is not None and state.finish.kept == ("a", "b")
+    assert state.finish is not None
+    assert state.finish.kept == ("a", "b")
     assert state.outcome().startswith("failed at 'c' - kept 2 completed steps")
 
 
