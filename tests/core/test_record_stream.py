@@ -1,4 +1,4 @@
-"""A run is one stream of plain records: they pickle, round-trip through JSON, and rebuild the run."""
+"""A run is one stream of plain records: they pickle, round-trip through JSON, rebuild the run."""
 
 from __future__ import annotations
 
