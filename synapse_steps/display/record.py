@@ -1,0 +1,99 @@
+"""The static record of a finished run: what stays in the notebook once the live view is gone.
+
+One record per run, readable without a kernel or widget state (a saved notebook, GitHub, nbval):
+an HTML part with a text twin, and, when the run reported metrics, one figure. The outcome is
+stated once (the outcome line); the failing step's row carries its error; the traceback is the
+cell's own error output.
+
+``full`` lists every step; ``compact`` is one line per run, for runs in loops and sweeps.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from synapse_steps.display.base import format_seconds
+from synapse_steps.display.tables import SUMMARY_COLUMNS, html_table, summary_rows, text_table
+from synapse_steps.run_state import RunState
+
+#: Outcome colours that reach 4.5:1 against both a white and a near-black (#111) background.
+OUTCOME_COLORS = {
+    "succeeded": "#2f8a3a",
+    "failed": "#d23c3c",
+    "interrupted": "#c26a00",
+}
+OUTCOME_ICONS = {"succeeded": "✔", "failed": "✖", "interrupted": "■"}
+
+
+def outcome_line(run: RunState) -> str:
+    """``✔ succeeded - 3 of 3 steps executed · 1.20s`` (the duration as the display mode says)."""
+    icon = OUTCOME_ICONS.get(run.phase, "•")
+    took = run.finish.duration if run.finish is not None else None
+    return f"{icon} {run.outcome()} · {format_seconds(took)}"
+
+
+def record_text(run: RunState, *, compact: bool = False) -> str:
+    line = outcome_line(run)
+    if compact:
+        return f"{run.workflow or 'run'}: {line}{_latest_metrics(run)}"
+    rows = [tuple(_cell(v) for v in row) for row in summary_rows(run)]
+    return f"{line}\n{text_table(SUMMARY_COLUMNS, rows)}"
+
+
+def record_html(run: RunState, *, compact: bool = False, log: list[str] | None = None) -> str:
+    color = OUTCOME_COLORS.get(run.phase, "inherit")
+    head = f'<b style="color:{color}">{html.escape(outcome_line(run))}</b>'
+    if compact:
+        name = html.escape(run.workflow or "run")
+        metrics = html.escape(_latest_metrics(run))
+        return f'<div class="synapse-steps-run"><code>{name}</code> {head}{metrics}</div>'
+    rows = [tuple(_cell(v) for v in row) for row in summary_rows(run)]
+    parts = [
+        f"<div>{head}</div>",
+        html_table(SUMMARY_COLUMNS, rows, run.describe_plan()),
+    ]
+    if log:
+        parts.append(
+            f"<details><summary>Log ({len(log)} events)</summary>"
+            '<pre style="font-size:11px;max-height:240px;overflow:auto;margin:0">'
+            f"{html.escape(chr(10).join(log))}</pre></details>"
+        )
+    return '<div class="synapse-steps-run">' + "".join(parts) + "</div>"
+
+
+def record_bundle(
+    run: RunState, *, compact: bool = False, log: list[str] | None = None
+) -> dict[str, Any]:
+    """The MIME bundle of the record (``text/html`` with its ``text/plain`` twin)."""
+    return {
+        "text/html": record_html(run, compact=compact, log=log),
+        "text/plain": record_text(run, compact=compact),
+    }
+
+
+def figure_bundle(run: RunState) -> dict[str, Any] | None:
+    """The run's metrics as one PNG (with a text twin naming the panels), or None."""
+    if not len(run.metrics):
+        return None
+    from synapse_steps.display.plots import figure_png, metrics_figure
+
+    names = ", ".join(f"{category}/{name}" for category, name, _ in run.metrics)
+    png = figure_png(metrics_figure(run.metrics))
+    return {"image/png": png, "text/plain": f"<metrics figure: {names}>"}
+
+
+def _latest_metrics(run: RunState) -> str:
+    latest = run.metrics.latest()
+    values = [
+        f"{name}={value:.4g}"
+        for group in latest.values()
+        for name, value in group.items()
+    ]
+    return f" · {' '.join(values[:6])}" if values else ""
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
