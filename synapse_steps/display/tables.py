@@ -63,14 +63,14 @@ def registry_text(steps: Sequence[BaseStep[Any]]) -> str:
     if not steps:
         return title
     rows = [tuple(_cell(v) for v in row) for row in registry_rows(steps)]
-    return title + "\n" + _text_table(REGISTRY_COLUMNS, rows)
+    return title + "\n" + text_table(REGISTRY_COLUMNS, rows)
 
 
 def registry_html(steps: Sequence[BaseStep[Any]]) -> str:
     total = sum(step.progress_weight for step in steps)
     caption = f"StepRegistry: {len(steps)} steps, total weight {total:g}"
     rows = [tuple(_cell(v) for v in row) for row in registry_rows(steps)]
-    return _html_table(REGISTRY_COLUMNS, rows, caption)
+    return html_table(REGISTRY_COLUMNS, rows, caption)
 
 
 def registry_frame(steps: Sequence[BaseStep[Any]]) -> pd.DataFrame:
@@ -96,14 +96,14 @@ def summary_rows(run: RunState) -> list[tuple[Any, ...]]:
 
 
 def summary_text(run: RunState) -> str:
-    return f"{run.outcome()}\n" + _text_table(
+    return f"{run.outcome()}\n" + text_table(
         SUMMARY_COLUMNS, [tuple(_cell(v) for v in row) for row in summary_rows(run)]
     )
 
 
 def summary_html(run: RunState) -> str:
     rows = [tuple(_cell(v) for v in row) for row in summary_rows(run)]
-    return _html_table(SUMMARY_COLUMNS, rows, f"Run {run.outcome()}")
+    return html_table(SUMMARY_COLUMNS, rows, f"Run {run.outcome()}")
 
 
 # -- formatting helpers ------------------------------------------------------------------------
@@ -115,7 +115,7 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _text_table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+def text_table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     widths = [max([len(c)] + [len(r[i]) for r in rows]) for i, c in enumerate(columns)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()]
     lines.append("  ".join("-" * w for w in widths))
@@ -124,7 +124,7 @@ def _text_table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
-def _html_table(columns: Sequence[str], rows: Sequence[Sequence[str]], caption: str) -> str:
+def html_table(columns: Sequence[str], rows: Sequence[Sequence[str]], caption: str) -> str:
     # Left-aligned cells: JupyterLab's table style right-aligns them, which reads badly for names.
     head = "".join(f'<th style="text-align:left">{html.escape(c)}</th>' for c in columns)
     body = "".join(
