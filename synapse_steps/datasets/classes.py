@@ -27,8 +27,10 @@ class ClassMap:
 
     def __init__(self, fixed: Sequence[str] | None = None) -> None:
         self.fixed = fixed is not None
+        if fixed is not None and (isinstance(fixed, str) or not isinstance(fixed, Sequence)):
+            raise DatasetError(f"classes must be a list of class names, got {fixed!r}.")
         names = list(fixed) if fixed is not None else []
-        if len(set(names)) != len(names) or not all(valid_class_name(n) for n in names):
+        if not all(valid_class_name(n) for n in names) or len(set(names)) != len(names):
             raise DatasetError(
                 "classes must be distinct non-empty strings without line breaks or lone "
                 f"surrogates, got {names!r}."

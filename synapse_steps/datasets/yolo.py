@@ -156,19 +156,19 @@ def _plain_box(annotation: Any, known: Mapping[str, int], width: int, height: in
     try:
         class_id = known[annotation["classification"]]
         x, y, w, h = annotation["data"]
-    except (KeyError, TypeError, ValueError):
-        return None
-    if (
-        type(x) not in _NUMBER
-        or type(y) not in _NUMBER
-        or type(w) not in _NUMBER
-        or type(h) not in _NUMBER
-        # One test for "finite and within COORDINATE_LIMIT": NaN and inf fail it, a 400-digit
-        # integer fails it without the OverflowError of isfinite(), and it is as cheap as the
-        # four isfinite() calls it replaces (a few values it refuses go to _checked_box).
-        or not x * x + y * y + w * w + h * h < _LIMIT_SQUARED
-        or annotation.get("attrs")
-    ):
+        if (
+            type(x) not in _NUMBER
+            or type(y) not in _NUMBER
+            or type(w) not in _NUMBER
+            or type(h) not in _NUMBER
+            # One test for "finite and within COORDINATE_LIMIT": NaN and inf fail it, and it is
+            # as cheap as the four isfinite() calls it replaces (values it refuses go to
+            # _checked_box). A huge integer overflows when added to a float: caught below.
+            or not x * x + y * y + w * w + h * h < _LIMIT_SQUARED
+            or annotation.get("attrs")
+        ):
+            return None
+    except (KeyError, TypeError, ValueError, OverflowError):
         return None
     x1 = x if x > 0 else 0.0
     y1 = y if y > 0 else 0.0

@@ -115,11 +115,8 @@ def _read_names(config_path: Path) -> list[str]:
     config = _load_config(config_path)
     names = config.get("names")
     if isinstance(names, dict):
-        try:
-            by_id = {int(key): value for key, value in names.items()}
-        except (TypeError, ValueError, OverflowError):  # OverflowError: a key of .inf
-            by_id = {}
-        if sorted(by_id) != list(range(len(names))):
+        by_id = {_class_id(key): value for key, value in names.items()}
+        if None in by_id or sorted(by_id) != list(range(len(names))):  # type: ignore[type-var]
             raise DatasetError(
                 f"{config_path}: 'names' as a mapping needs the ids 0..{len(names) - 1}, "
                 f"got keys {list(names)}."
@@ -137,6 +134,28 @@ def _read_names(config_path: Path) -> list[str]:
     if declared is not None and (type(declared) is not int or declared != len(names)):
         raise DatasetError(f"{config_path}: nc is {declared} but 'names' lists {len(names)}.")
     return names
+
+
+def _class_id(key: Any) -> int | None:
+    """A ``names`` mapping key as a class id: an integer or a string of ASCII digits (not 1.5,
+    ``true`` or ``.inf``, which ``int()`` would quietly turn into 1, 1 or an OverflowError)."""
+    if type(key) is int:
+        return key
+    if isinstance(key, str) and key.isascii() and key.isdigit():
+        return int(key)
+    return None
+
+
+def _usable_path_text(text: str) -> bool:
+    """Can ``text`` name a file? Not with a NUL byte, nor with a lone surrogate (from a YAML
+    escape like "\\uD800") that the file system encoding cannot represent."""
+    if "\x00" in text:
+        return False
+    try:
+        os.fsencode(text)
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _read_splits(config_path: Path) -> tuple[Path, dict[str | None, Path]]:
@@ -159,7 +178,11 @@ def _read_splits(config_path: Path) -> tuple[Path, dict[str | None, Path]]:
                 f"got {value!r}."
             )
         for relative in [value] if isinstance(value, str) else value or []:
-            if not isinstance(relative, str) or relative.endswith(".txt"):
+            if (
+                not isinstance(relative, str)
+                or relative.endswith(".txt")
+                or not _usable_path_text(relative)
+            ):
                 raise DatasetError(
                     f"{config_path}: '{key}' must name image folders; got {relative!r} (image "
                     "list .txt files are not supported)."

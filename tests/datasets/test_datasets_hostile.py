@@ -390,8 +390,9 @@ def test_lone_surrogate_in_a_catalogue_is_an_error_naming_the_file(tmp_path: Pat
     write_item(tmp_path / "dm", None, "a", {}, raw_json=raw)
     with pytest.raises(DatasetError, match=r"json/a\.json"):
         convert(tmp_path / "dm", "dm_v2", "coco", tmp_path / "coco")
-    with pytest.raises(DatasetError, match="classes must be"):
-        convert(tmp_path / "dm", "dm_v2", "yolo", tmp_path / "yolo", classes=["\ud800"])
+    for classes in (["\ud800"], "cat", 5, [["cat"]]):
+        with pytest.raises(DatasetError, match="classes must be"):
+            convert(tmp_path / "dm", "dm_v2", "yolo", tmp_path / "yolo", classes=classes)
 
 
 def test_lone_surrogate_coco_category_is_an_error_naming_the_file(tmp_path: Path) -> None:
@@ -553,6 +554,10 @@ def test_malformed_coco_image_entries_are_reported(tmp_path: Path, entry: Any) -
         {"train": 5, "val": "images", "names": ["a"]},
         {"train": "images", "val": "images", "names": [1]},
         {"train": "images", "val": "images", "names": ["a"], "nc": [1]},
+        {"train": "images", "val": "images", "names": {0: "a", 1.5: "b"}},
+        {"train": "images", "val": "images", "names": {0: "a", True: "b"}},
+        {"train": "a\x00b", "val": "images", "names": ["a"]},
+        {"train": "\ud800", "val": "images", "names": ["a"]},
     ],
 )
 def test_wrongly_typed_yaml_fields_are_errors_naming_the_file(
