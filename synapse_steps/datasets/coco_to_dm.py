@@ -4,6 +4,11 @@ The inverse of ``coco``: polygon segmentations become DM polygons (one per part)
 without one become boxes, ``keypoints`` become DM keypoints grouped under the owning annotation's
 id. Crowd regions (``iscrowd: 1``, usually RLE masks) are skipped and reported. A COCO file is
 one JSON document, so the input index is loaded whole; the output is written image by image.
+
+Nothing is dropped silently: of two images sharing an id the second is skipped ("duplicate image
+id"), and annotations whose ``image_id`` names no image, or whose image was skipped, are counted.
+Ids must be integers or strings; other values are reported (images, annotations) or refused
+(categories, which every annotation depends on).
 """
 
 from __future__ import annotations

@@ -5,6 +5,10 @@ the image folders of ``train`` / ``val`` / ``test``; each image's label file sit
 Ultralytics looks for it (the last ``images`` path component replaced by ``labels``). Rows of 5
 numbers become boxes, rows of 2k+1 numbers (k >= 3) polygons; an image without a label file has
 no objects. Image sizes come from the image headers.
+
+Damaged input (``docs/datasets.md``, "Hostile or damaged input"): rows partly outside the image are
+clipped to it, as DM v2 -> YOLO clips; rows with nothing inside, malformed rows and images whose
+header cannot be read are skipped and reported. Label files are split at "\n" only.
 """
 
 from __future__ import annotations
