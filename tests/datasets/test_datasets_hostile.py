@@ -302,7 +302,7 @@ def test_valid_class_name_examples_match_the_round_trip(name: str) -> None:
         unique=True,
     )
 )
-def test_every_valid_class_name_survives_a_yolo_round_trip(
+def test_every_valid_class_name_survives_yolo_and_coco_round_trips(
     tmp_path_factory: pytest.TempPathFactory, names: list[str]
 ) -> None:
     base = tmp_path_factory.mktemp("names")
@@ -310,8 +310,12 @@ def test_every_valid_class_name_survives_a_yolo_round_trip(
     write_item(base / "dm", None, "a", {"bounding_box": boxes}, catalogue={"bounding_box": names})
     convert(base / "dm", "dm_v2", "yolo", base / "yolo")
     convert(base / "yolo", "yolo", "dm_v2", base / "back")
-    (item,) = open_dm_v2(base / "back", Tally())
-    assert sorted(a["classification"] for a in item.annotations["bounding_box"]) == sorted(names)
+    convert(base / "dm", "dm_v2", "coco", base / "coco")
+    convert(base / "coco", "coco", "dm_v2", base / "back_coco")
+    for back in ("back", "back_coco"):
+        (item,) = open_dm_v2(base / back, Tally())
+        found = sorted(a["classification"] for a in item.annotations["bounding_box"])
+        assert found == sorted(names)
     assert (base / "yolo" / "classes.txt").read_text(encoding="utf-8").split("\n")[:-1] == sorted(
         names
     )
