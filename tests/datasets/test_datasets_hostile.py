@@ -469,7 +469,7 @@ def test_deeply_nested_coco_json_and_yaml_are_errors_naming_the_file(tmp_path: P
     root = _coco(tmp_path / "coco", '{"images": ' + "[" * 100_000 + "]" * 100_000 + "}")
     with pytest.raises(DatasetError, match=r"instances_train\.json .*nested too deeply"):
         convert(root, "coco", "dm_v2", tmp_path / "dm")
-    source = _yolo(tmp_path / "y", "names: " + "[" * 5_000 + "]" * 5_000 + "\n", {})
+    source = _yolo(tmp_path / "y", "names: " + "[" * 1_500 + "]" * 1_500 + "\n", {})
     with pytest.raises(DatasetError, match=r"data\.yaml"):
         convert(source, "yolo", "dm_v2", tmp_path / "dm")
 
