@@ -13,6 +13,7 @@ ones; otherwise ``remapping`` tells the writer how to fix the few ids it wrote.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -26,10 +27,13 @@ class ClassMap:
 
     def __init__(self, fixed: Sequence[str] | None = None) -> None:
         self.fixed = fixed is not None
+        if fixed is not None and (isinstance(fixed, str) or not isinstance(fixed, Sequence)):
+            raise DatasetError(f"classes must be a list of class names, got {fixed!r}.")
         names = list(fixed) if fixed is not None else []
-        if len(set(names)) != len(names) or not all(valid_class_name(n) for n in names):
+        if not all(valid_class_name(n) for n in names) or len(set(names)) != len(names):
             raise DatasetError(
-                f"classes must be distinct non-empty strings without line breaks, got {names!r}."
+                "classes must be distinct non-empty strings without line breaks or lone "
+                f"surrogates, got {names!r}."
             )
         self._ids: dict[str, int] = {name: index for index, name in enumerate(names)}
         self._last_catalogue: Mapping[str, Any] | None = None
@@ -56,8 +60,9 @@ class ClassMap:
             bad = [name for name in names if name and not valid_class_name(name)]
             if bad:
                 raise DatasetError(
-                    f"{where}: class names cannot contain line breaks (they would break "
-                    f"classes.txt), got {bad!r} in classification.{tool}."
+                    f"{where}: class names cannot contain line breaks of any kind (they would "
+                    f"break classes.txt) or lone surrogates (not UTF-8), got {bad!r} in "
+                    f"classification.{tool}."
                 )
             new.extend(name for name in names if name and name not in self._ids)
         for name in sorted(set(new)):
@@ -84,6 +89,19 @@ class ClassMap:
         return mapping
 
 
+# Every character ``str.splitlines`` breaks a line at (``\n`` and ``\r`` but also VT, FF, the file /
+# group / record separators, NEL and the Unicode line and paragraph separators): another tool's
+# reader may split classes.txt or a YAML file at any of them.
+_LINE_BREAKS = re.compile("[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+# Lone surrogates (from a JSON escape like "\\ud800") cannot be written as UTF-8.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def valid_class_name(name: Any) -> bool:
-    """A non-empty string without line breaks (one would split a line of classes.txt)."""
-    return isinstance(name, str) and bool(name) and "\n" not in name and "\r" not in name
+    """A class name every output format stores and gives back unchanged: a non-empty string with
+    no line break of any kind (one would split a line of classes.txt) and no lone surrogate."""
+    if not isinstance(name, str) or not name:
+        return False
+    if name.isascii():  # the usual case: only \n, \r, \x0b, \x0c and \x1c-\x1e can hurt
+        return name.isprintable() or _LINE_BREAKS.search(name) is None
+    return _LINE_BREAKS.search(name) is None and _SURROGATE.search(name) is None

@@ -21,7 +21,6 @@ the input DM v2 JSONs are still read one at a time.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,7 +34,7 @@ from synapse_steps.datasets.dm_v2 import (
     tool_annotations,
     where,
 )
-from synapse_steps.datasets.files import BackgroundWriter, copy_image, write_text
+from synapse_steps.datasets.files import BackgroundWriter, copy_image, write_bytes
 from synapse_steps.datasets.geometry import (
     Rejected,
     bounds,
@@ -45,8 +44,9 @@ from synapse_steps.datasets.geometry import (
     polygon_area,
     polygon_of,
 )
-from synapse_steps.datasets.images import image_size
+from synapse_steps.datasets.images import dm_image_label, size_or_skip
 from synapse_steps.datasets.job import ConversionJob, Written
+from synapse_steps.datasets.strict_json import json_bytes
 
 DEFAULT_SPLIT = "default"
 CONVERTED_TOOLS = frozenset({"bounding_box", "polygon", "keypoint"})
@@ -95,7 +95,16 @@ def dm_to_coco(
             listed = item.catalogue.get("keypoint")
             if isinstance(listed, list):
                 catalogue_points.update((name, None) for name in listed if isinstance(name, str))
-            width, height = image_size(item.image_path)
+            image_label = dm_image_label(item.label, item.image_name)
+            size = size_or_skip(item.image_path, image_label, job.tally)
+            if size is None:
+                job.report_progress(done, total)
+                continue
+            if not _utf8(item.image_name):  # a JSON file name must be text
+                job.tally.skip_item("file name is not UTF-8", image_label)
+                job.report_progress(done, total)
+                continue
+            width, height = size
             image_id = len(index.images) + 1
             index.images.append(
                 {"id": image_id, "file_name": item.image_name, "width": width, "height": height}
@@ -121,13 +130,25 @@ def dm_to_coco(
             "annotations": index.annotations,
             "categories": categories,
         }
-        text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
-        write_text(job.staging / "annotations" / f"instances_{split_name}.json", text)
+        name = f"instances_{split_name}.json"
+        data = json_bytes(document, f"annotations/{name}", separators=(",", ":"))
+        write_bytes(job.staging / "annotations" / name, data)
     config_split = "train" if "train" in indexes else next(iter(indexes))
     return Written(
         config=f"annotations/instances_{config_split}.json",
         is_categorized=dataset.is_categorized,
     )
+
+
+def _utf8(name: str) -> bool:
+    """Can ``name`` (a file name as the OS gave it) be written as UTF-8 text?"""
+    if name.isascii():
+        return True
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # undecodable bytes in the name (os' surrogateescape)
+        return False
+    return True
 
 
 def _objects(

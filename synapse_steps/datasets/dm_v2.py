@@ -22,9 +22,10 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from synapse_steps.datasets.files import copy_image, read_bytes, write_text
+from synapse_steps.datasets.files import copy_image, read_bytes, write_bytes
 from synapse_steps.datasets.paths import IMAGE_EXTENSIONS, ensure_inside, real_root
 from synapse_steps.datasets.report import Tally
+from synapse_steps.datasets.strict_json import json_bytes
 from synapse_steps.errors import DatasetError
 
 SPLITS = ("train", "valid", "test")
@@ -269,6 +270,15 @@ def load_dm_json(path: str | os.PathLike[str]) -> tuple[Mapping[str, Any], Mappi
             f"{path} is not UTF-8 encoded ({error.reason} at byte {error.start}); "
             "re-save it as UTF-8 JSON."
         ) from None
+    except RecursionError:
+        raise DatasetError(
+            f"{path} is nested too deeply to read (thousands of levels of [ or {{); a DM v2 JSON "
+            "is a few levels deep. Fix the file or remove it together with its image."
+        ) from None
+    except ValueError as error:  # e.g. an integer of more than 4300 digits
+        raise DatasetError(
+            f"{path} cannot be read: {error}. Fix the file or remove it together with its image."
+        ) from None
     if not isinstance(document, dict):
         raise DatasetError(
             f"{path}: a DM v2 JSON must be an object with 'classification' and 'images', "
@@ -306,8 +316,9 @@ class DMv2Writer:
     def write(self, split: str | None, image_source: Path, document: Mapping[str, Any]) -> None:
         """Write one data unit named after ``image_source``'s stem, copying the image."""
         folder = self._folder(split)
-        text = json.dumps(document, ensure_ascii=False)
-        write_text(folder / JSON_DIR / f"{image_source.stem}.json", text)
+        name = f"{image_source.stem}.json"
+        data = json_bytes(document, f"the DM v2 JSON of {image_source}")
+        write_bytes(folder / JSON_DIR / name, data)
         copy_image(image_source, folder / IMAGE_DIR / image_source.name, link=self.link_images)
 
     def _folder(self, split: str | None) -> Path:

@@ -15,6 +15,12 @@ from synapse_steps.datasets.classes import valid_class_name
 
 Point = tuple[float, float]
 
+# Coordinates beyond 2**53 pixels are not coordinates: a float cannot even tell neighbouring
+# pixels apart there, and products of such numbers (areas, clipping) overflow to inf or NaN. The
+# bound is checked with comparisons, which also reject NaN and +-inf and never overflow on huge
+# integers (math.isfinite(10**400) raises OverflowError).
+COORDINATE_LIMIT = float(2**53)
+
 
 class Rejected(Exception):
     """An annotation that cannot be converted; ``reason`` is the report key."""
@@ -38,9 +44,28 @@ def _number(value: Any) -> float:
     # bool is an int subclass; True as a coordinate is a bug in the source, not 1.0.
     if type(value) not in (int, float):
         raise Rejected("malformed annotation data")
-    if not isfinite(value):
-        raise Rejected("non-finite coordinates")
+    if not -COORDINATE_LIMIT <= value <= COORDINATE_LIMIT:
+        raise _out_of_range(value)
     return float(value)
+
+
+def _out_of_range(value: int | float) -> Rejected:
+    """The reason a number failed the range check: NaN / inf, or merely too large."""
+    if type(value) is float and not isfinite(value):
+        return Rejected("non-finite coordinates")
+    return Rejected("coordinate out of range")
+
+
+def check_attrs(annotation: Mapping[str, Any]) -> None:
+    """Reject an annotation whose ``attrs`` is not a list, and a rotated box."""
+    attrs = annotation.get("attrs")
+    if not attrs:
+        return
+    if not isinstance(attrs, list):
+        raise Rejected("malformed annotation")
+    for attr in attrs:
+        if isinstance(attr, dict) and attr.get("name") == "rotation" and attr.get("value"):
+            raise Rejected("rotated box (axis-aligned formats cannot hold it)")
 
 
 def box_of(annotation: Mapping[str, Any]) -> tuple[float, float, float, float]:
@@ -53,14 +78,12 @@ def box_of(annotation: Mapping[str, Any]) -> tuple[float, float, float, float]:
     for value in data:
         if type(value) is not float and type(value) is not int:  # bool is no coordinate
             raise Rejected("malformed annotation data")
-    if not (isfinite(x) and isfinite(y) and isfinite(width) and isfinite(height)):
-        raise Rejected("non-finite coordinates")
+        if not -COORDINATE_LIMIT <= value <= COORDINATE_LIMIT:
+            raise _out_of_range(value)
     if width <= 0 or height <= 0:
         raise Rejected("degenerate box")
     if annotation.get("attrs"):
-        for attr in annotation["attrs"]:
-            if isinstance(attr, dict) and attr.get("name") == "rotation" and attr.get("value"):
-                raise Rejected("rotated box (axis-aligned formats cannot hold it)")
+        check_attrs(annotation)
     return x, y, width, height
 
 
@@ -74,7 +97,7 @@ def polygon_of(annotation: Mapping[str, Any]) -> list[Point]:
         if not isinstance(point, list | tuple) or len(point) != 2:
             raise Rejected("malformed annotation data")
         points.append((_number(point[0]), _number(point[1])))
-    if polygon_area(points) <= 0:
+    if polygon_area(points) <= 0:  # finite: the coordinates are bounded
         raise Rejected("degenerate polygon")
     return points
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import struct
 
+from synapse_steps.datasets.report import Tally
 from synapse_steps.errors import DatasetError
 
 # PNG, BMP and WEBP keep their size in the first 30 bytes; a JPEG's frame header usually follows
@@ -31,6 +32,32 @@ class _Unreadable(Exception):
     """Internal: the header is not one we can read; turned into a DatasetError with the file."""
 
 
+class UnreadableImage(DatasetError):
+    """An image whose size cannot be read; ``detail`` says why without the path."""
+
+    def __init__(self, message: str, detail: str) -> None:
+        super().__init__(message)
+        self.detail = detail
+
+
+def size_or_skip(path: str | os.PathLike[str], label: str, tally: Tally) -> tuple[int, int] | None:
+    """``image_size``, or None after reporting the image as an "unreadable image" skipped item.
+
+    ``label`` names the image in the report (relative to the dataset, as the user knows it). An
+    empty or corrupt image is one bad item, not a reason to stop a whole conversion.
+    """
+    try:
+        return image_size(path)
+    except UnreadableImage as error:
+        tally.skip_item("unreadable image", f"{label}: {error.detail}")
+        return None
+
+
+def dm_image_label(json_label: str, image_name: str) -> str:
+    """``train/original_files/x.png`` for the image paired with ``train/json/x.json``."""
+    return os.path.join(os.path.dirname(os.path.dirname(json_label)), "original_files", image_name)
+
+
 def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
     """Return ``(width, height)`` of a PNG, JPEG (baseline or progressive), BMP or WEBP file.
 
@@ -40,20 +67,33 @@ def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
     try:
         descriptor = os.open(path, _READ)
     except OSError as error:
-        raise DatasetError(f"Cannot open image {os.fspath(path)}: {error.strerror}.") from error
+        raise UnreadableImage(
+            f"Cannot open image {os.fspath(path)}: {error.strerror}.",
+            f"cannot open: {error.strerror}",
+        ) from error
     try:
-        width, height = _size_from_head(_Header(descriptor, os.read(descriptor, _HEAD_BYTES)))
+        head = os.read(descriptor, _HEAD_BYTES)
+        if not head:
+            raise _Unreadable("empty file")
+        width, height = _size_from_head(_Header(descriptor, head))
+    except OSError as error:  # e.g. a folder named like an image
+        raise UnreadableImage(
+            f"Cannot read image {os.fspath(path)}: {error.strerror}.",
+            f"cannot read: {error.strerror}",
+        ) from error
     except _Unreadable as error:
-        raise DatasetError(
+        raise UnreadableImage(
             f"Cannot read the image size of {os.fspath(path)}: {error}. Supported formats are "
-            "PNG, JPEG, BMP and WEBP; replace or re-save the file."
+            "PNG, JPEG, BMP and WEBP; replace or re-save the file.",
+            str(error),
         ) from None
     finally:
         os.close(descriptor)
     if width <= 0 or height <= 0:
-        raise DatasetError(
+        raise UnreadableImage(
             f"Image {os.fspath(path)} declares a size of {width}x{height}; "
-            "width and height must be positive. The file is probably corrupt."
+            "width and height must be positive. The file is probably corrupt.",
+            f"declares a size of {width}x{height}",
         )
     return width, height
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Mapping, Sequence
-from math import isfinite
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +34,7 @@ from synapse_steps.datasets.dm_v2 import (
 )
 from synapse_steps.datasets.files import BackgroundWriter, copy_image, read_bytes, write_text
 from synapse_steps.datasets.geometry import (
+    COORDINATE_LIMIT,
     Rejected,
     box_of,
     class_name_of,
@@ -42,7 +42,7 @@ from synapse_steps.datasets.geometry import (
     clip_polygon,
     polygon_of,
 )
-from synapse_steps.datasets.images import image_size
+from synapse_steps.datasets.images import dm_image_label, size_or_skip
 from synapse_steps.datasets.job import ConversionJob, Written
 from synapse_steps.datasets.writer_process import WriterProcess, use_writer_process
 from synapse_steps.errors import DatasetError
@@ -86,7 +86,11 @@ def dm_to_yolo(
     with writer() as background:
         for done, item in enumerate(dataset, 1):
             class_map.add_catalogue(item.catalogue, item.label)
-            width, height = image_size(item.image_path)
+            size = size_or_skip(item.image_path, dm_image_label(item.label, item.image_name), tally)
+            if size is None:
+                job.report_progress(done, total)
+                continue
+            width, height = size
             text, count = row_writer(item, width, height, class_map, job)
             labels, images = folders[item.split]
             background.submit(
@@ -133,6 +137,7 @@ def _detect_rows(
 
 _ROW = "%d %.6f %.6f %.6f %.6f\n"
 _NUMBER = frozenset({int, float})  # not bool: True as a coordinate is a bug in the source
+_LIMIT_SQUARED = COORDINATE_LIMIT * COORDINATE_LIMIT
 Row = tuple[int, float, float, float, float]
 
 
@@ -151,16 +156,19 @@ def _plain_box(annotation: Any, known: Mapping[str, int], width: int, height: in
     try:
         class_id = known[annotation["classification"]]
         x, y, w, h = annotation["data"]
-    except (KeyError, TypeError, ValueError):
-        return None
-    if (
-        type(x) not in _NUMBER
-        or type(y) not in _NUMBER
-        or type(w) not in _NUMBER
-        or type(h) not in _NUMBER
-        or not (isfinite(x) and isfinite(y) and isfinite(w) and isfinite(h))
-        or annotation.get("attrs")
-    ):
+        if (
+            type(x) not in _NUMBER
+            or type(y) not in _NUMBER
+            or type(w) not in _NUMBER
+            or type(h) not in _NUMBER
+            # One test for "finite and within COORDINATE_LIMIT": NaN and inf fail it, and it is
+            # as cheap as the four isfinite() calls it replaces (values it refuses go to
+            # _checked_box). A huge integer overflows when added to a float: caught below.
+            or not x * x + y * y + w * w + h * h < _LIMIT_SQUARED
+            or annotation.get("attrs")
+        ):
+            return None
+    except (KeyError, TypeError, ValueError, OverflowError):
         return None
     x1 = x if x > 0 else 0.0
     y1 = y if y > 0 else 0.0
@@ -221,7 +229,8 @@ def _segment_rows(
 def _remap_label_ids(labels: Path, mapping: Mapping[int, int]) -> None:
     """Rewrite provisional class ids (rare: only when a later file introduced a new class)."""
     for entry in os.scandir(labels):
-        lines = read_bytes(entry.path).decode("utf-8").splitlines()
+        # Our own files: rows end with "\n" (splitlines() would also split at other breaks).
+        lines = read_bytes(entry.path).decode("utf-8").split("\n")[:-1]
         fixed = []
         for line in lines:
             class_id, _, rest = line.partition(" ")

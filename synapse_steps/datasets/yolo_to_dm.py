@@ -5,6 +5,10 @@ the image folders of ``train`` / ``val`` / ``test``; each image's label file sit
 Ultralytics looks for it (the last ``images`` path component replaced by ``labels``). Rows of 5
 numbers become boxes, rows of 2k+1 numbers (k >= 3) polygons; an image without a label file has
 no objects. Image sizes come from the image headers.
+
+Damaged input (``docs/datasets.md``, "Hostile or damaged input"): rows partly outside the image are
+clipped to it, as DM v2 -> YOLO clips; rows with nothing inside, malformed rows and images whose
+header cannot be read are skipped and reported. Label files are split at "\n" only.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from synapse_steps.datasets.classes import valid_class_name
 from synapse_steps.datasets.dm_v2 import (
     AnnotationIds,
     DMv2Writer,
@@ -25,8 +30,14 @@ from synapse_steps.datasets.dm_v2 import (
     dm_document,
 )
 from synapse_steps.datasets.files import read_bytes
-from synapse_steps.datasets.geometry import Rejected
-from synapse_steps.datasets.images import image_size
+from synapse_steps.datasets.geometry import (
+    COORDINATE_LIMIT,
+    Rejected,
+    clip_box,
+    clip_polygon,
+    polygon_of,
+)
+from synapse_steps.datasets.images import size_or_skip
 from synapse_steps.datasets.job import ConversionJob, Written
 from synapse_steps.datasets.paths import ensure_inside, is_image_name, real_root, safe_join
 from synapse_steps.errors import DatasetError
@@ -59,10 +70,16 @@ def yolo_to_dm(job: ConversionJob, *, link_images: bool = False) -> Written:
             stem = os.path.splitext(image_name)[0]
             stems.add(stem)
             label_path = labels / f"{stem}.txt"
-            document = _dm_from_label(label_path, image_path, names, root, boundary, job)
+            done += 1
+            # Every image is checked, with or without a label file: an empty or corrupt image
+            # is reported and left out, never copied as if it were a negative example.
+            size = size_or_skip(image_path, str(image_path.relative_to(root)), job.tally)
+            if size is None:
+                job.report_progress(done, total)
+                continue
+            document = _dm_from_label(label_path, size, names, root, boundary, job)
             writer.write(split, image_path, document)
             job.tally.items_written += 1
-            done += 1
             job.report_progress(done, total)
         _report_orphan_labels(labels, stems, root, job)
     return Written(config=".", is_categorized=None not in splits)
@@ -86,8 +103,12 @@ def _find_config(source: Path) -> Path:
 def _load_config(config_path: Path) -> dict[str, Any]:
     try:
         config = yaml.safe_load(read_bytes(config_path))
-    except yaml.YAMLError as error:
+    except yaml.YAMLError as error:  # non-UTF-8 text included (yaml.reader.ReaderError)
         raise DatasetError(f"{config_path} is not valid YAML: {error}") from None
+    except RecursionError:
+        raise DatasetError(
+            f"{config_path} is nested too deeply to read; a dataset.yaml is a flat mapping."
+        ) from None
     if not isinstance(config, dict):
         raise DatasetError(f"{config_path} must be a YAML mapping with 'names' and 'train'.")
     return config
@@ -98,25 +119,47 @@ def _read_names(config_path: Path) -> list[str]:
     config = _load_config(config_path)
     names = config.get("names")
     if isinstance(names, dict):
-        try:
-            by_id = {int(key): value for key, value in names.items()}
-        except (TypeError, ValueError):
-            by_id = {}
-        if sorted(by_id) != list(range(len(names))):
+        by_id = {_class_id(key): value for key, value in names.items()}
+        if None in by_id or sorted(by_id) != list(range(len(names))):  # type: ignore[type-var]
             raise DatasetError(
                 f"{config_path}: 'names' as a mapping needs the ids 0..{len(names) - 1}, "
                 f"got keys {list(names)}."
             )
         names = [by_id[index] for index in range(len(by_id))]
-    if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+    if not isinstance(names, list) or not all(valid_class_name(n) for n in names):
         raise DatasetError(
             f"{config_path}: 'names' must be a list of class names or a mapping id -> name, "
-            f"got {names!r}."
+            "each a non-empty string without line breaks or lone surrogates, got "
+            f"{names!r}."
         )
+    if len(set(names)) != len(names):
+        raise DatasetError(f"{config_path}: 'names' lists a class twice: {names!r}.")
     declared = config.get("nc")
-    if declared is not None and declared != len(names):
+    if declared is not None and (type(declared) is not int or declared != len(names)):
         raise DatasetError(f"{config_path}: nc is {declared} but 'names' lists {len(names)}.")
     return names
+
+
+def _class_id(key: Any) -> int | None:
+    """A ``names`` mapping key as a class id: an integer or a string of ASCII digits (not 1.5,
+    ``true`` or ``.inf``, which ``int()`` would quietly turn into 1, 1 or an OverflowError)."""
+    if type(key) is int:
+        return key
+    if isinstance(key, str) and key.isascii() and key.isdigit():
+        return int(key)
+    return None
+
+
+def _usable_path_text(text: str) -> bool:
+    """Can ``text`` name a file? Not with a NUL byte, nor with a lone surrogate (from a YAML
+    escape like "\\uD800") that the file system encoding cannot represent."""
+    if "\x00" in text:
+        return False
+    try:
+        os.fsencode(text)
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _read_splits(config_path: Path) -> tuple[Path, dict[str | None, Path]]:
@@ -133,8 +176,17 @@ def _read_splits(config_path: Path) -> tuple[Path, dict[str | None, Path]]:
     entries: list[tuple[str, str]] = []
     for key in ("train", "val", "test"):
         value = config.get(key)
+        if value is not None and not isinstance(value, str | list):
+            raise DatasetError(
+                f"{config_path}: '{key}' must name an image folder (or list several), "
+                f"got {value!r}."
+            )
         for relative in [value] if isinstance(value, str) else value or []:
-            if not isinstance(relative, str) or relative.endswith(".txt"):
+            if (
+                not isinstance(relative, str)
+                or relative.endswith(".txt")
+                or not _usable_path_text(relative)
+            ):
                 raise DatasetError(
                     f"{config_path}: '{key}' must name image folders; got {relative!r} (image "
                     "list .txt files are not supported)."
@@ -193,7 +245,7 @@ def _list_images(folder: Path, boundary: Path) -> list[str]:
 
 def _dm_from_label(
     label_path: Path,
-    image_path: Path,
+    size: tuple[int, int],
     names: list[str],
     root: Path,
     boundary: Path,
@@ -204,34 +256,68 @@ def _dm_from_label(
     where = label_path.relative_to(root)
     if label_path.is_file():
         ensure_inside(label_path, boundary)
-        width, height = image_size(image_path)
+        width, height = size
         ids = AnnotationIds()
-        for number, row in _label_rows(label_path):
+        for number, row in _label_rows(label_path, where):
             try:
                 class_id, values = _parse_row(row, len(names))
+                if len(values) == 4:
+                    boxes.append(
+                        dm_annotation(
+                            ids.new("bounding_box"), names[class_id], _box(values, width, height)
+                        )
+                    )
+                else:
+                    points = _polygon(values, width, height)
+                    polygons.append(dm_annotation(ids.new("polygon"), names[class_id], points))
             except Rejected as rejected:
                 job.tally.skip_annotation(rejected.reason, f"{where}:{number}")
-                continue
-            name = names[class_id]
-            if len(values) == 4:
-                cx, cy, w, h = values
-                if w <= 0 or h <= 0:
-                    job.tally.skip_annotation("degenerate box", f"{where}:{number}")
-                    continue
-                box = [(cx - w / 2) * width, (cy - h / 2) * height, w * width, h * height]
-                boxes.append(dm_annotation(ids.new("bounding_box"), name, box))
-            else:
-                points = [
-                    [values[i] * width, values[i + 1] * height] for i in range(0, len(values), 2)
-                ]
-                polygons.append(dm_annotation(ids.new("polygon"), name, points))
         job.tally.annotations_written += len(boxes) + len(polygons)
     catalogue = {"bounding_box": names, "polygon": names if polygons else []}
     return dm_document(catalogue, {"bounding_box": boxes, "polygon": polygons})
 
 
-def _label_rows(label_path: Path) -> Iterator[tuple[int, str]]:
-    for number, line in enumerate(read_bytes(label_path).decode("utf-8").splitlines(), 1):
+def _box(values: list[float], width: int, height: int) -> list[float]:
+    """DM ``[x, y, w, h]`` in pixels of a ``cx cy w h`` row, clipped to the image.
+
+    The rule of DM v2 -> YOLO, applied the other way: a box partly outside the image is clipped
+    to it; one with nothing inside is reported, not written.
+    """
+    cx, cy, w, h = values
+    if w <= 0 or h <= 0:
+        raise Rejected("degenerate box")
+    try:
+        x1, y1, x2, y2 = clip_box(
+            (cx - w / 2) * width, (cy - h / 2) * height, w * width, h * height, width, height
+        )
+    except Rejected:
+        raise Rejected("box outside the image") from None
+    return [x1, y1, x2 - x1, y2 - y1]
+
+
+def _polygon(values: list[float], width: int, height: int) -> list[list[float]]:
+    """DM polygon points in pixels of a ``x1 y1 x2 y2 ...`` row, cut at the image edges."""
+    points = polygon_of(
+        {"data": [[values[i] * width, values[i + 1] * height] for i in range(0, len(values), 2)]}
+    )
+    try:
+        clipped = clip_polygon(points, width, height)
+    except Rejected:
+        raise Rejected("polygon outside the image") from None
+    return [[x, y] for x, y in clipped]
+
+
+def _label_rows(label_path: Path, where: Path) -> Iterator[tuple[int, str]]:
+    """Numbered non-blank rows. Rows end at "\n" ("\r\n" too) only: ``str.splitlines`` would
+    also split at NEL, U+2028 and other breaks that no YOLO reader treats as line ends."""
+    try:
+        text = read_bytes(label_path).decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise DatasetError(
+            f"{where} is not UTF-8 ({error.reason} at byte {error.start}): a YOLO label file is "
+            "plain text rows of numbers. Fix or remove the file."
+        ) from None
+    for number, line in enumerate(text.split("\n"), 1):
         if line.strip():
             yield number, line
 
@@ -248,8 +334,13 @@ def _parse_row(row: str, class_count: int) -> tuple[int, list[float]]:
         raise Rejected("malformed label row") from None
     if not 0 <= class_id < class_count:
         raise Rejected("unknown class id")
-    if not all(math.isfinite(value) for value in values):
-        raise Rejected("non-finite coordinates")
+    for value in values:
+        # Normalised values: anything beyond the coordinate limit is no position in an image.
+        if not -COORDINATE_LIMIT <= value <= COORDINATE_LIMIT:
+            reason = (
+                "non-finite coordinates" if not math.isfinite(value) else "coordinate out of range"
+            )
+            raise Rejected(reason)
     return class_id, values
 
 

@@ -144,13 +144,15 @@ def test_missing_image_is_reported_and_the_rest_converted(tmp_path: Path) -> Non
         assert result.skipped_examples == {"json without image": ("train/json/orphan.json",)}
 
 
-def test_unreadable_image_header_stops_with_the_file_named(tmp_path: Path) -> None:
+def test_unreadable_image_header_is_skipped_with_the_file_named(tmp_path: Path) -> None:
+    # One corrupt image is one bad item (issue 8): reported by name, the rest still converts.
     _, image = write_item(tmp_path / "dm", None, "bad", {})
     image.write_bytes(b"not an image at all")
-    with pytest.raises(DatasetError, match=r"bad\.png"):
-        convert(tmp_path / "dm", "dm_v2", "yolo", tmp_path / "out")
-    assert not (tmp_path / "out").exists()
-    assert leftovers(tmp_path / "out") == []
+    result = convert(tmp_path / "dm", "dm_v2", "yolo", tmp_path / "out")
+    assert (result.items_written, result.items_skipped) == (0, 1)
+    (example,) = result.skipped_examples["unreadable image"]
+    assert example.startswith("original_files/bad.png: unknown header")
+    assert not (tmp_path / "out" / "images" / "bad.png").exists()
 
 
 def test_symlink_escape_stops_before_writing(tmp_path: Path) -> None:

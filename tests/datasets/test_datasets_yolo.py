@@ -299,6 +299,7 @@ _VALUES = st.one_of(
     st.booleans(),
     st.none(),
     st.just("1"),
+    st.sampled_from([10**400, -(10**400), 1e308, -1e308, 2.0**53, 2**53 + 1, -(2**52)]),
 )
 
 
