@@ -63,6 +63,12 @@ class RuntimeContext:
         # store itself instead of a second copy of it.
         adopted = [lg for lg in given if isinstance(lg, Recorder)]
         self.recorder: Recorder = adopted[0] if adopted else Recorder(clock=clock)
+        self.recorder.clock = clock  # one clock per runtime, an adopted store included
+        if len(adopted) > 1:
+            raise UsageError(
+                f"{len(adopted)} Recorders were given as loggers; a runtime keeps one store. "
+                "Pass one Recorder (or none: runtime.recorder is always there)"
+            )
         self._loggers = tuple(lg for lg in given if not isinstance(lg, Recorder))
         plain: list[Any] = []
         for candidate in self._loggers:

@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping
 from numbers import Real
 from typing import Any
 
+_SCALARS = frozenset({float, int, str, bool, type(None)})
 #: Keys that give the x axis of a metric when present, in order of preference.
 X_KEYS = ("epoch", "step", "iteration")
 
@@ -57,7 +58,7 @@ class MetricStore:
 
     def add(self, value: Mapping[str, Any], category: str | None) -> None:
         """Record one ``set_metrics`` call; nested mappings become ``outer/inner`` names."""
-        if any(type(metric) is dict for metric in value.values()):
+        if any(type(m) not in _SCALARS and isinstance(m, Mapping) for m in value.values()):
             value = flatten(value)
         key = category or "metrics"
         with self._lock:

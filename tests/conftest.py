@@ -28,7 +28,11 @@ class ListLogger:
 
 
 class HookLogger(ListLogger):
-    """A ``ListLogger`` that also defines every lifecycle hook; records go to ``records``."""
+    """A ``ListLogger`` that also defines every lifecycle hook; records go to ``records``.
+
+    It has no hooks for the steps' own calls (``on_log`` / ``on_progress`` / ``on_metrics``):
+    those reach it through the plain methods, into ``calls``.
+    """
 
     def __init__(self) -> None:
         super().__init__()
@@ -49,7 +53,13 @@ class HookLogger(ListLogger):
     def on_step_fail(self, record: Any) -> None:
         self.records.append(record)
 
+    def on_rollback_start(self, record: Any) -> None:
+        self.records.append(record)
+
     def on_step_rollback(self, record: Any) -> None:
+        self.records.append(record)
+
+    def on_step_reuse(self, record: Any) -> None:
         self.records.append(record)
 
     def on_run_progress(self, record: Any) -> None:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import io
 import re
-from types import SimpleNamespace
+import warnings
 from typing import Any
 
 import pytest
 
+from synapse_steps.clock import Clock
 from synapse_steps.context import RuntimeContext
-from synapse_steps.display import console as console_module
 from synapse_steps.display.console import ConsoleLogger
 from synapse_steps.steps import BaseStep, BaseStepContext, Orchestrator, StepRegistry, StepResult
 
@@ -48,20 +48,52 @@ def normalise_times(lines: list[str]) -> list[str]:
     return [re.sub(r"\d+\.\d\ds\b", "T", line) for line in lines]
 
 
+class ManualClock(Clock):
+    """A clock that stands still until a test moves it (``tick`` > 0: moves on every read)."""
+
+    def __init__(self, tick: float = 0.0) -> None:
+        self.t = 0.0
+        self.tick = tick
+
+    def now(self) -> float:
+        self.t += self.tick
+        return self.t
+
+    def wall(self) -> float:
+        return 1_700_000_000.0 + self.t
+
+
+def console_runtime(
+    stream: io.StringIO | None = None, clock: Clock | None = None, **options: Any
+) -> RuntimeContext:
+    return RuntimeContext(logger=ConsoleLogger(stream, **options), clock=clock or ManualClock())
+
+
 def test_log_line_format() -> None:
     stream = io.StringIO()
-    logger = ConsoleLogger(stream)
-    logger.log("step_start", {"step": "process"})
-    logger.log("saved", {"n": 2}, file="/tmp/out.png")
+    runtime = console_runtime(stream)
+    runtime.log("step_start", {"step": "process"})
+    runtime.log("saved", {"n": 2}, file="/tmp/out.png")
+    runtime.log("no_data")
     assert lines_of(stream) == [
         "step_start: {'step': 'process'}",
         "saved: {'n': 2} [file: /tmp/out.png]",
+        "no_data: {}",
     ]
 
 
+def test_a_console_has_no_plain_logger_methods() -> None:
+    console = ConsoleLogger(io.StringIO())
+    assert not any(hasattr(console, name) for name in ("log", "set_progress", "set_metrics"))
+    runtime = RuntimeContext(logger=console)
+    assert runtime.recorder.subscribers == (console,)
+    assert console.recorder is runtime.recorder
+    assert console.clock is runtime.clock
+
+
 def test_writes_to_the_current_stdout_by_default(capsys: Any) -> None:
-    logger = ConsoleLogger()
-    logger.log("step_start", {"step": "process"})
+    runtime = RuntimeContext(logger=ConsoleLogger())
+    runtime.log("step_start", {"step": "process"})
     assert capsys.readouterr().out == "step_start: {'step': 'process'}\n"
 
 
@@ -73,18 +105,19 @@ def test_default_runtime_prints_to_stdout(capsys: Any, monkeypatch: pytest.Monke
 
 def test_progress_prints_each_tenth_once_without_throttling() -> None:
     stream = io.StringIO()
-    logger = ConsoleLogger(stream, progress_interval=0)
+    # a clock that moves 1 s per read: neither the store nor the console holds anything back
+    runtime = console_runtime(stream, ManualClock(tick=1.0), progress_interval=0)
     for current in range(100_001):
-        logger.set_progress(current, 100_000, "load")
+        runtime.set_progress(current, 100_000, "load")
     assert lines_of(stream) == [
         f"  load: {10_000 * tenth}/100000 ({10 * tenth}%)" for tenth in range(11)
     ]
 
 
 def test_a_loop_of_100000_progress_calls_prints_at_most_11_lines(capsys: Any) -> None:
-    logger = ConsoleLogger()
+    runtime = RuntimeContext(logger=ConsoleLogger())  # the real clock
     for current in range(1, 100_001):
-        logger.set_progress(current, 100_000, "train")
+        runtime.set_progress(current, 100_000, "train")
     lines = capsys.readouterr().out.splitlines()
     assert 2 <= len(lines) <= 11
     assert lines[0] == "  train: 1/100000 (0%)"
@@ -92,24 +125,21 @@ def test_a_loop_of_100000_progress_calls_prints_at_most_11_lines(capsys: Any) ->
     assert all(line.startswith("  train: ") for line in lines)
 
 
-def test_progress_is_throttled_by_interval_but_100_percent_always_prints(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    clock = [0.0]
-    monkeypatch.setattr(console_module, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+def test_progress_is_throttled_by_interval_but_100_percent_always_prints() -> None:
+    clock = ManualClock()
     stream = io.StringIO()
-    logger = ConsoleLogger(stream, progress_interval=1.0)
+    runtime = console_runtime(stream, clock, progress_interval=1.0)
 
-    logger.set_progress(0, 10, "c")  # first: printed
-    clock[0] = 0.5
-    logger.set_progress(5, 10, "c")  # new tenth but too soon
-    clock[0] = 1.6
-    logger.set_progress(6, 10, "c")  # new tenth, interval passed
-    logger.set_progress(6, 10, "c")  # same tenth
-    clock[0] = 1.7
-    logger.set_progress(10, 10, "c")  # 100%: always
-    logger.set_progress(10, 10, "c")  # already printed
-    logger.set_progress(3, 10, "other")  # categories are independent
+    runtime.set_progress(0, 10, "c")  # first: printed
+    clock.t = 0.5
+    runtime.set_progress(5, 10, "c")  # new tenth but too soon
+    clock.t = 1.6
+    runtime.set_progress(6, 10, "c")  # new tenth, interval passed
+    runtime.set_progress(6, 10, "c")  # same tenth
+    clock.t = 1.7
+    runtime.set_progress(10, 10, "c")  # 100%: always
+    runtime.set_progress(10, 10, "c")  # already printed
+    runtime.set_progress(3, 10, "other")  # categories are independent
 
     assert lines_of(stream) == [
         "  c: 0/10 (0%)",
@@ -121,17 +151,99 @@ def test_progress_is_throttled_by_interval_but_100_percent_always_prints(
 
 def test_progress_without_category_or_total() -> None:
     stream = io.StringIO()
-    logger = ConsoleLogger(stream)
-    logger.set_progress(3, 0)
-    assert lines_of(stream) == ["  progress: 3/0 (100%)"]
+    runtime = console_runtime(stream)
+    runtime.set_progress(0, 0)
+    assert lines_of(stream) == ["  progress: 0/0 (100%)"]
 
 
-def test_metrics_are_recorded_not_printed() -> None:
+def test_out_of_range_progress_is_clamped_with_one_warning() -> None:
     stream = io.StringIO()
-    logger = ConsoleLogger(stream)
-    logger.set_metrics({"loss": 0.5, "epoch": 1}, "train")
-    assert stream.getvalue() == ""
-    assert logger.recorder.run.metrics.latest() == {"train": {"loss": 0.5}}
+    clock = ManualClock(tick=1.0)
+    runtime = console_runtime(stream, clock)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        runtime.set_progress(15, 10, "c")  # more than the total: shown as 100%
+        runtime.set_progress(-1, 10, "d")  # negative: shown as 0%
+        runtime.set_progress(3, 0, "e")  # no total: nothing to show
+        runtime.set_progress(float("nan"), 10, "f")  # not a number: ignored
+        runtime.set_progress("7", 10, "g")  # type: ignore[arg-type]
+    assert [(w.category, str(w.message)) for w in caught] == [
+        (
+            RuntimeWarning,
+            "set_progress(15, 10) for 'c': progress must satisfy 0 <= current <= total with finite "
+            "numbers; clamped into 0..total (warned once per runtime)",
+        )
+    ]
+    assert lines_of(stream) == ["  c: 10/10 (100%)", "  d: 0/10 (0%)"]
+    assert runtime.recorder.run.loose_categories == {"c": (10.0, 10.0), "d": (0.0, 10.0)}
+
+
+def test_metrics_are_printed_at_most_once_per_interval_per_category() -> None:
+    stream = io.StringIO()
+    clock = ManualClock()
+    runtime = console_runtime(stream, clock)  # metrics_interval defaults to 2 s
+
+    runtime.set_metrics({"loss": 0.5, "epoch": 1}, "train")  # first: printed
+    clock.t = 1.0
+    runtime.set_metrics({"loss": 0.4, "epoch": 2}, "train")  # too soon: held
+    runtime.set_metrics({"val": 0.9}, "eval")  # another category: printed
+    clock.t = 1.5
+    runtime.set_metrics({"loss": 1 / 3, "epoch": 3}, "train")  # held (replaces the last)
+    clock.t = 2.0
+    runtime.set_metrics({"loss": 0.25, "epoch": 4}, "train")  # interval passed: printed
+
+    assert lines_of(stream) == [
+        "  train: loss=0.5 epoch=1",
+        "  eval: val=0.9",
+        "  train: loss=0.25 epoch=4",
+    ]
+    # every call is recorded, printed or not
+    assert runtime.recorder.run.metrics.latest() == {"train": {"loss": 0.25}, "eval": {"val": 0.9}}
+    assert len(runtime.recorder.run.metrics) == 5
+
+
+def test_the_latest_unprinted_metrics_are_printed_when_the_step_ends_or_fails() -> None:
+    class Fits(Step):
+        def execute(self, context: BaseStepContext) -> StepResult:
+            for epoch in range(1, 4):
+                context.set_metrics({"loss": 1 / epoch, "epoch": epoch}, self.name)
+            return super().execute(context)
+
+    stream = io.StringIO()
+    registry = StepRegistry[BaseStepContext]()
+    registry.register(Fits("fit", 1))
+    registry.register(Fits("tune", 1, outcome=StepResult(success=False, error="diverged")))
+    context = BaseStepContext(runtime_ctx=console_runtime(stream, summary=False))
+    with pytest.raises(RuntimeError):
+        Orchestrator(registry, context).execute()
+    assert lines_of(stream) == [
+        "Run: 2 steps [fit 1, tune 1]",
+        "[1/2] fit ...",
+        "  fit: loss=1 epoch=1",
+        "working: {'step': 'fit'}",
+        "  fit: loss=0.3333 epoch=3",
+        "[1/2] fit done in 0.00s",
+        "[2/2] tune ...",
+        "  tune: loss=1 epoch=1",
+        "working: {'step': 'tune'}",
+        "  tune: loss=0.3333 epoch=3",
+        "[2/2] tune FAILED: diverged",
+        "  rolled back tune",
+        "  rolled back fit",
+        "run failed at 'tune' - rolled back 2 steps in 0.00s",
+    ]
+
+
+def test_durations_come_from_the_runtime_clock() -> None:
+    stream = io.StringIO()
+    registry = StepRegistry[BaseStepContext]()
+    registry.register(Step("load", 1))
+    context = BaseStepContext(runtime_ctx=console_runtime(stream, ManualClock(tick=0.25)))
+    Orchestrator(registry, context).execute()
+    # each read of the clock moves it 0.25 s: the step's start and end are one read apart
+    assert lines_of(stream)[3] == "[1/1] load done in 0.25s"
+    assert lines_of(stream)[-1].startswith("run succeeded - 1 of 1 steps executed in ")
+    assert re.fullmatch(r"run .* in \d\.\d\ds", lines_of(stream)[-1])
 
 
 def test_successful_run_lines() -> None:
@@ -208,7 +320,7 @@ def test_interrupted_run_and_rollback_failure_lines() -> None:
         "[2/2] train INTERRUPTED: interrupted (KeyboardInterrupt)",
         "  rolled back train",
         "  rollback of load FAILED: OSError: locked",
-        "run interrupted at 'train' - rolled back 2 steps (1 rollback error) in T",
+        "run interrupted at 'train' - rolled back 1 step; rollback failed for 'load' in T",
     ]
 
 
@@ -249,3 +361,44 @@ def test_no_ansi_codes_or_carriage_returns() -> None:
         Orchestrator(registry, context).execute()
     assert "\x1b" not in stream.getvalue()
     assert "\r" not in stream.getvalue()
+
+
+def test_a_console_shared_by_two_runtimes_shows_each_run() -> None:
+    """One front end given to two runtimes (two contexts of a notebook) draws each one's run."""
+    stream = io.StringIO()
+    console = ConsoleLogger(stream)
+    first = RuntimeContext(logger=console, clock=ManualClock())
+    second = RuntimeContext(logger=console, clock=ManualClock())
+    for runtime, name in ((first, "load"), (second, "train")):
+        registry = StepRegistry[BaseStepContext]()
+        registry.register(Step(name, 1))
+        Orchestrator(registry, BaseStepContext(runtime_ctx=runtime)).execute()
+    assert lines_of(stream) == [
+        "Run: 1 step [load 1]",
+        "[1/1] load ...",
+        "working: {'step': 'load'}",
+        "[1/1] load done in 0.00s",
+        "run succeeded - 1 of 1 steps executed in 0.00s",
+        "Run: 1 step [train 1]",
+        "[1/1] train ...",
+        "working: {'step': 'train'}",
+        "[1/1] train done in 0.00s",
+        "run succeeded - 1 of 1 steps executed in 0.00s",
+    ]
+
+
+def test_a_category_shared_by_two_steps_is_printed_in_each() -> None:
+    class Batches(Step):
+        def execute(self, context: BaseStepContext) -> StepResult:
+            for i in range(1, 3):
+                context.set_progress(i, 2, "batches")
+            return super().execute(context)
+
+    stream = io.StringIO()
+    registry = StepRegistry[BaseStepContext]()
+    registry.register(Batches("fit", 1))
+    registry.register(Batches("tune", 1))
+    runtime = console_runtime(stream, ManualClock(tick=1.0), progress_interval=0)
+    Orchestrator(registry, BaseStepContext(runtime_ctx=runtime)).execute()
+    progress = [line for line in lines_of(stream) if line.startswith("  batches:")]
+    assert progress == ["  batches: 1/2 (50%)", "  batches: 2/2 (100%)"] * 2

@@ -17,6 +17,7 @@ from synapse_steps.events import (
     RunStarted,
     StepFailed,
     StepFinished,
+    StepRollbackStarted,
     StepRolledBack,
     StepStarted,
 )
@@ -515,7 +516,9 @@ def test_lifecycle_records_in_order_for_a_failed_run(hook_logger: Any) -> None:
         ("RunProgress", None),
         ("StepStarted", "c"),
         ("StepFailed", "c"),
+        ("StepRollbackStarted", "c"),
         ("StepRolledBack", "c"),
+        ("StepRollbackStarted", "a"),
         ("StepRolledBack", "a"),
         ("RunFinished", None),
     ]
@@ -537,6 +540,7 @@ def test_lifecycle_records_in_order_for_a_failed_run(hook_logger: Any) -> None:
         (2, None),
         (0, None),
     ]
+    assert [r.position for r in records if isinstance(r, StepRollbackStarted)] == [2, 0]
     end = records[-1]
     assert end._replace(duration=0, time=0) == RunFinished(
         "failed", 1, 3, "c", "broken", ("c", "a"), (), 0, 0
@@ -585,6 +589,8 @@ def test_rollback_errors_reach_the_lifecycle_records(hook_logger: Any) -> None:
     rolled = [(r.name, r.error) for r in hook_logger.records if isinstance(r, StepRolledBack)]
     assert rolled == [("b", None), ("a", "OSError: locked")]
     assert hook_logger.records[-1].rollback_errors == ("'a': OSError: locked",)
+    # a rollback that raised did not roll the step back
+    assert hook_logger.records[-1].rolled_back == ("b",)
 
 
 def test_run_ids_increase_per_execute(hook_logger: Any) -> None:
@@ -664,10 +670,11 @@ def test_hook_that_raises_warns_once_then_is_disabled(hook_logger: Any) -> None:
     assert result == {"success": True, "steps_executed": 2, "steps_total": 2}
     assert len(caught) == 1
     assert str(caught[0].message) == (
-        "logger Broken raised in on_step_start: ZeroDivisionError('display bug'); "
-        "its lifecycle hooks are disabled for this runtime"
+        "Broken raised in on_step_start: ZeroDivisionError('display bug'); "
+        "it receives no more records from this runtime"
     )
-    # the broken logger still gets what steps report, but no more lifecycle records
+    # the broken logger still gets what steps report (it is a plain logger too), but no more
+    # records through its hooks
     assert broken.seen == ["on_run_start", "on_step_start", "work", "work"]
     # the other logger is unaffected
     assert [type(r).__name__ for r in hook_logger.records].count("StepStarted") == 2

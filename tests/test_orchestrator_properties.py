@@ -17,7 +17,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from synapse_steps.context import RuntimeContext
-from synapse_steps.events import RunFinished, RunProgress, RunStarted, StepRolledBack
+from synapse_steps.events import (
+    RunFinished,
+    RunProgress,
+    RunStarted,
+    StepRollbackStarted,
+    StepRolledBack,
+)
 from synapse_steps.steps import BaseStep, BaseStepContext, Orchestrator, StepRegistry, StepResult
 
 FAILS = {"fail_result", "raise", "none", "can_skip_raises"}
@@ -91,6 +97,9 @@ class Records:
         raise AssertionError("the orchestrator must not write into set_metrics()")
 
     def on_run_start(self, record: RunStarted) -> None:
+        self.records.append(record)
+
+    def on_rollback_start(self, record: StepRollbackStarted) -> None:
         self.records.append(record)
 
     def on_step_rollback(self, record: StepRolledBack) -> None:
@@ -246,8 +255,31 @@ def test_orchestrator_invariants(specs: list[Spec], interrupt_call: int | None) 
         end = records.records[-1]
         assert isinstance(end, RunFinished)
         assert end.status == outcome
-        assert list(end.rolled_back) == rolled_back
+        # a rollback that raised is an error, not a rollback
+        assert list(end.rolled_back) == [n for n in rolled_back if n not in failing_rollbacks]
+        assert list(end.rollback_errors) == [
+            f"'{n}': OSError: cannot undo {n}" for n in failing_rollbacks
+        ]
         assert [r.name for r in records.records if isinstance(r, StepRolledBack)] == rolled_back
+        assert [(r.name, r.error) for r in records.records if isinstance(r, StepRolledBack)] == [
+            (n, f"OSError: cannot undo {n}" if n in failing_rollbacks else None)
+            for n in rolled_back
+        ]
+        # each rollback is announced right before its outcome
+        rollback_records = [
+            (type(r), r.name)
+            for r in records.records
+            if isinstance(r, StepRollbackStarted | StepRolledBack)
+        ]
+        assert rollback_records == [
+            (kind, n) for n in rolled_back for kind in (StepRollbackStarted, StepRolledBack)
+        ]
+        state = context.runtime_ctx.recorder.run
+        assert state.phase == outcome
+        assert state.rolled_back_count == len(end.rolled_back)
+        assert [name for name, _ in state.rollback_errors] == sorted(
+            failing_rollbacks, key=lambda n: int(n[1:])
+        )
         assert [
             (r.current, r.total) for r in records.records if isinstance(r, RunProgress)
         ] == progress[: len(progress) - (interrupt_call == len(progress))]

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
 import subprocess
 import sys
+import warnings
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
 from synapse_steps.context import RuntimeContext
+from synapse_steps.errors import UsageError
 from synapse_steps.recorder import LoggedEvent, Recorder
 from synapse_steps.steps import BaseStep, BaseStepContext, Orchestrator, StepRegistry, StepResult
 
@@ -76,7 +80,8 @@ def test_steps_frame_columns_and_values() -> None:
         "rollback_error",
     ]
     assert frame["step"].tolist() == ["prepare", "cache", "train", "upload"]
-    assert frame["status"].tolist() == ["rolled back", "skipped", "failed", "pending"]
+    # the status in words: a failed step that was then rolled back says both
+    assert frame["status"].tolist() == ["rolled back", "skipped", "failed, rolled back", "pending"]
     assert frame["error"].tolist()[2] == "diverged"
     assert frame["error"].isna().tolist() == [True, True, False, True]
     assert frame["rolled_back"].tolist() == [True, False, True, False]
@@ -87,19 +92,35 @@ def test_steps_frame_columns_and_values() -> None:
     assert frame["duration"].isna().tolist() == [False, True, False, True]
 
 
+def rows(frame: Any) -> list[dict[str, Any]]:
+    """The frame's rows, with NaN (no value / no text) as None so rows compare with ``==``."""
+    return [
+        {
+            key: None if isinstance(value, float) and math.isnan(value) else value
+            for key, value in row.items()
+        }
+        for row in frame.to_dict("records")
+    ]
+
+
 def test_metrics_frame_columns_and_values() -> None:
     recorder = Recorder()
     run_with(recorder, Train(epochs=3))
 
     frame = recorder.metrics_frame()
 
-    assert list(frame.columns) == ["category", "metric", "x", "value"]
-    assert frame.to_dict("records") == [
-        {"category": "train", "metric": "loss", "x": 0.0, "value": 1.0},
-        {"category": "train", "metric": "loss", "x": 1.0, "value": 0.5},
-        {"category": "train", "metric": "loss", "x": 2.0, "value": 1.0 / 3},
+    # the x column is named after the key the step reported; text values are kept, not plotted
+    assert list(frame.columns) == ["category", "metric", "epoch", "value", "text"]
+    assert str(frame["epoch"].dtype) == "int64"
+    assert rows(frame) == [
+        {"category": "train", "metric": "loss", "epoch": 0, "value": 1.0, "text": None},
+        {"category": "train", "metric": "loss", "epoch": 1, "value": 0.5, "text": None},
+        {"category": "train", "metric": "loss", "epoch": 2, "value": 1.0 / 3, "text": None},
+        {"category": "train", "metric": "tag", "epoch": 0, "value": None, "text": "x"},
+        {"category": "train", "metric": "tag", "epoch": 1, "value": None, "text": "x"},
+        {"category": "train", "metric": "tag", "epoch": 2, "value": None, "text": "x"},
     ]
-    assert recorder.run.metrics.ignored == {"tag": 3}
+    assert recorder.run.metrics.others == {"train": {"tag": [(0.0, "x"), (1.0, "x"), (2.0, "x")]}}
     assert recorder.run.metrics.x_labels == {"train": "epoch"}
 
 
@@ -109,17 +130,42 @@ def test_metrics_frame_without_x_key_uses_the_call_count_and_categories() -> Non
     recorder.set_metrics({"a": 3}, "c1")
     recorder.set_metrics({"z": True, "n": 4})
     frame = recorder.metrics_frame()
-    assert frame.to_dict("records") == [
-        {"category": "c1", "metric": "a", "x": 0.0, "value": 1.0},
-        {"category": "c1", "metric": "a", "x": 1.0, "value": 3.0},
-        {"category": "c1", "metric": "b", "x": 0.0, "value": 2.5},
-        {"category": "metrics", "metric": "n", "x": 0.0, "value": 4.0},
+    assert list(frame.columns) == ["category", "metric", "call", "value", "text"]
+    assert str(frame["call"].dtype) == "int64"
+    assert rows(frame) == [
+        {"category": "c1", "metric": "a", "call": 0, "value": 1.0, "text": None},
+        {"category": "c1", "metric": "a", "call": 1, "value": 3.0, "text": None},
+        {"category": "c1", "metric": "b", "call": 0, "value": 2.5, "text": None},
+        {"category": "metrics", "metric": "n", "call": 0, "value": 4.0, "text": None},
+        # a bool is no number: kept as text, never plotted as 1.0
+        {"category": "metrics", "metric": "z", "call": 0, "value": None, "text": "True"},
     ]
+
+
+def test_metrics_frame_of_numbers_only_has_no_text_column() -> None:
+    recorder = Recorder()
+    recorder.set_metrics({"loss": 0.5, "step": 10})
+    recorder.set_metrics({"loss": 0.25, "step": 20})
+    frame = recorder.metrics_frame()
+    assert list(frame.columns) == ["category", "metric", "step", "value"]
+    assert rows(frame) == [
+        {"category": "metrics", "metric": "loss", "step": 10, "value": 0.5},
+        {"category": "metrics", "metric": "loss", "step": 20, "value": 0.25},
+    ]
+
+
+def test_set_metrics_refuses_what_is_not_a_mapping() -> None:
+    recorder = Recorder()
+    with pytest.raises(
+        UsageError, match=r"^set_metrics\(\) takes a mapping .* got 0.5 of type float"
+    ):
+        recorder.set_metrics(0.5)  # type: ignore[arg-type]
+    assert len(recorder.run.metrics) == 0
 
 
 def test_empty_metrics_frame_has_the_columns() -> None:
     frame = Recorder().metrics_frame()
-    assert list(frame.columns) == ["category", "metric", "x", "value"]
+    assert list(frame.columns) == ["category", "metric", "call", "value"]
     assert len(frame) == 0
 
 
@@ -194,6 +240,7 @@ _PROBE = """
 import json, sys
 import synapse_steps
 from synapse_steps.context import RuntimeContext
+from synapse_steps.errors import UsageError
 from synapse_steps.recorder import Recorder
 from synapse_steps.steps import BaseStep, BaseStepContext, Orchestrator, StepRegistry, StepResult
 
@@ -237,3 +284,84 @@ def test_pandas_is_imported_only_when_a_frame_is_asked_for() -> None:
     assert report["run"] == []
     assert "pandas" in report["frame"]
     assert "ipywidgets" not in report["frame"]
+
+
+class StoppedClock:
+    """The runtime clock, standing still until a test moves it."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def now(self) -> float:
+        return self.t
+
+    def wall(self) -> float:
+        return 1_700_000_000.0 + self.t
+
+
+class ProgressSubscriber:
+    def __init__(self) -> None:
+        self.got: list[Any] = []
+
+    def on_progress(self, record: Any) -> None:
+        self.got.append((record.category, record.current, record.total, record.time))
+
+    def on_log(self, record: Any) -> None:
+        self.got.append(("log", record.event))
+
+
+def test_progress_records_are_coalesced_by_the_runtime_clock() -> None:
+    clock = StoppedClock()
+    subscriber = ProgressSubscriber()
+    runtime = RuntimeContext(logger=subscriber, clock=clock)  # type: ignore[arg-type]
+    for current in range(1000):  # a tight loop while the clock stands still
+        runtime.set_progress(current, 1000, "loop")
+    # the state follows every call ...
+    assert runtime.recorder.run.loose_categories == {"loop": (999, 1000)}
+    # ... but only the first report of each tenth went out (what a console prints must not
+    # depend on timing); the rest waits for the clock
+    assert subscriber.got == [("loop", 100 * tenth, 1000, 0.0) for tenth in range(10)]
+    clock.t = 0.05
+    runtime.set_progress(1000, 1000, "loop")  # the last (current >= total) always goes out
+    assert subscriber.got[10:] == [("loop", 1000, 1000, 0.05)]
+
+
+def test_progress_records_go_out_at_most_every_interval() -> None:
+    clock = StoppedClock()
+    subscriber = ProgressSubscriber()
+    runtime = RuntimeContext(logger=subscriber, clock=clock)  # type: ignore[arg-type]
+    for i in range(100):
+        clock.t = i * 0.01  # 1 s in 100 calls of 10 ms
+        runtime.set_progress(i, 1000, "loop")
+    times = [t for _, _, _, t in subscriber.got]
+    assert 9 <= len(times) <= 11
+    assert all(b - a >= 0.1 - 1e-9 for a, b in itertools.pairwise(times))
+
+
+def test_unsent_progress_is_flushed_before_any_other_record() -> None:
+    clock = StoppedClock()
+    subscriber = ProgressSubscriber()
+    runtime = RuntimeContext(logger=subscriber, clock=clock)  # type: ignore[arg-type]
+    runtime.set_progress(1, 100, "a")  # first: out at once
+    runtime.set_progress(2, 100, "a")  # held back (same tenth, clock standing still)
+    runtime.set_progress(5, 100, "a")  # held back (replaces 2/100)
+    runtime.log("next")  # flushes the latest first
+    assert subscriber.got == [("a", 1, 100, 0.0), ("a", 5, 100, 0.0), ("log", "next")]
+
+
+@pytest.mark.parametrize("plain_logger", [False, True], ids=["store only", "with a plain logger"])
+def test_the_progress_warning_points_at_the_step_s_call(plain_logger: bool) -> None:
+    class Plain:
+        def log(self, *args: Any) -> None:
+            pass
+
+        set_progress = set_metrics = log
+
+    runtime = RuntimeContext(logger=Plain()) if plain_logger else RuntimeContext(display="off")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        line = sys._getframe().f_lineno + 1
+        runtime.set_progress(5, 1, "c")  # the line the user must look at
+    assert [(w.category, w.filename, w.lineno) for w in caught] == [
+        (RuntimeWarning, __file__, line)
+    ]

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from synapse_steps.errors import SynapseStepsError
+from synapse_steps.errors import StepDefinitionError, SynapseStepsError, UnknownStepError
 from synapse_steps.steps import (
     BaseStep,
     BaseStepContext,
@@ -253,3 +253,52 @@ def test_to_frame_columns_and_values() -> None:
             "rollback": False,
         },
     ]
+
+
+def test_replace_puts_a_step_in_the_place_of_another() -> None:
+    registry = registry_of("a", "b", "c")
+    fixed = Step("b", 0.5)
+    registry.replace("b", fixed)
+    assert names(registry) == ["a", "b", "c"]
+    assert registry.get_steps()[1] is fixed
+    assert registry.total_weight == pytest.approx(0.7)
+    registry.replace("c", Step("d"))  # another name is fine, when it is free
+    assert names(registry) == ["a", "b", "d"]
+    assert "c" not in registry
+    assert "d" in registry
+
+
+def test_replace_refuses_a_bad_step_and_keeps_the_old_one() -> None:
+    registry = registry_of("a", "b")
+    old = registry.get_steps()[1]
+    with pytest.raises(StepDefinitionError, match="'a' is already registered"):
+        registry.replace("b", Step("a"))
+    with pytest.raises(StepDefinitionError, match="progress_weight -1"):
+        registry.replace("b", Step("b", -1))
+    with pytest.raises(UnknownStepError, match="no step named 'x'"):
+        registry.replace("x", Step("x"))
+    assert registry.get_steps()[1] is old
+    assert names(registry) == ["a", "b"]
+    assert "b" in registry
+    registry.register(Step("c"))  # the registry is still consistent
+    assert registry.total_weight == pytest.approx(0.3)
+
+
+def test_a_weight_that_makes_the_total_overflow_is_refused() -> None:
+    registry = StepRegistry[BaseStepContext]()
+    registry.register(Step("a", 1e308))
+    with pytest.raises(StepDefinitionError, match="overflow") as raised:
+        registry.register(Step("b", 1e308))
+    assert isinstance(raised.value, ValueError)
+    assert names(registry) == ["a"]
+    assert math.isfinite(registry.total_weight)
+    registry.register(Step("c", 1.0))  # a small one still fits
+
+
+def test_a_duplicate_is_found_among_many_steps() -> None:
+    registry = registry_of(*(f"s{i}" for i in range(5000)))
+    with pytest.raises(StepDefinitionError, match="'s4999' is already registered"):
+        registry.register(Step("s4999"))
+    registry.unregister("s4999")
+    registry.register(Step("s4999"))  # free again once unregistered
+    assert len(registry) == 5000

@@ -12,11 +12,11 @@ from __future__ import annotations
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
+from synapse_steps.clock import Clock
 from synapse_steps.context import RuntimeContext
 from synapse_steps.recorder import Recorder
 from synapse_steps.steps import (
@@ -29,7 +29,6 @@ from synapse_steps.steps import (
     TimingStep,
     ValidationStep,
 )
-from synapse_steps.steps import wrappers as wrappers_module
 
 # -- the documentation's context and steps ------------------------------------------------------
 
@@ -596,22 +595,40 @@ def test_exception_is_converted_to_a_failed_result(list_logger: Any) -> None:
 # -- Built-in step utilities ----------------------------------------------------------------------
 
 
-def _fake_clock(monkeypatch: pytest.MonkeyPatch, *readings: float) -> None:
-    """Make the wrappers read ``readings`` from ``time.perf_counter``, in order."""
-    values = iter(readings)
-    monkeypatch.setattr(wrappers_module, "time", SimpleNamespace(perf_counter=lambda: next(values)))
+class StoppedClock(Clock):
+    """A runtime clock that moves only when a step takes time (see ``taking``)."""
+
+    def __init__(self, t: float = 0.0) -> None:
+        self.t = t
+
+    def now(self) -> float:
+        return self.t
+
+    def wall(self) -> float:
+        return 1_700_000_000.0 + self.t
+
+
+def taking(step_class: type[Any], seconds: float, clock: StoppedClock) -> Any:
+    """An instance of ``step_class`` whose ``execute`` takes ``seconds`` of ``clock``'s time."""
+
+    class Taking(step_class):  # type: ignore[misc, valid-type]
+        def execute(self, context: MyContext) -> StepResult:
+            clock.t += seconds
+            return super().execute(context)  # type: ignore[no-any-return]
+
+    return Taking()
 
 
 def test_logging_step_console_lines_as_documented(
     capsys: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("SYNAPSE_STEPS_DISPLAY", raising=False)
-    _fake_clock(monkeypatch, 10.0, 11.234)
-    context = MyContext(runtime_ctx=RuntimeContext())
+    clock = StoppedClock(10.0)
+    context = MyContext(runtime_ctx=RuntimeContext(clock=clock))
     registry = StepRegistry[MyContext]()
 
     # Wrap existing step with logging
-    logged_step = LoggingStep(ProcessStep())
+    logged_step = LoggingStep(taking(ProcessStep, 1.234, clock))
     registry.register(logged_step)
     Orchestrator(registry, context).execute()
 
@@ -626,14 +643,12 @@ def test_logging_step_console_lines_as_documented(
     )
 
 
-def test_logging_step_events_on_failure_by_exception_and_rollback(
-    list_logger: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    _fake_clock(monkeypatch, 1.0, 1.5, 2.0, 2.25)
-    context = quiet_context(list_logger)
+def test_logging_step_events_on_failure_by_exception_and_rollback(list_logger: Any) -> None:
+    clock = StoppedClock(1.0)
+    context = MyContext(runtime_ctx=RuntimeContext(logger=list_logger, clock=clock))
     registry = StepRegistry[MyContext]()
-    registry.register(LoggingStep(Step1()))
-    registry.register(LoggingStep(RiskyStep()))
+    registry.register(LoggingStep(taking(Step1, 0.5, clock)))
+    registry.register(LoggingStep(taking(RiskyStep, 0.25, clock)))
 
     with pytest.raises(RuntimeError, match=r"^Step 'logged_risky' failed: Invalid input$"):
         Orchestrator(registry, context).execute()
@@ -650,12 +665,12 @@ def test_logging_step_events_on_failure_by_exception_and_rollback(
     ]
 
 
-def test_timing_step_adds_duration_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
-    _fake_clock(monkeypatch, 100.0, 102.5)
-    context = quiet_context()
+def test_timing_step_adds_duration_seconds() -> None:
+    clock = StoppedClock(100.0)
+    context = MyContext(runtime_ctx=RuntimeContext(display="off", clock=clock))
     registry = StepRegistry[MyContext]()
 
-    timed_step = TimingStep(ProcessStep())
+    timed_step = TimingStep(taking(ProcessStep, 2.5, clock))
     registry.register(timed_step)
     Orchestrator(registry, context).execute()
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
+from synapse_steps.clock import SYSTEM_CLOCK, Clock
 from synapse_steps.context import RuntimeContext
+from synapse_steps.errors import NotAStepError
 from synapse_steps.steps import (
     BaseStep,
     BaseStepContext,
@@ -19,7 +20,6 @@ from synapse_steps.steps import (
     TimingStep,
     ValidationStep,
 )
-from synapse_steps.steps import wrappers as wrappers_module
 
 
 class Inner(BaseStep[BaseStepContext]):
@@ -53,14 +53,39 @@ class Inner(BaseStep[BaseStepContext]):
         self.rolled_back_with.append(result)
 
 
-def context_with(logger: Any = None) -> BaseStepContext:
-    runtime = RuntimeContext(display="off") if logger is None else RuntimeContext(logger=logger)
+def context_with(logger: Any = None, clock: Clock = SYSTEM_CLOCK) -> BaseStepContext:
+    if logger is None:
+        runtime = RuntimeContext(display="off", clock=clock)
+    else:
+        runtime = RuntimeContext(logger=logger, clock=clock)
     return BaseStepContext(runtime_ctx=runtime)
 
 
-def fake_clock(monkeypatch: pytest.MonkeyPatch, *readings: float) -> None:
-    values = iter(readings)
-    monkeypatch.setattr(wrappers_module, "time", SimpleNamespace(perf_counter=lambda: next(values)))
+class ScriptedClock(Clock):
+    """The runtime clock reading ``readings`` one by one (and failing the test past the end)."""
+
+    def __init__(self, *readings: float) -> None:
+        self.readings = iter(readings)
+
+    def now(self) -> float:
+        return next(self.readings)
+
+    def wall(self) -> float:
+        return 1_700_000_000.0
+
+
+class TickingClock(Clock):
+    """Moves one second per reading (a test may move ``t`` further)."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def now(self) -> float:
+        self.t += 1.0
+        return self.t
+
+    def wall(self) -> float:
+        return 1_700_000_000.0 + self.t
 
 
 @pytest.mark.parametrize(
@@ -93,36 +118,49 @@ def test_wrappers_stack() -> None:
     assert stacked.progress_weight == 0.4
 
 
-def test_stacked_wrappers_in_a_run(list_logger: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    fake_clock(monkeypatch, 0.0, 1.0, 2.0, 5.0)  # timing: 0..5, logging: 1..2
-    inner = Inner()
+def test_stacked_wrappers_in_a_run(list_logger: Any) -> None:
+    clock = TickingClock()
+
+    class Slow(Inner):
+        def execute(self, context: BaseStepContext) -> StepResult:
+            clock.t += 2.0  # the step itself takes 2 s
+            return super().execute(context)
+
     registry = StepRegistry[BaseStepContext]()
-    registry.register(TimingStep(LoggingStep(inner)))
-    context = context_with(list_logger)
+    registry.register(TimingStep(LoggingStep(Slow())))
+    context = context_with(list_logger, clock)
 
     assert Orchestrator(registry, context).execute()["steps_executed"] == 1
 
+    # the wrappers read the runtime's clock, like the orchestrator: timing reads before and
+    # after logging's two readings (1 s per reading), and both include the step's 2 s
     assert context.step_results[0].data == {"x": 1, "duration_seconds": 5.0}
     assert list_logger.events() == [
         ("step_start", {"step": "inner"}),
-        ("step_end", {"step": "inner", "elapsed": 1.0, "success": True, "skipped": False}),
+        ("step_end", {"step": "inner", "elapsed": 3.0, "success": True, "skipped": False}),
     ]
+    # the runtime's store has the same events, stamped with the runtime's wall clock
+    events = context.runtime_ctx.recorder.events
+    assert [(e.event, e.data) for e in events] == list_logger.events()
+    assert all(e.time > 1_700_000_000.0 for e in events)
+    (state,) = context.runtime_ctx.recorder.run.steps
+    assert state.duration is not None
+    assert state.duration >= 5.0  # the orchestrator's reading of the same clock
 
 
 def test_wrappers_reject_non_steps() -> None:
-    with pytest.raises(TypeError, match=r"^LoggingStep wraps a BaseStep instance, got 'x'"):
+    with pytest.raises(NotAStepError, match=r"^LoggingStep wraps a BaseStep instance, got 'x'"):
         LoggingStep("x")  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match=r"^TimingStep wraps a BaseStep instance, got <class"):
+    with pytest.raises(NotAStepError, match=r"^TimingStep wraps a BaseStep instance, got <class"):
         TimingStep(Inner)  # type: ignore[arg-type]
 
 
 # -- LoggingStep ----------------------------------------------------------------------------------
 
 
-def test_logging_step_logs_start_and_end(list_logger: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    fake_clock(monkeypatch, 3.0, 4.0004)
+def test_logging_step_logs_start_and_end(list_logger: Any) -> None:
     inner = Inner(outcome=StepResult(success=False, error="no", skipped=True))
-    context = context_with(list_logger)
+    context = context_with(list_logger, ScriptedClock(3.0, 4.0004))
 
     result = LoggingStep(inner).execute(context)
 
@@ -138,12 +176,9 @@ def test_logging_step_logs_start_and_end(list_logger: Any, monkeypatch: pytest.M
     ]
 
 
-def test_logging_step_logs_step_end_when_the_inner_step_raises(
-    list_logger: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    fake_clock(monkeypatch, 0.0, 0.1234)
+def test_logging_step_logs_step_end_when_the_inner_step_raises(list_logger: Any) -> None:
     boom = ValueError("boom")
-    context = context_with(list_logger)
+    context = context_with(list_logger, ScriptedClock(0.0, 0.1234))
 
     with pytest.raises(ValueError, match=r"^boom$") as raised:
         LoggingStep(Inner(outcome=boom)).execute(context)
@@ -192,12 +227,11 @@ def test_logging_step_skipped_in_a_run_logs_nothing(list_logger: Any) -> None:
 # -- TimingStep -----------------------------------------------------------------------------------
 
 
-def test_timing_step_returns_a_copy_with_duration(monkeypatch: pytest.MonkeyPatch) -> None:
-    fake_clock(monkeypatch, 1.0, 1.75)
+def test_timing_step_returns_a_copy_with_duration() -> None:
     original = StepResult(data={"a": 1}, rollback_data={"r": 2}, error=None)
     inner = Inner(outcome=original)
 
-    result = TimingStep(inner).execute(context_with())
+    result = TimingStep(inner).execute(context_with(clock=ScriptedClock(1.0, 1.75)))
 
     assert result.data == {"a": 1, "duration_seconds": 0.75}
     assert result.rollback_data == {"r": 2}
@@ -206,10 +240,9 @@ def test_timing_step_returns_a_copy_with_duration(monkeypatch: pytest.MonkeyPatc
     assert result is not original
 
 
-def test_timing_step_keeps_failed_results_failed(monkeypatch: pytest.MonkeyPatch) -> None:
-    fake_clock(monkeypatch, 0.0, 2.0)
+def test_timing_step_keeps_failed_results_failed() -> None:
     result = TimingStep(Inner(outcome=StepResult(success=False, error="bad"))).execute(
-        context_with()
+        context_with(clock=ScriptedClock(0.0, 2.0))
     )
     assert (result.success, result.error, result.data) == (
         False,

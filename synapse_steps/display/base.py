@@ -19,18 +19,33 @@ if TYPE_CHECKING:
 
 class FrontEnd:
     def __init__(self) -> None:
-        # A front end used before it is attached (e.g. fed records by hand) has a store of its own.
+        # Until it is attached, a front end reads an empty store of its own.
         self.recorder = Recorder()
         self.clock: Clock = SYSTEM_CLOCK
+        self._recorders: list[Recorder] = []
+        self._active: Recorder | None = None
 
     def attach(self, runtime: RuntimeContext) -> None:
-        """Read the runtime's store and clock from now on (called by ``RuntimeContext``)."""
+        """Read the runtime's store and clock from now on (called by ``RuntimeContext``).
+
+        One front end may serve several runtimes (a logger reused for each run): it draws the
+        run that is going on, else the last runtime's.
+        """
         self.recorder = runtime.recorder
         self.clock = runtime.clock
+        self._recorders = [r for r in self._recorders if r is not runtime.recorder]
+        self._recorders.append(runtime.recorder)
 
     @property
     def run(self) -> RunState:
-        """The run being drawn (the store's current run)."""
+        """The run being drawn: the one going on in any attached store, else the last one."""
+        if len(self._recorders) > 1:
+            for recorder in reversed(self._recorders):
+                if recorder.run.phase in ("running", "rolling back"):
+                    self._active = recorder
+                    return recorder.run
+            if self._active is not None:  # the run that ended last
+                return self._active.run
         return self.recorder.run
 
 

@@ -104,7 +104,8 @@ class ConsoleLogger(FrontEnd):
         self._say(self.run.describe_plan())
 
     def on_step_start(self, record: StepStarted) -> None:
-        self._printed.pop(record.name, None)
+        # Categories start afresh in each step (two steps may share "batches").
+        self._printed.clear()
         self._say(f"{self._position(record.position)} {record.name} ...")
 
     def on_step_skip(self, record: StepSkipped) -> None:

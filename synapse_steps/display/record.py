@@ -85,11 +85,7 @@ def figure_bundle(run: RunState) -> dict[str, Any] | None:
 
 def _latest_metrics(run: RunState) -> str:
     latest = run.metrics.latest()
-    values = [
-        f"{name}={value:.4g}"
-        for group in latest.values()
-        for name, value in group.items()
-    ]
+    values = [f"{name}={value:.4g}" for group in latest.values() for name, value in group.items()]
     return f" · {' '.join(values[:6])}" if values else ""
 
 

@@ -209,10 +209,10 @@ class _Run(Generic[C]):
         if start == 0:
             context.step_results = []
         context.errors = []
-        self.publish(
-            RunStarted(next(_run_ids), self.plan, self.started, self.clock.wall(), workflow)
-        )
         try:
+            self.publish(
+                RunStarted(next(_run_ids), self.plan, self.started, self.clock.wall(), workflow)
+            )
             for index, step, result in self.reused:
                 self.executed.append((index, step, result))
                 self.publish(StepReused(index, step.name, self.clock.now()))

@@ -13,6 +13,7 @@ from synapse_steps.actions.train import BaseTrainAction, BaseTrainParams, TrainC
 from synapse_steps.backends.local import LocalBackend
 from synapse_steps.context import RuntimeContext
 from synapse_steps.demo import ShapesTrainAction
+from synapse_steps.errors import InvalidParamsError
 from synapse_steps.recorder import Recorder
 from synapse_steps.steps import BaseStep, LoggingStep, StepRegistry, StepResult
 
@@ -149,8 +150,9 @@ def test_params_allow_extra_fields_and_keep_defaults() -> None:
 
 
 def test_action_rejects_unvalidated_params(runtime: RuntimeContext) -> None:
-    with pytest.raises(TypeError, match=r"dispatch\(dict_params\)"):
+    with pytest.raises(InvalidParamsError, match=r"dispatch\(dict_params\)") as raised:
         MyTrainAction({"dataset": 1}, runtime)  # type: ignore[arg-type]
+    assert isinstance(raised.value, TypeError)
 
 
 def test_base_train_action_is_importable_from_the_package_root() -> None:
@@ -239,7 +241,15 @@ def test_failure_in_training_rolls_back_exported_and_converted_data(
     assert sorted(p.name for p in out.iterdir()) == []
     assert backend.list_models() == []
     run = runtime.recorder.run
-    assert [s.status for s in run.steps] == ["rolled back", "rolled back", "failed", "pending"]
+    assert [s.label for s in run.steps] == [
+        "rolled back",
+        "rolled back",
+        "failed, rolled back",
+        "pending",
+    ]
+    assert [s.status for s in run.steps] == ["done", "done", "failed", "pending"]
+    assert [s.rolled_back for s in run.steps] == [True, True, True, False]
+    assert run.phase == "failed"
 
 
 class WrongReturn(BaseTrainAction[BaseTrainParams]):

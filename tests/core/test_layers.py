@@ -17,6 +17,7 @@ PACKAGE = Path(synapse_steps.__file__).parent
 #: The core: steps, events, run state, runtime. Everything else is built on it.
 CORE = {
     "synapse_steps",
+    "synapse_steps._warn",
     "synapse_steps.clock",
     "synapse_steps.client",
     "synapse_steps.context",

@@ -1,4 +1,4 @@
-"""Fixtures for the display tests: a manual clock, captured displays, configurable steps.
+"""Fixtures for the display tests: a manual runtime clock, captured displays, configurable steps.
 
 Nothing here needs a notebook front end: ipywidgets objects work without one (their traits are
 plain values), and ``show`` (IPython's ``display``) is replaced by a list that keeps what a cell
@@ -8,7 +8,6 @@ would have shown.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -16,19 +15,13 @@ from display_helpers import Clock
 
 
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    """Freeze every clock the run and its display read (event times, refresh throttles)."""
-    import synapse_steps.display.notebook as notebook
-    import synapse_steps.recorder as recorder
-    import synapse_steps.run_state as run_state
-    import synapse_steps.steps.orchestrator as orchestrator
+def clock() -> Clock:
+    """A stopped clock for one test's runtimes: ``clock.runtime(logger)``, ``run(..., clock=)``.
 
-    fake = Clock()
-    monkeypatch.setattr(orchestrator, "now", fake)
-    monkeypatch.setattr(run_state, "now", fake)
-    monkeypatch.setattr(notebook, "perf_counter", fake)
-    monkeypatch.setattr(recorder, "time", SimpleNamespace(time=fake.time))
-    return fake
+    Everything a runtime times (event times, durations, refresh throttles) reads its clock, so a
+    runtime built on this one is frozen until the test calls ``clock.advance``.
+    """
+    return Clock()
 
 
 @pytest.fixture

@@ -7,26 +7,35 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from synapse_steps.clock import Clock as RuntimeClock
 from synapse_steps.context import RuntimeContext
 from synapse_steps.steps import BaseStep, BaseStepContext, Orchestrator, StepRegistry, StepResult
 
 
-class Clock:
-    """A clock that moves only when told to, standing in for ``perf_counter`` and ``time``."""
+class Clock(RuntimeClock):
+    """A runtime clock that moves only when told to (``RuntimeContext(clock=...)``).
+
+    ``now()`` (monotonic) starts at ``t``; ``wall()`` (epoch seconds) at ``wall_t``; ``advance``
+    moves both.
+    """
 
     def __init__(self, start: float = 100.0) -> None:
-        self.now = start
-        self.wall = 1_700_000_000.0
+        self.t = start
+        self.wall_t = 1_700_000_000.0
 
-    def __call__(self) -> float:
-        return self.now
+    def now(self) -> float:
+        return self.t
+
+    def wall(self) -> float:
+        return self.wall_t
 
     def advance(self, seconds: float) -> None:
-        self.now += seconds
-        self.wall += seconds
+        self.t += seconds
+        self.wall_t += seconds
 
-    def time(self) -> float:
-        return self.wall
+    def runtime(self, logger: Any) -> RuntimeContext:
+        """A runtime reading this clock, with ``logger`` (one or a list) as its front end."""
+        return RuntimeContext(logger=logger, clock=self)
 
 
 @dataclass
@@ -109,13 +118,23 @@ class Step(BaseStep[BaseStepContext]):
 
 
 def run(
-    logger: Any, *steps: BaseStep[BaseStepContext]
+    target: Any, *steps: BaseStep[BaseStepContext], clock: Clock | None = None
 ) -> tuple[BaseStepContext, BaseException | None]:
-    """Run ``steps`` with ``logger``; return the context and what the run raised (if anything)."""
+    """Run ``steps``; return the context and what the run raised (if anything).
+
+    ``target`` is a ``RuntimeContext`` to run in, or a logger for a new runtime reading
+    ``clock`` (the system clock when ``None``).
+    """
     registry = StepRegistry[BaseStepContext]()
     for step in steps:
         registry.register(step)
-    context = BaseStepContext(runtime_ctx=RuntimeContext(logger=logger))
+    if isinstance(target, RuntimeContext):
+        runtime = target
+    elif clock is not None:
+        runtime = clock.runtime(target)
+    else:
+        runtime = RuntimeContext(logger=target)
+    context = BaseStepContext(runtime_ctx=runtime)
     try:
         Orchestrator(registry, context).execute()
     except BaseException as exc:  # KeyboardInterrupt included: the tests look at it

@@ -14,6 +14,7 @@ from synapse_steps.display import auto
 from synapse_steps.display.auto import choose_display, default_logger
 from synapse_steps.display.console import ConsoleLogger
 from synapse_steps.display.html import HtmlLogger
+from synapse_steps.errors import ConfigurationError
 
 
 def where(monkeypatch: pytest.MonkeyPatch, *, kernel: bool, widgets: bool, env: str | None) -> None:
@@ -71,8 +72,9 @@ def test_unknown_mode_says_where_it_came_from(
     monkeypatch: pytest.MonkeyPatch, argument: str | None, env: str | None, source: str
 ) -> None:
     where(monkeypatch, kernel=True, widgets=True, env=env)
-    with pytest.raises(ValueError, match=source) as raised:
+    with pytest.raises(ConfigurationError, match=source) as raised:
         choose_display(argument)
+    assert isinstance(raised.value, ValueError)
     assert "widgets, text, console, off" in str(raised.value)
 
 
@@ -123,6 +125,33 @@ def test_html_logger_hints_once_and_ends_with_a_summary(
     ]
     assert shown[1]["text/plain"].startswith("succeeded - 1 of 1 steps executed\n")
     assert "\x1b" not in json.dumps([o["text/plain"] for o in shown])  # no ANSI codes
+
+
+def test_the_install_hint_only_when_widgets_were_wanted(
+    monkeypatch: pytest.MonkeyPatch, shown: list[Any]
+) -> None:
+    from display_helpers import Step, run
+
+    from synapse_steps.display import html
+
+    where(monkeypatch, kernel=True, widgets=False, env=None)
+    (missing,) = default_logger()  # widgets wanted (auto) but not installed: hint
+    assert (type(missing), missing.hint) == (HtmlLogger, True)
+    where(monkeypatch, kernel=True, widgets=True, env="widgets")
+    monkeypatch.setitem(sys.modules, "synapse_steps.display.notebook", None)  # import fails
+    with pytest.warns(RuntimeWarning, match="live widgets unavailable"):
+        (broken,) = default_logger()
+    assert (type(broken), broken.hint) == (HtmlLogger, True)
+    where(monkeypatch, kernel=True, widgets=True, env=None)
+    (chosen,) = default_logger("text")  # tables chosen on purpose: no hint
+    assert (type(chosen), chosen.hint) == (HtmlLogger, False)
+    monkeypatch.setenv(auto.ENV_VAR, "text")
+    (from_env,) = default_logger()
+    assert from_env.hint is False
+
+    monkeypatch.setattr(html, "_hint_shown", False)
+    run(chosen, Step("a", 1.0))
+    assert [sorted(obj) for obj in shown] == [["text/html", "text/plain"]]  # no hint
 
 
 SCRIPT = """

@@ -130,7 +130,8 @@ def test_frames_can_be_built_while_threads_report() -> None:
     built = 0
     while writer.is_alive() or built == 0:
         frame = recorder.metrics_frame()
-        assert frame["x"].notna().all()
+        assert list(frame.columns) == ["category", "metric", "call", "value"]
+        assert frame["call"].notna().all()
         assert frame["value"].notna().all()
         recorder.events_frame()
         built += 1

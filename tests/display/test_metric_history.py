@@ -69,7 +69,10 @@ def test_only_numbers_are_kept() -> None:
         "lr": [0.5],
         "n": [3.0],
     }
-    assert store.ignored == {"tag": 1, "done": 1}
+    # values that are not numbers are kept apart (for the frames), never plotted
+    assert store.others == {"c": {"tag": [(0.0, "best")], "done": [(0.0, False)]}}
+    assert "tag" not in store.series["c"]
+    assert "done" not in store.series["c"]
     assert store.latest() == {"c": {"loss": 0.25, "lr": 0.5, "n": 3.0}}
 
 
@@ -104,3 +107,33 @@ def test_static_figure_has_one_panel_per_metric() -> None:
 
     empty = metrics_figure(MetricStore())
     assert [t.get_text() for t in empty.texts] == ["no metrics reported"]
+
+
+def test_nested_mappings_become_outer_slash_inner_names() -> None:
+    from collections import OrderedDict
+
+    store = MetricStore()
+    store.add({"lr": {"head": 0.1, "body": {"low": 0.01}}, "epoch": 1}, "opt")
+    # any mapping is nested metrics, not only a plain dict (OrderedDict from a state_dict ...)
+    store.add({"lr": OrderedDict(head=0.2), "epoch": 2}, "opt")
+    assert {name: list(s.y) for name, s in store.series["opt"].items()} == {
+        "lr/head": [0.1, 0.2],
+        "lr/body/low": [0.01],
+    }
+    assert store.others == {}
+    assert store.x_labels == {"opt": "epoch"}
+
+
+def test_each_category_keeps_its_own_x_column_in_the_frame() -> None:
+    from synapse_steps.frames import metrics_frame
+
+    store = MetricStore()
+    store.add({"loss": 0.5, "epoch": 1}, "train")
+    store.add({"acc": 0.9, "step": 100}, "val")
+    frame = metrics_frame(store)
+    assert list(frame.columns) == ["category", "metric", "epoch", "step", "value"]
+    rows = frame.to_dict("records")
+    assert (rows[0]["category"], rows[0]["epoch"], rows[0]["value"]) == ("train", 1.0, 0.5)
+    assert np.isnan(rows[0]["step"])
+    assert (rows[1]["category"], rows[1]["step"], rows[1]["value"]) == ("val", 100.0, 0.9)
+    assert np.isnan(rows[1]["epoch"])

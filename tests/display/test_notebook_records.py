@@ -16,6 +16,7 @@ from synapse_steps.events import (
     RunStarted,
     StepFailed,
     StepFinished,
+    StepRollbackStarted,
     StepRolledBack,
     StepStarted,
 )
@@ -32,48 +33,65 @@ def labels(logger: NotebookLogger) -> list[str]:
     return [text_of(row.label.value) for row in logger.view.rows]
 
 
+def fed(clock: Clock, logger: NotebookLogger) -> Any:
+    """The ``publish`` of a runtime with ``logger`` attached: records go through its store."""
+    return clock.runtime(logger).publish
+
+
 def test_each_rollback_shows_as_it_happens(clock: Clock, shown: list[Any]) -> None:
     logger = NotebookLogger()
-    logger.on_run_start(RunStarted(11, PLAN, 100.0))
+    publish = fed(clock, logger)
+    publish(RunStarted(11, PLAN, 100.0, 1_700_000_000.0, "Workflow"))
     assert labels(logger) == ["○ load_data pending", "○ train pending", "○ save pending"]
     assert shown == [logger.view.widget]  # type: ignore[union-attr]
     assert repr(shown[0]) == "Run: 3 steps [load_data 0.3, train 0.5, save 0.2]"
 
-    logger.on_step_start(StepStarted(0, "load_data", 100.0))
+    publish(StepStarted(0, "load_data", 100.0))
     assert labels(logger)[0] == "▶ load_data running"
-    logger.on_step_end(StepFinished(0, "load_data", 1.5, 101.5))
-    logger.on_run_progress(RunProgress(30, 100, 101.5))
-    logger.on_step_start(StepStarted(1, "train", 101.5))
-    logger.on_step_fail(StepFailed(1, "train", "CUDA out of memory", 2.0, 103.5, False, None))
+    publish(StepFinished(0, "load_data", 1.5, 101.5))
+    publish(RunProgress(30, 100, 101.5))
+    publish(StepStarted(1, "train", 101.5))
+    publish(StepFailed(1, "train", "CUDA out of memory", 2.0, 103.5, False, None))
     assert labels(logger)[:2] == ["✔ load_data done", "✖ train failed\nCUDA out of memory"]
 
-    logger.on_step_rollback(StepRolledBack(1, "train", None, 103.6))
+    publish(StepRollbackStarted(1, "train", 103.5))
+    assert labels(logger)[1] == "↺ train failed, rolling back\nCUDA out of memory"
+    assert logger.view is not None
+    assert text_of(logger.view.header.value).endswith("— rolling back train")
+    publish(StepRolledBack(1, "train", None, 103.6))
     assert labels(logger)[:2] == [
         "✔ load_data done",
         "✖ train failed, rolled back\nCUDA out of memory",
     ]
-    logger.on_step_rollback(StepRolledBack(0, "load_data", "PermissionError: /data", 103.7))
-    assert labels(logger)[0] == "↺ load_data rolled back\nrollback failed: PermissionError: /data"
-    assert logger.view is not None
-    assert logger.view.outcome.value == ""  # the outcome line comes with the run's end
+    publish(StepRollbackStarted(0, "load_data", 103.6))
+    assert labels(logger)[0] == "↺ load_data rolling back"
+    publish(StepRolledBack(0, "load_data", "PermissionError: /data", 103.7))
+    # a rollback that raised did not roll the step back
+    assert (
+        labels(logger)[0] == "⚠ load_data rollback failed\nrollback failed: PermissionError: /data"
+    )
+    # while rolling back, the view says so (the outcome proper comes with the run's end)
+    assert text_of(logger.view.outcome.value) == (
+        "rolling back after 'train' failed\nrollback of load_data failed: PermissionError: /data"
+    )
 
-    logger.on_run_end(
+    publish(
         RunFinished(
             "failed",
             1,
             3,
             "train",
             "CUDA out of memory",
-            ("train", "load_data"),
+            ("train",),
             ("'load_data': PermissionError: /data",),
             3.7,
             103.7,
         )
     )
     view = logger.view
+    outcome = "failed at 'train' - rolled back 1 step; rollback failed for 'load_data'"
     assert text_of(view.outcome.value) == (
-        "failed at 'train' - rolled back 2 steps (1 rollback error)\n"
-        "rollback of load_data failed: PermissionError: /data"
+        f"{outcome}\nrollback of load_data failed: PermissionError: /data"
     )
     assert (view.bar.value, view.bar.bar_style) == (0.3, "danger")
     assert [row.timing.value for row in view.rows] == ["1.50s", "2.00s", ""]
@@ -82,15 +100,17 @@ def test_each_rollback_shows_as_it_happens(clock: Clock, shown: list[Any]) -> No
         "✔ load_data done in 1.50s",
         "▶ train started",
         "✖ train failed: CUDA out of memory",
+        "↺ rolling back train",
         "↺ train rolled back",
-        "↺ rollback of load_data FAILED: PermissionError: /data",
-        "run failed at 'train' - rolled back 2 steps (1 rollback error)",
+        "↺ rolling back load_data",
+        "⚠ rollback of load_data FAILED: PermissionError: /data",
+        f"run {outcome}",
     ]
     summary = (
-        "failed at 'train' - rolled back 2 steps (1 rollback error)\n"
+        f"{outcome}\n"
         "#  step       status               duration  error\n"
         f"-  ---------  -------------------  --------  {'-' * 39}\n"
-        "1  load_data  rolled back          1.50s     rollback failed: PermissionError: /data\n"
+        "1  load_data  rollback failed      1.50s     rollback failed: PermissionError: /data\n"
         "2  train      failed, rolled back  2.00s     CUDA out of memory\n"
         "3  save       pending"
     )
@@ -100,8 +120,8 @@ def test_each_rollback_shows_as_it_happens(clock: Clock, shown: list[Any]) -> No
         logger.recorder.steps_frame(),
         pd.DataFrame(
             [
-                ("load_data", "rolled back", 1.5, None, True, "PermissionError: /data"),
-                ("train", "failed", 2.0, "CUDA out of memory", True, None),
+                ("load_data", "rollback failed", 1.5, None, False, "PermissionError: /data"),
+                ("train", "failed, rolled back", 2.0, "CUDA out of memory", True, None),
                 ("save", "pending", None, None, False, None),
             ],
             columns=["step", "status", "duration", "error", "rolled_back", "rollback_error"],
@@ -111,23 +131,27 @@ def test_each_rollback_shows_as_it_happens(clock: Clock, shown: list[Any]) -> No
 
 def test_interrupt_between_steps_names_no_step(clock: Clock, shown: list[Any]) -> None:
     logger = NotebookLogger()
-    logger.on_run_start(RunStarted(12, PLAN, 100.0))
-    logger.on_step_start(StepStarted(0, "load_data", 100.0))
-    logger.on_step_end(StepFinished(0, "load_data", 1.0, 101.0))
-    logger.on_step_rollback(StepRolledBack(0, "load_data", None, 101.2))
-    logger.on_run_end(
-        RunFinished("interrupted", 1, 3, None, "interrupted", ("load_data",), (), 1.2, 101.2)
-    )
+    publish = fed(clock, logger)
+    publish(RunStarted(12, PLAN, 100.0, 1_700_000_000.0, "Workflow"))
+    publish(StepStarted(0, "load_data", 100.0))
+    publish(StepFinished(0, "load_data", 1.0, 101.0))
+    publish(RunProgress(30, 100, 101.0))
+    publish(StepRollbackStarted(0, "load_data", 101.1))
+    publish(StepRolledBack(0, "load_data", None, 101.2))
+    publish(RunFinished("interrupted", 1, 3, None, "interrupted", ("load_data",), (), 1.2, 101.2))
     assert logger.view is not None
     assert text_of(logger.view.outcome.value) == "interrupted - rolled back 1 step"
-    assert (logger.view.bar.value, logger.view.bar.bar_style) == (0.0, "warning")
+    # the bar stays where the run stopped
+    assert (logger.view.bar.value, logger.view.bar.bar_style) == (0.3, "warning")
     assert text_of(logger.view.header.value).endswith("— interrupted")
+    assert labels(logger) == ["↺ load_data rolled back", "○ train pending", "○ save pending"]
 
 
 def test_interrupt_in_can_skip_marks_the_step(clock: Clock, shown: list[Any]) -> None:
     logger = NotebookLogger()
-    logger.on_run_start(RunStarted(13, PLAN, 100.0))
-    logger.on_run_end(
+    publish = fed(clock, logger)
+    publish(RunStarted(13, PLAN, 100.0, 1_700_000_000.0, "Workflow"))
+    publish(
         RunFinished(
             "interrupted", 0, 3, "load_data", "interrupted (KeyboardInterrupt)", (), (), 0.1, 100.1
         )
@@ -143,12 +167,13 @@ def test_interrupt_in_can_skip_marks_the_step(clock: Clock, shown: list[Any]) ->
 
 def test_names_are_escaped_in_widgets(clock: Clock, shown: list[Any]) -> None:
     logger = NotebookLogger()
+    runtime = clock.runtime(logger)
     plan = (PlannedStep(0, "<img src=x>", 1.0, 1.0, 0.0, 1.0, "S", None),)
-    logger.on_run_start(RunStarted(14, plan, 100.0))
-    logger.on_step_start(StepStarted(0, "<img src=x>", 100.0))
-    logger.set_progress(1, 2, "<i>")
+    runtime.publish(RunStarted(14, plan, 100.0, 1_700_000_000.0, "Workflow"))
+    runtime.publish(StepStarted(0, "<img src=x>", 100.0))
+    runtime.set_progress(1, 2, "<i>")
     clock.advance(1.0)
-    logger.set_progress(1, 2, "<i>")
+    runtime.set_progress(1, 2, "<i>")
     view = logger.view
     assert view is not None
     assert "<img" not in view.rows[0].label.value
@@ -156,3 +181,13 @@ def test_names_are_escaped_in_widgets(clock: Clock, shown: list[Any]) -> None:
     assert "<img" not in view.header.value
     assert "&lt;i&gt;" in view.rows[0]._bars["<i>"][1].value
     assert repr(view.widget) == "Run: 1 step [<img src=x> 1]"
+
+
+def test_front_ends_are_subscribers_without_the_plain_methods(clock: Clock) -> None:
+    from synapse_steps.display.html import HtmlLogger
+
+    for front_end in (NotebookLogger(), HtmlLogger()):
+        assert not any(hasattr(front_end, name) for name in ("log", "set_progress", "set_metrics"))
+        runtime = clock.runtime(front_end)
+        assert runtime.recorder.subscribers == (front_end,)
+        assert (front_end.recorder, front_end.clock) == (runtime.recorder, clock)

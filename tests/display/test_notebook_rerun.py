@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from display_helpers import Clock, Step, run
 
+from synapse_steps.context import RuntimeContext
 from synapse_steps.display import notebook
 from synapse_steps.display.notebook import NotebookLogger, RunView
 from synapse_steps.events import PlannedStep, RunStarted, StepStarted
@@ -16,20 +17,22 @@ def is_open(view: RunView) -> bool:
     return all(widget.comm is not None for widget in view._all_widgets())
 
 
-def start_unfinished(logger: NotebookLogger, run_id: int = 990) -> RunView:
+def start_unfinished(runtime: RuntimeContext, run_id: int = 990) -> RunView:
     """A run whose end never arrives (its cell was left, its thread still runs ...)."""
     plan = (PlannedStep(0, "slow", 1.0, 1.0, 0.0, 1.0, "Slow", None),)
-    logger.on_run_start(RunStarted(run_id, plan, 100.0))
-    logger.on_step_start(StepStarted(0, "slow", 100.0))
+    runtime.publish(RunStarted(run_id, plan, 100.0, 1_700_000_000.0, "Workflow"))
+    runtime.publish(StepStarted(0, "slow", 100.0))
+    (logger,) = runtime.loggers
     assert logger.view is not None
-    return logger.view
+    return logger.view  # type: ignore[no-any-return]
 
 
 def test_a_second_run_makes_a_new_view(clock: Clock, shown: list[Any]) -> None:
     logger = NotebookLogger()
-    run(logger, Step("a", 1.0, clock=clock))
+    runtime = clock.runtime(logger)  # re-running a cell: the same context, a new run
+    run(runtime, Step("a", 1.0, clock=clock))
     first = logger.view
-    run(logger, Step("b", 1.0, clock=clock), Step("c", 1.0, clock=clock))
+    run(runtime, Step("b", 1.0, clock=clock), Step("c", 1.0, clock=clock))
     second = logger.view
     assert first is not None
     assert second is not None
@@ -43,12 +46,13 @@ def test_a_second_run_makes_a_new_view(clock: Clock, shown: list[Any]) -> None:
     assert is_open(first)
     assert first.run.outcome() == "succeeded - 1 of 1 steps executed"
     # What is reported now belongs to the latest run.
-    logger.set_progress(1, 2, "late")
-    logger.set_metrics({"loss": 1.0}, "late")
+    runtime.set_progress(1, 2, "late")
+    runtime.set_metrics({"loss": 1.0}, "late")
     assert second.run.loose_categories == {"late": (1, 2)}
     assert first.run.loose_categories == {}
     assert list(second.run.metrics.series) == ["late"]
     assert list(first.run.metrics.series) == []
+    assert logger.recorder is runtime.recorder
     assert [run.run_id for run in logger.recorder.runs][-2:] == [
         first.run.run_id,
         second.run.run_id,
@@ -60,11 +64,12 @@ def test_rerunning_the_same_cell_closes_its_old_view(
 ) -> None:
     monkeypatch.setattr(notebook, "_current_cell_key", lambda: "cell-7")
     logger = NotebookLogger()
-    run(logger, Step("a", 1.0, clock=clock))
+    runtime = clock.runtime(logger)
+    run(runtime, Step("a", 1.0, clock=clock))
     first = logger.view
     assert first is not None
     assert is_open(first)
-    run(logger, Step("a", 1.0, clock=clock))
+    run(runtime, Step("a", 1.0, clock=clock))
     assert logger.view is not first
     assert not is_open(first)
     assert first not in notebook._views
@@ -77,23 +82,24 @@ def test_a_finished_view_of_another_cell_stays_open(
     cells = iter(["cell-1", "cell-2"])
     monkeypatch.setattr(notebook, "_current_cell_key", lambda: next(cells))
     logger = NotebookLogger()
-    run(logger, Step("a", 1.0, clock=clock))
+    run(logger, Step("a", 1.0, clock=clock), clock=clock)
     first = logger.view
-    run(logger, Step("a", 1.0, clock=clock))
+    run(logger, Step("a", 1.0, clock=clock), clock=clock)
     assert first is not None
     assert is_open(first)
 
 
 def test_an_unfinished_view_is_closed_and_stops_updating(clock: Clock, shown: list[Any]) -> None:
     logger = NotebookLogger()
-    old = start_unfinished(logger)
-    logger.set_progress(1, 4, "slow")
+    runtime = clock.runtime(logger)
+    old = start_unfinished(runtime)
+    runtime.set_progress(1, 4, "slow")
     clock.advance(1.0)
-    logger.set_progress(2, 4, "slow")
+    runtime.set_progress(2, 4, "slow")
     assert old.bar.value == 0.5
     assert not old.finished
 
-    run(logger, Step("again", 1.0, clock=clock))
+    run(runtime, Step("again", 1.0, clock=clock))
     assert old.finished
     assert not is_open(old)
     new = logger.view
@@ -102,7 +108,7 @@ def test_an_unfinished_view_is_closed_and_stops_updating(clock: Clock, shown: li
     assert is_open(new)
 
     # The old run's state changes again (a late worker thread, say): its view does not follow.
-    old.run.on_progress(4, 4, "slow")
+    old.run.progress(4, 4, "slow")
     old.refresh(plots=True, block=True)
     assert old.bar.value == 0.5
     assert old.rows[0]._bars["slow"][0].value == 0.5
@@ -112,19 +118,19 @@ def test_a_new_run_of_another_logger_closes_an_unfinished_view(
     clock: Clock, shown: list[Any]
 ) -> None:
     stalled, other = NotebookLogger(), NotebookLogger()
-    old = start_unfinished(stalled)
-    run(other, Step("b", 1.0, clock=clock))
+    stalled_runtime = clock.runtime(stalled)
+    old = start_unfinished(stalled_runtime)
+    run(other, Step("b", 1.0, clock=clock), clock=clock)
     assert not is_open(old)
-    # Progress still reported to the stalled logger lands in its recorder, not on screen.
+    # Progress still reported to the stalled runtime lands in its recorder, not on screen.
     clock.advance(1.0)
-    stalled.set_progress(3, 4, "slow")
+    stalled_runtime.set_progress(3, 4, "slow")
     assert stalled.run.steps[0].categories == {"slow": (3, 4)}
     assert old.bar.value == 0.0
 
 
 def test_closing_twice_is_harmless(clock: Clock, shown: list[Any]) -> None:
-    logger = NotebookLogger()
-    view = start_unfinished(logger)
+    view = start_unfinished(clock.runtime(NotebookLogger()))
     view.close()
     view.close()
     assert view.finished

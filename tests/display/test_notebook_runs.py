@@ -1,7 +1,8 @@
 """The live view of real orchestrator runs: widget traits, text forms, summaries, DataFrames.
 
-A real ``Orchestrator`` drives ``NotebookLogger`` with no front end; every clock is the test's
-(see ``clock``), so durations, elapsed times and throttled refreshes are exact.
+A real ``Orchestrator`` drives ``NotebookLogger`` with no front end; the runtime reads the
+test's clock (``clock.runtime(logger)``), so durations, elapsed times and throttled refreshes
+are exact.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def mime_kinds(shown: list[Any]) -> list[Any]:
 def test_success_with_skip(clock: Clock, shown: list[Any]) -> None:
     logger = NotebookLogger()
     _, error = run(
-        logger,
+        clock.runtime(logger),
         Step("load_data", 0.3, clock=clock, seconds=0.5, metrics=True),
         Step("train", 0.5, clock=clock, seconds=2.0, ticks=2, category="batches"),
         Step("save", 0.2, clock=clock, skip=True),
@@ -124,7 +125,7 @@ def test_overall_bar_advances_inside_the_running_step(clock: Clock, shown: list[
                 seen.append(overall(logger.view))
             return StepResult()
 
-    run(logger, Step("prepare", 1.0, clock=clock, seconds=1.0), Probe("train", 3.0))
+    run(clock.runtime(logger), Step("prepare", 1.0, clock=clock, seconds=1.0), Probe("train", 3.0))
     assert seen == [
         (0.25 + 0.75 * 0.25, "info", "44% · ETA 1.61s", "1.25s"),
         (0.25 + 0.75 * 0.50, "info", "62% · ETA 0.90s", "1.50s"),
@@ -150,7 +151,7 @@ def test_step_row_shows_running_status_and_a_bar_per_category(
             seen.append(rows(logger.view)[0])
             return StepResult()
 
-    run(logger, TwoCategories("fetch", 1.0))
+    run(clock.runtime(logger), TwoCategories("fetch", 1.0))
     assert seen == [
         (
             "▶ fetch running",
@@ -174,7 +175,7 @@ def test_failure_rolls_back_and_says_so(clock: Clock, shown: list[Any]) -> None:
     journal = Journal()
     logger = NotebookLogger()
     context, error = run(
-        logger,
+        clock.runtime(logger),
         Step("load_data", 0.3, clock=clock, journal=journal, seconds=0.5, metrics=True),
         Step("train", 0.5, clock=clock, journal=journal, seconds=2.0, ticks=2, error="diverged"),
         Step("save", 0.2, clock=clock, journal=journal),
@@ -184,7 +185,8 @@ def test_failure_rolls_back_and_says_so(clock: Clock, shown: list[Any]) -> None:
     view = logger.view
     assert view is not None
 
-    assert overall(view) == (0.3, "danger", "30%", "2.50s")
+    # the bar stays where the failure happened: 'train' had reported 2/2 when it failed
+    assert overall(view) == (0.8, "danger", "80%", "2.50s")
     assert text_of(view.header.value).endswith("— failed")
     assert rows(view) == [
         ("↺ load_data rolled back", "0.50s", [("load_data", 1.0, "warning", "4/4")]),
@@ -194,8 +196,10 @@ def test_failure_rolls_back_and_says_so(clock: Clock, shown: list[Any]) -> None:
     assert text_of(view.outcome.value) == "failed at 'train' - rolled back 2 steps"
     assert list(view.log_lines)[3:] == [
         "✖ train failed: diverged",
+        "↺ rolling back train",
         "rollback: {'step': 'train'}",
         "↺ train rolled back",
+        "↺ rolling back load_data",
         "rollback: {'step': 'load_data'}",
         "↺ load_data rolled back",
         "run failed at 'train' - rolled back 2 steps",
@@ -214,7 +218,7 @@ def test_failure_rolls_back_and_says_so(clock: Clock, shown: list[Any]) -> None:
 def test_failing_rollback_is_visible(clock: Clock, shown: list[Any]) -> None:
     logger = NotebookLogger()
     _, error = run(
-        logger,
+        clock.runtime(logger),
         Step("load_data", 0.3, clock=clock, seconds=0.5, rollback_error="disk is read-only"),
         Step("convert", 0.2, clock=clock, seconds=0.5),
         Step("train", 0.5, clock=clock, raises=ValueError("bad shape")),
@@ -222,18 +226,21 @@ def test_failing_rollback_is_visible(clock: Clock, shown: list[Any]) -> None:
     assert isinstance(error, StepFailedError)
     view = logger.view
     assert view is not None
-    outcome = "failed at 'train' - rolled back 3 steps (1 rollback error)"
+    # a rollback that raised is not counted as rolled back
+    outcome = "failed at 'train' - rolled back 2 steps; rollback failed for 'load_data'"
     assert text_of(view.outcome.value) == (
         f"{outcome}\nrollback of load_data failed: RuntimeError: disk is read-only"
     )
     assert rows(view)[0][0] == (
-        "↺ load_data rolled back\nrollback failed: RuntimeError: disk is read-only"
+        "⚠ load_data rollback failed\nrollback failed: RuntimeError: disk is read-only"
     )
+    assert rows(view)[0][2] == [("load_data", 1.0, "danger", "4/4")]
+    assert rows(view)[1][0] == "↺ convert rolled back"
     assert rows(view)[2][0] == "✖ train failed, rolled back\nbad shape"
-    assert "↺ rollback of load_data FAILED: RuntimeError: disk is read-only" in view.log_lines
+    assert "⚠ rollback of load_data FAILED: RuntimeError: disk is read-only" in view.log_lines
     assert shown[1]["text/plain"].splitlines()[0] == outcome
     assert shown[1]["text/plain"].splitlines()[3] == (
-        "1  load_data  rolled back          0.50s     "
+        "1  load_data  rollback failed      0.50s     "
         "rollback failed: RuntimeError: disk is read-only"
     )
     assert "rollback failed: RuntimeError: disk is read-only" in shown[1]["text/html"]
@@ -246,7 +253,7 @@ def test_keyboard_interrupt_in_a_step(clock: Clock, shown: list[Any]) -> None:
     journal = Journal()
     logger = NotebookLogger()
     _, error = run(
-        logger,
+        clock.runtime(logger),
         Step("load_data", 0.3, clock=clock, journal=journal, seconds=0.5),
         Step("train", 0.5, clock=clock, journal=journal, seconds=1.0, ticks=2, interrupt=True),
         Step("save", 0.2, clock=clock, journal=journal),
@@ -256,7 +263,8 @@ def test_keyboard_interrupt_in_a_step(clock: Clock, shown: list[Any]) -> None:
     view = logger.view
     assert view is not None
     assert view.finished
-    assert overall(view) == (0.3, "warning", "30%", "1.50s")
+    # the bar stays where the interrupt happened: 'train' had reported 2/2
+    assert overall(view) == (0.8, "warning", "80%", "1.50s")
     assert rows(view) == [
         ("↺ load_data rolled back", "0.50s", [("load_data", 1.0, "warning", "4/4")]),
         (
@@ -277,7 +285,7 @@ def test_keyboard_interrupt_in_a_step(clock: Clock, shown: list[Any]) -> None:
 def test_dataframes_after_a_failed_run(clock: Clock, shown: list[Any]) -> None:
     logger = NotebookLogger()
     run(
-        logger,
+        clock.runtime(logger),
         Step("load_data", 0.3, clock=clock, seconds=0.5, metrics=True, ticks=3),
         Step("train", 0.5, clock=clock, seconds=2.0, error="diverged", rollback_error="locked"),
         Step("save", 0.2, clock=clock),
@@ -287,25 +295,27 @@ def test_dataframes_after_a_failed_run(clock: Clock, shown: list[Any]) -> None:
     expected_steps = pd.DataFrame(
         [
             ("load_data", "rolled back", 0.5, None, True, None),
-            ("train", "failed", 2.0, "diverged", True, "RuntimeError: locked"),
+            # its rollback raised: not rolled back
+            ("train", "failed, rollback failed", 2.0, "diverged", False, "RuntimeError: locked"),
             ("save", "pending", None, None, False, None),
         ],
         columns=["step", "status", "duration", "error", "rolled_back", "rollback_error"],
     )
     pd.testing.assert_frame_equal(recorder.steps_frame(), expected_steps)
 
+    # the x column is named after the steps' x key, whole numbers as integers
     expected_metrics = pd.DataFrame(
         {
             "category": np.array(["load_data"] * 3),
             "metric": np.array(["loss"] * 3),
-            "x": [1.0, 2.0, 3.0],
+            "epoch": np.array([1, 2, 3], dtype=np.int64),
             "value": [1.0, 0.5, 1.0 / 3.0],
         }
     )
     pd.testing.assert_frame_equal(recorder.metrics_frame(), expected_metrics)
 
     run_id = logger.run.run_id
-    rollback_time = pd.Timestamp.fromtimestamp(clock.wall)  # the clock stopped after 'train'
+    rollback_time = pd.Timestamp.fromtimestamp(clock.wall())  # the clock stopped after 'train'
     expected_events = pd.DataFrame(
         [
             (rollback_time, "rollback", {"step": "train"}, None, run_id),
@@ -318,7 +328,7 @@ def test_dataframes_after_a_failed_run(clock: Clock, shown: list[Any]) -> None:
 
 def test_dataframes_of_a_run_without_metrics_or_events(clock: Clock, shown: list[Any]) -> None:
     logger = NotebookLogger()
-    run(logger, Step("only", 1.0, clock=clock, seconds=0.25, ticks=1))
+    run(clock.runtime(logger), Step("only", 1.0, clock=clock, seconds=0.25, ticks=1))
     assert mime_kinds(shown) == ["RunWidget", ["text/html", "text/plain"]]  # no empty figure
     pd.testing.assert_frame_equal(
         logger.recorder.steps_frame(),
@@ -328,15 +338,16 @@ def test_dataframes_of_a_run_without_metrics_or_events(clock: Clock, shown: list
         ),
     )
     metrics = logger.recorder.metrics_frame()
-    assert list(metrics.columns) == ["category", "metric", "x", "value"]
+    assert list(metrics.columns) == ["category", "metric", "call", "value"]
     assert len(metrics) == 0
-    assert metrics["x"].dtype == np.float64
+    assert metrics["call"].dtype == np.int64
+    assert metrics["value"].dtype == np.float64
     assert len(logger.recorder.events_frame()) == 0
 
 
 def test_summary_can_be_turned_off(clock: Clock, shown: list[Any]) -> None:
     logger = NotebookLogger(summary=False)
-    run(logger, Step("only", 1.0, clock=clock, metrics=True))
+    run(clock.runtime(logger), Step("only", 1.0, clock=clock, metrics=True))
     assert mime_kinds(shown) == ["RunWidget"]
 
 
@@ -350,7 +361,7 @@ def test_log_panel_keeps_the_last_lines(clock: Clock, shown: list[Any], lines: i
                 context.log("batch", {"i": i})
             return StepResult()
 
-    run(logger, Chatty("chatty", 1.0))
+    run(clock.runtime(logger), Chatty("chatty", 1.0))
     view = logger.view
     assert view is not None
     expected = [*(f"batch: {{'i': {i}}}" for i in range(996, 1000)), "✔ chatty done in 0.00s"]
@@ -370,7 +381,7 @@ def test_long_log_lines_are_cut(clock: Clock, shown: list[Any]) -> None:
             context.log("blob", {"text": "x" * 1000})
             return StepResult()
 
-    run(logger, Verbose("verbose", 1.0))
+    run(clock.runtime(logger), Verbose("verbose", 1.0))
     assert logger.view is not None
     line = logger.view.log_lines[1]
     assert len(line) == 300

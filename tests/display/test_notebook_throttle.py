@@ -84,7 +84,7 @@ def test_progress_refreshes_are_bounded_by_time(
     clock: Clock, shown: list[Any], refreshes: list[bool], per_call: float, throttled: int
 ) -> None:
     logger = NotebookLogger(refresh_interval=0.1)
-    run(logger, Loop(clock, per_call, "progress"))
+    run(clock.runtime(logger), Loop(clock, per_call, "progress"))
     assert throttled <= len(refreshes) - LIFECYCLE <= throttled + 1
     view = logger.view
     assert view is not None
@@ -96,7 +96,7 @@ def test_metric_redraws_are_throttled_and_the_last_one_has_every_point(
     clock: Clock, shown: list[Any], renders: list[int]
 ) -> None:
     logger = NotebookLogger(plot_interval=0.5)
-    run(logger, Loop(clock, 1e-5, "metrics"))  # 1 s of calls
+    run(clock.runtime(logger), Loop(clock, 1e-5, "metrics"))  # 1 s of calls
     # The first call draws, then one redraw per 0.5 s, then the final redraw at the run's end.
     assert renders == [1, 50_001, 100_000]
 
@@ -124,7 +124,9 @@ def test_slow_redraws_space_themselves_out(
 
     monkeypatch.setattr(plots.CategoryPlot, "render", slow)
     logger = NotebookLogger(plot_interval=0.5)
-    run(logger, Loop(clock, 1e-4, "metrics"))  # 10 s of calls (+ the redraws' own time)
+    run(
+        clock.runtime(logger), Loop(clock, 1e-4, "metrics")
+    )  # 10 s of calls (+ the redraws' own time)
     # Drawing stays near 10% of the run: 10 s / 2.2 s -> 5 redraws in the loop, 1 final.
     assert 5 <= len(renders) <= 7
 
@@ -133,10 +135,12 @@ def test_metrics_before_any_run_are_kept_without_drawing(
     clock: Clock, shown: list[Any], renders: list[int]
 ) -> None:
     logger = NotebookLogger()
+    runtime = clock.runtime(logger)
     for i in range(1000):
-        logger.set_metrics({"loss": float(i)})
-        logger.set_progress(i, 1000)
+        runtime.set_metrics({"loss": float(i)})
+        runtime.set_progress(i, 1000)
     assert renders == []
     assert shown == []
+    assert logger.run is runtime.recorder.run
     assert len(logger.run.metrics.series["metrics"]["loss"]) == 1000
     assert logger.run.loose_categories == {"progress": (999, 1000)}
