@@ -197,6 +197,7 @@ def test_default_root_from_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     store = LocalBackend()
     assert store.root == tmp_path / "home"
     assert store.index_path == tmp_path / "home" / "index.sqlite3"
+    assert store.list_datasets() == []  # the first operation opens (creates) the store
     assert store.index_path.is_file()
 
 
@@ -352,7 +353,9 @@ def test_export_output_dir_policy(backend: LocalBackend, stored: int, tmp_path: 
     busy = tmp_path / "busy"
     busy.mkdir()
     (busy / "keep.txt").write_text("mine")
-    with pytest.raises(OutputExistsError, match=r"busy is not empty.*overwrite=True") as info:
+    with pytest.raises(
+        OutputExistsError, match=r"busy already exists and is not empty.*overwrite"
+    ) as info:
         backend.export_dataset(stored, busy)
     assert isinstance(info.value, FileExistsError)
     assert files(busy) == ["keep.txt"]
