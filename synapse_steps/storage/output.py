@@ -34,13 +34,18 @@ def check_target(
     refused: type[SynapseStepsError],
     allow_store: bool = False,
 ) -> Path:
-    """Check ``output`` before anything is written; return the real folder to publish to."""
+    """Check ``output`` before anything is written; return the real folder to publish to.
+
+    First sweeps what killed runs left next to it (``publish.sweep``): their staging folders,
+    and an old output that one moved aside, which is put back.
+    """
     if output.is_symlink() and not output.is_dir():
         raise refused(
             f"Output {output} is a symlink to {os.readlink(output)}, which is not an existing "
             "folder. Point it at a folder, or give the real path."
         )
     target = real(output)
+    sweep(target.parent, target.name)
     if source is not None and overlap(target, source):
         raise refused(
             f"Output folder {output} and source {source} overlap (one contains the other). "
@@ -89,7 +94,6 @@ def staged_publish(
     returned. ``what`` names the operation in errors (``"Converting /src to /out"``).
     """
     try:
-        sweep(target.parent, target.name)
         staging = make_staging(target.parent, target.name, kind)
     except OSError as exc:
         raise named_io_error(io_error, exc, what, output) from exc
