@@ -26,15 +26,35 @@ _HINTS = {
 }
 
 
+def _user_path(filename: object, output: Path, target: Path | None) -> str | None:
+    """The file an OSError names, with our hidden staging folder replaced by the output."""
+    if not filename:
+        return None
+    text = str(filename)
+    if target is not None:
+        prefix = str(target.parent / f".{target.name}.")
+        if text.startswith(prefix):  # .<name>.<kind>-<owner>-<token>[/inner/path]
+            _, slash, inner = text[len(prefix) :].partition("/")
+            text = str(output / inner) if slash else str(output)
+    return None if text == str(output) else text
+
+
 def named_io_error(
-    kind: type[SynapseStepsError], error: OSError, what: str, output: Path
+    kind: type[SynapseStepsError],
+    error: OSError,
+    what: str,
+    output: Path,
+    target: Path | None = None,
 ) -> SynapseStepsError:
     """``kind`` (an OSError subclass of ours) saying ``what`` failed, on ``output``, and why.
 
     ``what`` reads like ``"Converting /data/dm to /out"``; the caller chains ``error``.
+    ``target`` is the real folder published to: paths inside its hidden staging folders are
+    shown as the output paths they were going to be.
     """
     hint = _HINTS.get(error.errno or 0, "check the folder and retry")
-    where = f" ({error.filename})" if error.filename and str(error.filename) != str(output) else ""
+    shown = _user_path(error.filename, output, target)
+    where = f" ({shown})" if shown else ""
     wrapped = kind(
         f"{what} failed: {describe(error)}{where}. Nothing was written to {output}; {hint}."
     )

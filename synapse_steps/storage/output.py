@@ -96,7 +96,7 @@ def staged_publish(
     try:
         staging = make_staging(target.parent, target.name, kind)
     except OSError as exc:
-        raise named_io_error(io_error, exc, what, output) from exc
+        raise named_io_error(io_error, exc, what, output, target) from exc
     try:
         yield staging
         publish(staging, target, overwrite=overwrite)
@@ -109,6 +109,6 @@ def staged_publish(
     except OSError as exc:
         if isinstance(exc, SynapseStepsError):
             raise
-        raise named_io_error(io_error, exc, what, output) from exc
+        raise named_io_error(io_error, exc, what, output, target) from exc
     finally:
         remove_tree(staging)  # KeyboardInterrupt too: a half-written dataset is worse than none
