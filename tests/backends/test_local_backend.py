@@ -91,7 +91,11 @@ def test_import_reports_unpaired_files_and_ignores_strays(
 
     record = backend.get_dataset(dataset_id)
     assert record["count"] == 2
-    assert record["skipped"] == ["train/json/lonely.json", "train/original_files/noann.png"]
+    # Same rule and wording as a conversion's report (storage.layout): "<reason>: <path>".
+    assert record["skipped"] == [
+        "json without image: train/json/lonely.json",
+        "image without json: train/original_files/noann.png",
+    ]
     assert "2 file(s) not stored" in caplog.text
     assert "lonely.json" in caplog.text
 
@@ -143,7 +147,7 @@ def test_import_rejects_symlink_escaping_the_dataset(
     link = source / "train" / "original_files" / "train000.png"
     link.unlink()
     os.symlink(outside, link)
-    with pytest.raises(DatasetError, match=r"train000\.png.*outside the dataset root"):
+    with pytest.raises(DatasetError, match=r"train000\.png.*outside the dataset folder"):
         backend.import_dataset(source)
     assert backend.list_datasets() == []
 
