@@ -72,8 +72,8 @@ def sweep(parent: Path, name: str | None = None) -> list[Path]:
     removed: list[Path] = []
     try:
         entries = list(os.scandir(parent))
-    except (FileNotFoundError, NotADirectoryError):
-        return removed
+    except OSError:
+        return removed  # no parent yet, or one we may not list: nothing of ours to sweep
     for entry in entries:
         owner = _owner(entry.name)
         if owner is None or (name is not None and owner[0] != name):

@@ -347,3 +347,12 @@ def test_read_only_parent_names_the_output_not_a_temp_path(
     assert str(parent / "out") in message
     assert "read-only" in message.lower()
     assert ".out.tmp" not in message
+
+
+def test_a_reused_pid_does_not_keep_a_temp_folder(sample_dataset: Path, tmp_path: Path) -> None:
+    # The pid is alive (our parent), but it started at another time: a different process.
+    parent = os.getppid()
+    reused = tmp_path / f".out.tmp-{parent}-{start_time(parent) + 1}-{secrets.token_hex(6)}"
+    reused.mkdir()
+    convert(sample_dataset, "dm_v2", "yolo", tmp_path / "out")
+    assert hidden(tmp_path) == []
