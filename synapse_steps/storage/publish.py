@@ -85,11 +85,11 @@ def sweep(parent: Path, name: str | None = None) -> list[Path]:
         if kind == "old" and target_name and not os.path.lexists(parent / target_name):
             # Killed between moving the old output aside and publishing the new one: put it back.
             try:
-                os.rename(path, parent / target_name)
+                rename_noreplace(path, parent / target_name)
                 logger.warning("Restored %s from %s (left by a killed process).", target_name, path)
-                continue
             except OSError:
-                pass
+                pass  # e.g. restored by another process just now: keep it for the next sweep
+            continue
         logger.info("Removing %s: left by a process that is gone.", path)
         remove_tree(path)
         removed.append(path)
@@ -119,8 +119,13 @@ def _load_renameat2() -> object | None:
         function = ctypes.CDLL(None, use_errno=True).renameat2
     except (AttributeError, OSError):
         return None  # glibc < 2.28 or another libc
-    function.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p]
-    function.argtypes.append(ctypes.c_uint)
+    function.argtypes = [
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_uint,
+    ]
     function.restype = ctypes.c_int
     return function
 
