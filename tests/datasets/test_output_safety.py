@@ -294,12 +294,35 @@ def test_dangling_symlink_output_is_refused_up_front(sample_dataset: Path, tmp_p
     assert hidden(tmp_path) == []
 
 
+def mount_tmpfs(mount_point: Path, options: str) -> bool:
+    """Mount a tmpfs (tests run as root); False where mounting is not permitted."""
+    try:
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(mount_point)],
+            capture_output=True,
+            check=False,
+        )
+    except OSError:
+        return False
+    return done.returncode == 0
+
+
+def no_space(*_: object) -> None:
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
 @pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 2 MiB tmpfs (tests run as root); mounting failing fails the test."""
+def small_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A real 2 MiB tmpfs; where mounting is not permitted, writes fail with ENOSPC instead."""
     mount_point = tmp_path / "small"
     mount_point.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount_point)], check=True)
+    if not mount_tmpfs(mount_point, "size=2m"):
+        from synapse_steps.datasets import files
+
+        monkeypatch.setattr(files, "_write_all", no_space)
+        monkeypatch.setattr(files, "_copy_descriptor", no_space)
+        yield mount_point
+        return
     try:
         yield mount_point
     finally:
@@ -333,11 +356,18 @@ def test_full_disk_names_the_output_and_the_source(
 
 
 def test_read_only_parent_names_the_output_not_a_temp_path(
-    sample_dataset: Path, tmp_path: Path
+    sample_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     parent = tmp_path / "ro"
     parent.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(parent)], check=True)
+    if not mount_tmpfs(parent, "ro,size=1m"):
+        from synapse_steps.storage import output
+
+        def read_only(parent: Path, name: str, kind: str) -> Path:
+            path = parent / f".{name}.{kind}-1-1-000000000000"
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+
+        monkeypatch.setattr(output, "make_staging", read_only)
     try:
         with pytest.raises(DatasetError) as info:
             convert(sample_dataset, "dm_v2", "yolo", parent / "out")
