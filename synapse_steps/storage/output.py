@@ -102,8 +102,8 @@ def staged_publish(
         publish(staging, target, overwrite=overwrite)
     except PublishConflict as exc:
         raise refused(
-            f"Output folder {output} {exc.strerror} while its content was being written: another "
-            "process wrote there first. Nothing of it was changed and this result was discarded; "
+            f"Output folder {output} is not empty any more: another process wrote there while "
+            "this one was running. Nothing of it was changed and this result was discarded; "
             "choose a new folder, or pass overwrite=True to replace it."
         ) from exc
     except OSError as exc:

@@ -386,3 +386,23 @@ def test_a_reused_pid_does_not_keep_a_temp_folder(sample_dataset: Path, tmp_path
     reused.mkdir()
     convert(sample_dataset, "dm_v2", "yolo", tmp_path / "out")
     assert hidden(tmp_path) == []
+
+
+@pytest.mark.parametrize("appeared", ["file in a new folder", "file in the empty folder"])
+def test_output_filled_during_the_conversion_is_never_replaced(
+    sample_dataset: Path, tmp_path: Path, appeared: str
+) -> None:
+    output = tmp_path / "out"
+    if appeared == "file in the empty folder":
+        output.mkdir()
+
+    def other_process_publishes(done: int, total: int) -> None:
+        if done == 5:  # after the up-front check, before the final rename
+            output.mkdir(exist_ok=True)
+            (output / "theirs.txt").write_text("winner")
+
+    with pytest.raises(DatasetError, match="not empty any more") as info:
+        convert(sample_dataset, "dm_v2", "yolo", output, progress=other_process_publishes)
+    assert str(output) in str(info.value)
+    assert sorted(p.name for p in output.iterdir()) == ["theirs.txt"]
+    assert hidden(tmp_path) == []
