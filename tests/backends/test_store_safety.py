@@ -251,3 +251,19 @@ def test_export_into_a_store_folder_of_another_store_is_refused(
     with pytest.raises(OutputExistsError, match="inside the synapse_steps local store"):
         backend.export_dataset(two_datasets[0], other.root / "datasets" / "5")
     assert not (other.root / "datasets" / "5").exists()
+
+
+def test_export_target_filled_during_the_copy_is_never_replaced(
+    backend: LocalBackend, two_datasets: tuple[int, int], tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+
+    def other_process_publishes(done: int, total: int) -> None:
+        if done == 1:
+            out.mkdir(exist_ok=True)
+            (out / "theirs.txt").write_text("winner")
+
+    with pytest.raises(OutputExistsError, match="not empty any more"):
+        backend.export_dataset(two_datasets[0], out, progress=other_process_publishes)
+    assert sorted(p.name for p in out.iterdir()) == ["theirs.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
