@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING
 from synapse_steps.context import RuntimeContext
 from synapse_steps.errors import (
     BackendError,
+    BackendIOError,
     ConfigurationError,
     DatasetError,
+    DatasetIOError,
     InvalidModelError,
     InvalidParamsError,
     MissingFileError,
@@ -54,11 +56,13 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "BackendError",
+    "BackendIOError",
     "BaseStep",
     "BaseStepContext",
     "BaseTrainAction",
     "ConfigurationError",
     "DatasetError",
+    "DatasetIOError",
     "InvalidModelError",
     "InvalidParamsError",
     "LoggingStep",

@@ -96,5 +96,13 @@ class OutputExistsError(BackendError, FileExistsError):
     """An output folder exists and is not empty (and ``overwrite`` was not set)."""
 
 
+class DatasetIOError(DatasetError, OSError):
+    """A conversion failed on a disk error (full disk, read-only folder...); ``errno`` is kept."""
+
+
+class BackendIOError(BackendError, OSError):
+    """A store operation failed on a disk error; ``errno`` is kept."""
+
+
 class InvalidModelError(SynapseStepsError, ValueError):
     """``create_model`` was given data it cannot store (no file, bad name, bad metadata)."""

@@ -1,4 +1,4 @@
-"""Where the local store lives, and the DM v2 names (splits, image extensions) it relies on."""
+"""Where the local store lives, and choosing splits (the names are in ``storage.constants``)."""
 
 from __future__ import annotations
 
@@ -7,15 +7,19 @@ import sys
 from pathlib import Path
 
 from synapse_steps.errors import DatasetError
+from synapse_steps.storage.constants import IMAGE_EXTENSIONS, SPLIT_ALIASES, SPLITS, canonical_split
 
 HOME_ENV = "SYNAPSE_STEPS_HOME"
 
-# Canonical split order: records, exports and collections list splits in this order.
-SPLITS: tuple[str, ...] = ("train", "valid", "test")
-SPLIT_ALIASES: dict[str, str] = {"val": "valid", "validation": "valid"}
-
-# The DM v2 spec pairs a JSON with an image of one of these extensions, in any case.
-IMAGE_EXTENSIONS: frozenset[str] = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
+__all__ = [
+    "HOME_ENV",
+    "IMAGE_EXTENSIONS",
+    "SPLITS",
+    "SPLIT_ALIASES",
+    "canonical_split",
+    "default_root",
+    "resolve_splits",
+]
 
 
 def default_root() -> Path:
@@ -36,13 +40,6 @@ def default_root() -> Path:
         # The XDG spec says a relative value is invalid and must be ignored.
         base = Path(xdg) if xdg and os.path.isabs(xdg) else home / ".local" / "share"
     return base / "synapse_steps"
-
-
-def canonical_split(name: str) -> str | None:
-    """``'val'`` -> ``'valid'``, ``'Train'`` -> ``'train'``; ``None`` for a non-split name."""
-    lowered = name.strip().lower()
-    lowered = SPLIT_ALIASES.get(lowered, lowered)
-    return lowered if lowered in SPLITS else None
 
 
 def resolve_splits(

@@ -45,6 +45,23 @@ CREATE TABLE IF NOT EXISTS models (
 """
 
 
+def damaged(path: Path, exc: sqlite3.Error) -> BackendError:
+    """The error for an index SQLite cannot read; nothing is deleted in that case."""
+    return BackendError(
+        f"The local store index {path} is damaged or is not a SQLite file ({exc}). Nothing was "
+        f"deleted: the datasets and models under {path.parent} are kept. Move the index aside "
+        f"(e.g. rename it to {path.name}.damaged) and open the store again; the folders are then "
+        "listed by backend.unindexed() and re-imported with backend.reindex(path)."
+    )
+
+
+def _is_damage(exc: sqlite3.Error) -> bool:
+    # OperationalError covers locks, busy and I/O; the rest (DatabaseError proper) is a bad file.
+    if isinstance(exc, sqlite3.OperationalError):
+        return "malformed" in str(exc) or "not a database" in str(exc)
+    return isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.IntegrityError)
+
+
 class Index:
     """Connections to ``path``; the schema is created on construction."""
 
@@ -90,8 +107,11 @@ class Index:
                                 conn.execute(statement)
                         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                 return
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() > deadline:
+            except sqlite3.Error as exc:
+                if _is_damage(exc):
+                    raise damaged(self.path, exc) from exc
+                locked = isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
+                if not locked or time.monotonic() > deadline:
                     raise BackendError(
                         f"Cannot initialise the local backend index {self.path}: {exc}."
                     ) from exc
@@ -121,6 +141,8 @@ class Index:
             with closing(self._connect()) as conn:
                 yield conn
         except sqlite3.Error as exc:
+            if _is_damage(exc):
+                raise damaged(self.path, exc) from exc
             raise BackendError(f"Local backend index {self.path}: {exc}.") from exc
 
     @contextmanager
@@ -130,6 +152,8 @@ class Index:
             with closing(self._connect()) as conn, self._transaction(conn):
                 yield conn
         except sqlite3.Error as exc:
+            if _is_damage(exc):
+                raise damaged(self.path, exc) from exc
             raise BackendError(
                 f"Local backend index {self.path}: {exc}. Another process may hold the store "
                 f"for more than {BUSY_TIMEOUT_S:.0f}s; retry when it is done."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
 import os
 import shutil
 from collections.abc import Callable
@@ -89,14 +90,17 @@ def convert_to_dm_v2(source: Path, source_format: str, output_dir: Path) -> tupl
     """
     try:
         # Imported lazily: the converters pull in more (yaml, image headers) than DM v2 needs.
-        from synapse_steps.datasets import convert
+        importlib.import_module("synapse_steps.datasets")
+        from synapse_steps.datasets.convert import run_conversion
     except ImportError as exc:
         raise BackendError(
             f"Importing a {source_format!r} dataset needs synapse_steps.datasets.convert, which "
             f"could not be loaded ({exc}). Convert it to DM v2 first and import with "
             "format='dm_v2'."
         ) from exc
-    result = convert(source, source_format, "dm_v2", output_dir)
+    result = run_conversion(
+        source, source_format, "dm_v2", output_dir, None, False, {}, allow_store=True
+    )
     skipped = [
         f"{reason}: {example}"
         for reason, examples in result.skipped_examples.items()

@@ -6,8 +6,12 @@ Layout under the root::
     datasets/<id>/       one DM v2 tree per dataset (split folders, or json/ + original_files/)
     models/<id>/<file>   the stored copy of each model file
     tmp/                 staging folders; abandoned ones are removed when a backend opens
+    journal/             one entry per placement or deletion between its start and its commit
+    .synapse_steps_store marks the folder as a store (converters refuse to write into it)
 
-How rows and folders stay consistent through crashes is described in ``_records``.
+How rows and folders stay consistent through crashes is described in ``_records``. Nothing is
+read or written when a ``LocalBackend`` is constructed: the store is opened (created, recovered)
+by the first operation.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import json
 import logging
 import os
 import sqlite3
+import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,7 +31,7 @@ from synapse_steps.backends._layout import scan_dm_v2
 from synapse_steps.backends._models import check_model_input, model_record
 from synapse_steps.backends._paths import default_root, resolve_splits
 from synapse_steps.backends._records import Records
-from synapse_steps.backends._staging import new_staging, place_directory, remove_tree
+from synapse_steps.backends._staging import new_staging, remove_tree
 from synapse_steps.backends._transfer import (
     Transfer,
     convert_to_dm_v2,
@@ -37,7 +42,10 @@ from synapse_steps.backends._transfer import (
     move_file,
 )
 from synapse_steps.backends.collection import DataCollection
-from synapse_steps.errors import BackendError, DatasetError
+from synapse_steps.errors import BackendError, DatasetError, NotFoundError
+from synapse_steps.storage.errors import BackendIOError, named_io_error
+from synapse_steps.storage.output import check_target, staged_publish
+from synapse_steps.storage.paths import INDEX_NAME, overlap, real
 
 logger = logging.getLogger(__name__)
 
@@ -57,18 +65,33 @@ class LocalBackend:
 
     Args:
         root: the store's folder; ``$SYNAPSE_STEPS_HOME`` or the per-user data folder
-            (e.g. ``~/.local/share/synapse_steps``) when ``None``. Created if missing.
+            (e.g. ``~/.local/share/synapse_steps``) when ``None``. Created by the first
+            operation that needs it; constructing a backend touches no disk.
     """
 
     def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
         self.root = (Path(root).expanduser() if root is not None else default_root()).absolute()
-        self._records = Records(self.root)
+        self._opened: Records | None = None
+        self._open_lock = threading.Lock()
+
+    @property
+    def _records(self) -> Records:
+        """The opened store: created and recovered once, by the first operation."""
+        opened = self._opened
+        if opened is None:
+            with self._open_lock:
+                if self._opened is None:
+                    self._opened = Records(self.root)
+                opened = self._opened
+        return opened
 
     @property
     def index_path(self) -> Path:
-        return self._records.index.path
+        return self.root / INDEX_NAME
 
     def __repr__(self) -> str:
+        if self._opened is None:  # a repr must not create a store
+            return f"LocalBackend(root={str(self.root)!r}, not opened yet)"
         datasets, models = self._records.count("dataset"), self._records.count("model")
         return f"LocalBackend(root={str(self.root)!r}, datasets={datasets}, models={models})"
 
@@ -186,22 +209,23 @@ class LocalBackend:
         """
         record, chosen, source = self._selected(dataset_id, splits)
         out = Path(output_dir).expanduser().absolute()
-        if out.exists() and not out.is_dir():
-            raise OutputExistsError(f"Export target {out} is a file; give a folder path.")
-        if out.is_dir() and any(out.iterdir()) and not overwrite:
+        if overlap(out, self.root):
             raise OutputExistsError(
-                f"Export target {out} is not empty; choose a new or empty folder, or pass "
-                "overwrite=True to replace its content."
+                f"Export target {out} overlaps the local store {self.root} (it is inside the "
+                "store or contains it); exporting there would destroy stored data. Choose a "
+                "folder outside the store."
             )
-        staging = new_staging(out.parent, f"{out.name}.export")
-        try:
+        target = check_target(out, source=source, overwrite=overwrite, refused=OutputExistsError)
+        with staged_publish(
+            out,
+            target,
+            overwrite=overwrite,
+            kind="export",
+            what=f"Exporting dataset {record['id']} ({source}) to {out}",
+            refused=OutputExistsError,
+            io_error=BackendIOError,
+        ) as staging:
             counts = copy_splits(source, staging, list(chosen) if chosen else [None], progress)
-            try:
-                place_directory(staging, out, overwrite=overwrite)
-            except FileExistsError as exc:  # someone wrote into it while we copied
-                raise OutputExistsError(f"Export target {out}: {exc}; nothing written.") from exc
-        finally:
-            remove_tree(staging)
         return {
             "path": str(out),
             "format": "dm_v2",
@@ -220,9 +244,19 @@ class LocalBackend:
         metadata, original_file.
         """
         source, name, metadata_json = check_model_input(data)
-        staging = new_staging(self._records.tmp, "model")
         try:
-            size, sha256 = copy_hashing(source, staging / source.name)
+            staging = new_staging(self._records.tmp, "model")
+        except OSError as exc:
+            raise named_io_error(
+                BackendIOError, exc, f"Storing model file {source} in {self.root}", self.root
+            ) from exc
+        try:
+            try:
+                size, sha256 = copy_hashing(source, staging / source.name)
+            except OSError as exc:
+                raise named_io_error(
+                    BackendIOError, exc, f"Storing model file {source} in {self.root}", self.root
+                ) from exc
             row = {
                 "name": name,
                 "file_name": source.name,
@@ -249,3 +283,48 @@ class LocalBackend:
 
     def delete_model(self, model_id: int | str) -> None:
         self._records.delete("model", model_id)
+
+    # -- folders without an index row --------------------------------------------------------
+
+    def unindexed(self) -> list[Path]:
+        """Dataset and model folders of the store that have no index row.
+
+        They appear when ``index.sqlite3`` was moved away or replaced by an older copy. They are
+        never deleted automatically: ``reindex`` adds one back, ``remove_unindexed`` deletes it.
+        """
+        return self._records.unindexed()
+
+    def _unindexed_folder(self, path: str | os.PathLike[str]) -> Path:
+        wanted = real(Path(path).expanduser())
+        for folder in self._records.unindexed():
+            if real(folder) == wanted:
+                return folder
+        raise NotFoundError(
+            f"{path} is not an unindexed folder of the store {self.root}; "
+            f"see backend.unindexed() (currently {len(self._records.unindexed())} folder(s))."
+        )
+
+    def reindex(self, path: str | os.PathLike[str], name: str | None = None) -> int:
+        """Add an unindexed dataset or model folder back to the index; return its new id.
+
+        The folder's content is imported (a dataset as DM v2, a model from its single file) and
+        the unindexed folder is then removed. The id may differ from the folder's old name.
+        """
+        folder = self._unindexed_folder(path)
+        if folder.parent == self._records.folder("dataset"):
+            new_id = self.import_dataset(folder, name=name or f"reindexed {folder.name}")
+        else:
+            files = [p for p in folder.iterdir() if p.is_file()]
+            if len(files) != 1:
+                raise BackendError(
+                    f"Model folder {folder} holds {len(files)} files, expected one; add the "
+                    "right one with create_model({'file': ...}) and remove the folder with "
+                    "remove_unindexed()."
+                )
+            new_id = self.create_model({"file": str(files[0]), "name": name or files[0].stem})["id"]
+        self._records.remove(folder)
+        return int(new_id)
+
+    def remove_unindexed(self, path: str | os.PathLike[str]) -> None:
+        """Delete one folder listed by ``unindexed`` (and nothing else)."""
+        self._records.remove(self._unindexed_folder(path))

@@ -71,7 +71,28 @@ def convert(
     complete. Options by pair: DM v2 -> YOLO ``task`` ('detect' | 'segment'), ``classes``,
     ``link_images``; DM v2 -> COCO ``classes``, ``link_images``; YOLO / COCO -> DM v2
     ``link_images``.
+
+    The output may not overlap the source, nor be inside (or contain) a synapse_steps local
+    store. A symlinked output is followed: the dataset is published into the linked folder.
+    Disk errors (full disk, read-only folder) raise ``DatasetError`` naming the output.
     """
+    return run_conversion(
+        source_path, source_format, target_format, output_dir, progress, overwrite, options
+    )
+
+
+def run_conversion(
+    source_path: str | os.PathLike[str],
+    source_format: str,
+    target_format: str,
+    output_dir: str | os.PathLike[str],
+    progress: ProgressCallback | None,
+    overwrite: bool,
+    options: dict[str, Any],
+    *,
+    allow_store: bool = False,
+) -> ConversionResult:
+    """``convert``; ``allow_store`` lets the local store convert into its own tmp/ folder."""
     pair = (normalize_format(source_format), normalize_format(target_format))
     converter = CONVERTERS.get(pair)
     if converter is None:
@@ -85,7 +106,9 @@ def convert(
         raise DatasetError(f"Source dataset {source} does not exist.")
     output = Path(os.path.abspath(output_dir))
     tally = Tally()
-    with staged_output(output, source=source, overwrite=overwrite) as staging:
+    with staged_output(
+        output, source=source, overwrite=overwrite, allow_store=allow_store
+    ) as staging:
         job = ConversionJob(
             source=source, staging=staging, final=output, tally=tally, progress=progress
         )

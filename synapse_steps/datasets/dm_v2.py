@@ -23,28 +23,21 @@ from typing import Any, NamedTuple
 import orjson
 
 from synapse_steps.datasets.files import copy_image, read_bytes, write_bytes
-from synapse_steps.datasets.paths import IMAGE_EXTENSIONS, ensure_inside, real_root
 from synapse_steps.datasets.report import Tally
 from synapse_steps.datasets.strict_json import json_bytes
 from synapse_steps.errors import DatasetError
 
-SPLITS = ("train", "valid", "test")
-SPLIT_ALIASES = {
-    "train": "train",
-    "val": "valid",
-    "valid": "valid",
-    "validation": "valid",
-    "test": "test",
-}
+# Re-exported: the converters and users import these names from here.
+from synapse_steps.storage.constants import IMAGE_DIR as IMAGE_DIR
+from synapse_steps.storage.constants import IMAGE_EXTENSIONS as IMAGE_EXTENSIONS
+from synapse_steps.storage.constants import JSON_DIR as JSON_DIR
+from synapse_steps.storage.constants import SPLIT_ALIASES as SPLIT_ALIASES
+from synapse_steps.storage.constants import SPLITS as SPLITS
+from synapse_steps.storage.constants import canonical_split as canonical_split
+from synapse_steps.storage.layout import find_splits, pair_split
+from synapse_steps.storage.paths import real_root
+
 ANNOTATION_ID = re.compile(r"[A-Za-z0-9_-]+")
-
-JSON_DIR = "json"
-IMAGE_DIR = "original_files"
-
-
-def canonical_split(name: str) -> str | None:
-    """'train' / 'valid' / 'test' for a split folder name or alias (any case), else None."""
-    return SPLIT_ALIASES.get(name.lower())
 
 
 class DMItem(NamedTuple):
@@ -64,11 +57,6 @@ class DMItem(NamedTuple):
     catalogue: Mapping[str, Any]
     annotations: Mapping[str, Any]
     label: str  # the JSON path relative to the dataset root, for skip reports
-
-
-class _Pair(NamedTuple):
-    json_name: str
-    image_name: str
 
 
 def tool_annotations(item: DMItem, tool: str, tally: Tally) -> list[Any]:
@@ -105,10 +93,12 @@ class DMv2Dataset:
         self.is_categorized = None not in splits
         self._split_dirs = splits
         self._real_root = real_root(root)
-        self._pairs = {
-            split: _pair_files(split, folder, root, self._real_root, tally)
-            for split, folder in splits.items()
-        }
+        self._pairs: dict[str | None, list[tuple[str, str]]] = {}
+        for split, folder in splits.items():
+            found = pair_split(folder, root, self._real_root)
+            self._pairs[split] = found.pairs
+            for reason, where in found.skipped:
+                tally.skip_item(reason, where)
 
     @property
     def splits(self) -> tuple[str | None, ...]:
@@ -140,97 +130,12 @@ class DMv2Dataset:
 
 
 def open_dm_v2(root: str | os.PathLike[str], tally: Tally) -> DMv2Dataset:
-    """Detect the layout of a DM v2 dataset and pair its files; orphans go to ``tally``."""
+    """Detect the layout of a DM v2 dataset and pair its files; orphans go to ``tally``.
+
+    The layout rule is ``storage.layout``'s, the same one ``LocalBackend.import_dataset`` uses.
+    """
     root = Path(root)
-    if not root.is_dir():
-        raise DatasetError(
-            f"DM v2 dataset folder {root} does not exist or is not a folder. Pass the folder "
-            "that holds json/ and original_files/ (or train/ valid/ test/)."
-        )
-    folders = {entry.name: Path(entry.path) for entry in os.scandir(root) if entry.is_dir()}
-    splits: dict[str | None, Path] = {}
-    for name in sorted(folders):
-        split = canonical_split(name)
-        if split is None:
-            continue
-        if split in splits:
-            raise DatasetError(
-                f"DM v2 dataset {root} has two folders for the '{split}' split: "
-                f"{splits[split].name}/ and {name}/. Merge them into one."
-            )
-        splits[split] = folders[name]
-    flat = JSON_DIR in folders or IMAGE_DIR in folders
-    if flat and splits:
-        raise DatasetError(
-            f"DM v2 dataset {root} mixes an uncategorized layout (json/, original_files/) with "
-            f"split folders ({', '.join(s.name + '/' for s in splits.values())}). Keep one layout."
-        )
-    if flat:
-        return DMv2Dataset(root, {None: root}, tally)
-    if not splits:
-        raise DatasetError(
-            f"{root} is not a DM v2 dataset: expected json/ and original_files/ folders, or split "
-            f"folders train/ valid/ test/ (aliases val/, validation/); found "
-            f"{sorted(folders) or 'no folders'}."
-        )
-    return DMv2Dataset(root, {s: splits[s] for s in SPLITS if s in splits}, tally)
-
-
-def _pair_files(
-    split: str | None, folder: Path, root: Path, boundary: Path, tally: Tally
-) -> list[_Pair]:
-    """Pair ``json/<stem>.json`` with ``original_files/<stem>.<ext>``; report what is unpaired."""
-    where = f"{folder.relative_to(root)}/".removeprefix("./")
-    jsons = _list(folder / JSON_DIR, boundary)
-    images: dict[str, list[str]] = {}
-    others: dict[str, str] = {}
-    for name in _list(folder / IMAGE_DIR, boundary):
-        stem, dot, extension = name.rpartition(".")
-        if not dot:
-            stem = name
-        if dot and f".{extension.lower()}" in IMAGE_EXTENSIONS:
-            images.setdefault(stem, []).append(name)
-        else:
-            others[stem] = name
-    pairs: list[_Pair] = []
-    for name in sorted(jsons):
-        if not name.lower().endswith(".json"):
-            continue
-        stem = name[:-5]
-        found = images.pop(stem, None)
-        if found is None:
-            if stem in others:
-                tally.skip_item(
-                    "unsupported image type",
-                    f"{where}{IMAGE_DIR}/{others[stem]} (not jpg/png/bmp/webp)",
-                )
-            else:
-                tally.skip_item("json without image", f"{where}{JSON_DIR}/{name}")
-        elif len(found) > 1:
-            tally.skip_item(
-                "several images share one stem", f"{where}{IMAGE_DIR}/{' and '.join(sorted(found))}"
-            )
-        else:
-            pairs.append(_Pair(name, found[0]))
-    for stem in sorted(images):
-        for name in images[stem]:
-            tally.skip_item("image without json", f"{where}{IMAGE_DIR}/{name}")
-    return pairs
-
-
-def _list(folder: Path, boundary: Path) -> list[str]:
-    """File names in ``folder`` (missing folder: none); symlinks must stay inside the dataset."""
-    if not folder.exists():
-        return []
-    ensure_inside(folder, boundary)
-    names = []
-    with os.scandir(folder) as entries:
-        for entry in entries:
-            if entry.is_symlink():
-                ensure_inside(Path(entry.path), boundary)
-            if entry.is_file():
-                names.append(entry.name)
-    return names
+    return DMv2Dataset(root, find_splits(root), tally)
 
 
 # Bytes 0-9 -> "0", all else -> " ": a run of 19 "0"s is a digit run that may be an integer

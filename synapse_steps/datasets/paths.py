@@ -1,4 +1,4 @@
-"""Keep every file a dataset names inside the dataset's root.
+"""Keep every file a dataset names inside the dataset's root (the check is ``storage.paths``).
 
 A dataset is user input: a ``file_name`` of ``../../etc/passwd``, an absolute path or a symlink
 pointing elsewhere must never make a converter read (or copy) a file outside the folder it was
@@ -7,41 +7,13 @@ given.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from synapse_steps.errors import DatasetError
+from synapse_steps.storage.constants import IMAGE_EXTENSIONS, is_image_name
+from synapse_steps.storage.paths import ensure_inside, real_root
 
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
-
-
-def is_image_name(name: str) -> bool:
-    """True for the image extensions DM v2 pairs with JSON (any case)."""
-    return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
-
-
-def real_root(root: Path) -> Path:
-    """The dataset root with symlinks resolved: the boundary every file must stay inside."""
-    return Path(os.path.realpath(root))
-
-
-def ensure_inside(path: Path, root: Path, *, named_by: str | Path | None = None) -> Path:
-    """Return ``path`` if it (after following symlinks) lies inside ``root``; raise otherwise.
-
-    ``root`` must already be resolved (see ``real_root``). ``named_by`` is the file that referred
-    to ``path`` (a manifest or annotation file), mentioned in the error so the user knows where to
-    look.
-    """
-    resolved = os.path.realpath(path)
-    root_text = str(root)
-    if resolved != root_text and not resolved.startswith(root_text.rstrip(os.sep) + os.sep):
-        where = f" (named by {named_by})" if named_by is not None else ""
-        raise DatasetError(
-            f"{path}{where} resolves to {resolved}, outside the dataset folder {root}. "
-            "Datasets may only refer to files inside their own folder: remove the symlink or "
-            "'..' component, or copy the file into the dataset."
-        )
-    return path
+__all__ = ["IMAGE_EXTENSIONS", "ensure_inside", "is_image_name", "real_root", "safe_join"]
 
 
 def safe_join(base: Path, relative: str, *, root: Path, named_by: str | Path) -> Path:

@@ -46,8 +46,13 @@ class WriterProcess:
         self._pending = 0
         context = multiprocessing.get_context()  # the platform's / the user's start method
         self._connection, child_end = context.Pipe()
+        # The child gets our end too, to close it: with "fork" it inherits a copy, and while
+        # that copy is open the child would never see EOF once we are gone.
         self._process = context.Process(
-            target=_serve, args=(child_end,), name="synapse-steps-dataset-writer", daemon=True
+            target=_serve,
+            args=(child_end, self._connection, os.getpid()),
+            name="synapse-steps-dataset-writer",
+            daemon=True,
         )
         self._process.start()
         child_end.close()
@@ -91,10 +96,26 @@ class WriterProcess:
             self._connection.close()
 
 
-def _serve(connection: Connection) -> None:
+# How often an idle child checks that its parent still exists.
+PARENT_CHECK_S = 0.5
+
+
+def _next_batch(connection: Connection, parent_pid: int) -> Any:
+    """The next message; exits the process when the parent is gone (killed, even by SIGKILL)."""
+    while not connection.poll(PARENT_CHECK_S):
+        if os.getppid() != parent_pid:
+            os._exit(1)  # reparented: nobody will read our results; the staging is swept later
+    try:
+        return connection.recv()
+    except EOFError:
+        os._exit(1)  # the parent closed its end without saying it was done
+
+
+def _serve(connection: Connection, parent_end: Connection, parent_pid: int) -> None:
+    parent_end.close()
     # Ctrl-C reaches the whole process group; the parent decides and terminates us.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    while (batch := connection.recv()) is not None:
+    while (batch := _next_batch(connection, parent_pid)) is not None:
         try:
             run_batch(batch)
         except Exception as error:  # handed to the parent, which raises it
@@ -104,7 +125,7 @@ def _serve(connection: Connection) -> None:
                 connection.send(OSError(f"{type(error).__name__}: {error}"))
             # Keep reading (and dropping) until the parent, which raises at its next receive,
             # terminates us: exiting now would turn its next send into a BrokenPipeError.
-            while connection.recv() is not None:
+            while _next_batch(connection, parent_pid) is not None:
                 pass
             return
         connection.send(None)

@@ -91,7 +91,11 @@ def test_import_reports_unpaired_files_and_ignores_strays(
 
     record = backend.get_dataset(dataset_id)
     assert record["count"] == 2
-    assert record["skipped"] == ["train/json/lonely.json", "train/original_files/noann.png"]
+    # Same rule and wording as a conversion's report (storage.layout): "<reason>: <path>".
+    assert record["skipped"] == [
+        "json without image: train/json/lonely.json",
+        "image without json: train/original_files/noann.png",
+    ]
     assert "2 file(s) not stored" in caplog.text
     assert "lonely.json" in caplog.text
 
@@ -143,7 +147,7 @@ def test_import_rejects_symlink_escaping_the_dataset(
     link = source / "train" / "original_files" / "train000.png"
     link.unlink()
     os.symlink(outside, link)
-    with pytest.raises(DatasetError, match=r"train000\.png.*outside the dataset root"):
+    with pytest.raises(DatasetError, match=r"train000\.png.*outside the dataset folder"):
         backend.import_dataset(source)
     assert backend.list_datasets() == []
 
@@ -197,6 +201,7 @@ def test_default_root_from_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     store = LocalBackend()
     assert store.root == tmp_path / "home"
     assert store.index_path == tmp_path / "home" / "index.sqlite3"
+    assert store.list_datasets() == []  # the first operation opens (creates) the store
     assert store.index_path.is_file()
 
 
@@ -352,7 +357,9 @@ def test_export_output_dir_policy(backend: LocalBackend, stored: int, tmp_path: 
     busy = tmp_path / "busy"
     busy.mkdir()
     (busy / "keep.txt").write_text("mine")
-    with pytest.raises(OutputExistsError, match=r"busy is not empty.*overwrite=True") as info:
+    with pytest.raises(
+        OutputExistsError, match=r"busy already exists and is not empty.*overwrite"
+    ) as info:
         backend.export_dataset(stored, busy)
     assert isinstance(info.value, FileExistsError)
     assert files(busy) == ["keep.txt"]

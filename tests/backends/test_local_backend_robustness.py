@@ -122,6 +122,8 @@ def dead_pid() -> int:
 def test_opening_removes_what_a_crashed_process_left(
     backend: LocalBackend, make_dataset: MakeDataset
 ) -> None:
+    # Changed with the journal: only folders the store marked as in progress are removed; a
+    # folder without a row and without a journal entry is kept (see test_store_safety.py).
     kept = backend.import_dataset(make_dataset(1))
     root = backend.root
     abandoned = root / "tmp" / f".import-{dead_pid()}-abc123"
@@ -130,12 +132,14 @@ def test_opening_removes_what_a_crashed_process_left(
     live.mkdir()
     orphan = root / "datasets" / "999"  # renamed into place, but the commit never happened
     (orphan / "json").mkdir(parents=True)
+    (root / "journal" / "dataset-999").touch()  # ... which the journal entry says
 
     reopened = LocalBackend(root)
 
+    assert [d["id"] for d in reopened.list_datasets()] == [kept]
     assert entries(root / "tmp") == [live.name]
     assert entries(root / "datasets") == [str(kept)]
-    assert [d["id"] for d in reopened.list_datasets()] == [kept]
+    assert entries(root / "journal") == []
 
 
 WORKER = textwrap.dedent(
@@ -202,9 +206,9 @@ def test_two_processes_share_one_store(make_dataset: MakeDataset, tmp_path: Path
 
 
 def test_newer_schema_is_refused(tmp_path: Path) -> None:
-    LocalBackend(tmp_path / "s")
+    LocalBackend(tmp_path / "s").list_datasets()
     with sqlite3.connect(tmp_path / "s" / "index.sqlite3") as conn:
         conn.execute("PRAGMA user_version = 99")
     conn.close()
     with pytest.raises(BackendError, match="schema version 99, newer"):
-        LocalBackend(tmp_path / "s")
+        LocalBackend(tmp_path / "s").list_datasets()
