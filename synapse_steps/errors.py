@@ -52,3 +52,7 @@ class BackendError(SynapseStepsError, RuntimeError):
 
 class NotFoundError(SynapseStepsError, LookupError):
     """A dataset, model or other record does not exist in the backend."""
+
+
+class DisplayOptionError(SynapseStepsError, ValueError):
+    """A display option (a plot theme, metric groups...) has a value it cannot take."""
