@@ -205,12 +205,22 @@ def _text(text: Text, palette: Palette) -> Text:
     return text
 
 
+def _count_label(value: float, _position: int | None = None) -> str:
+    """An x tick: ``1200``, ``20k``, ``1.5M``."""
+    for limit, suffix in ((1e6, "M"), (1e4, "k")):
+        if abs(value) >= limit:
+            return f"{value / (limit if suffix == 'M' else 1e3):g}{suffix}"
+    return f"{value:g}"
+
+
 def _style_axes(ax: Axes, x_label: str, palette: Palette) -> None:
-    from matplotlib.ticker import MaxNLocator
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     ax.set_facecolor("none")
     # x is an epoch, step, iteration or call count: whole numbers.
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    # Few ticks, and 20k for 20000: five-digit step counts side by side would run together.
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
+    ax.xaxis.set_major_formatter(FuncFormatter(_count_label))
     ax.yaxis.set_major_locator(MaxNLocator(nbins=5))
     _text(ax.set_xlabel(x_label, fontsize=LABEL_SIZE, labelpad=2), palette)
     ax.tick_params(labelsize=TICK_SIZE, colors=palette.muted, labelcolor=palette.text)

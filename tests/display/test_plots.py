@@ -435,3 +435,23 @@ def test_the_palette_and_panels_load_without_matplotlib() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(done.stdout) is False
+
+
+def test_large_step_counts_are_short_tick_labels() -> None:
+    assert [plots._count_label(v) for v in (0, 600, 9999, 20000, 125000, 1_500_000)] == [
+        "0",
+        "600",
+        "9999",
+        "20k",
+        "125k",
+        "1.5M",
+    ]
+    store = MetricStore()
+    for step in range(0, 100_001, 1000):
+        store.add({"loss": 1 / (step + 1), "step": step}, "fit")
+    plot = CategoryPlot(store, "fit")
+    plot.render()
+    ax = plot._axes["loss"]
+    low, high = ax.get_xlim()
+    labels = [t.get_text() for t in ax.get_xticklabels() if low <= t.get_position()[0] <= high]
+    assert labels == ["0", "20k", "40k", "60k", "80k", "100k"]
