@@ -18,7 +18,10 @@ line. Lines are labelled by role when each has its own role, by their metric nam
 
 Explicit grouping, for any other combination: ``groups={"loss": ["loss", "val_loss",
 "test_loss"], "accuracy": ["top1", "top5"]}`` puts each listed metric that was reported into
-the named panel (in the listed order); metrics not listed are grouped automatically.
+the named panel (in the listed order); metrics not listed are grouped automatically. Groups
+apply within each category (the live view draws one figure per category). Set them for every
+figure with ``synapse_steps.display.plots.configure(groups=...)``, or per figure with the
+``groups=`` argument of ``CategoryPlot`` and ``metrics_figure``.
 """
 
 from __future__ import annotations
@@ -119,7 +122,7 @@ def group_metrics(
         key = panel_of[name]
         if key not in seen:
             seen.add(key)
-            # Automatic panels' keys start with a marker byte: explicit names may be anything.
+            # Automatic panels' keys start with a marker byte (\0 merged, \1 lone metric).
             ordered.append((key[1:] if key in automatic else key, _lines(members[key])))
     return ordered
 
