@@ -106,3 +106,7 @@ class BackendIOError(BackendError, OSError):
 
 class InvalidModelError(SynapseStepsError, ValueError):
     """``create_model`` was given data it cannot store (no file, bad name, bad metadata)."""
+
+
+class DisplayOptionError(SynapseStepsError, ValueError):
+    """A display option (a plot theme, metric groups...) has a value it cannot take."""

@@ -101,7 +101,8 @@ def test_static_figure_has_one_panel_per_metric() -> None:
         store.add({"loss": 2.0 / (epoch + 1)}, "val")
     figure = metrics_figure(store)
     titles = [ax.get_title() for ax in figure.axes]
-    assert titles == ["train / loss", "train / acc", "val / loss"]
+    # Panels are named as in the live view (display/panels.py), latest value included.
+    assert titles == ["train · loss = 0.2", "train · acc = 0.8", "val · loss = 0.4"]
     assert [ax.get_xlabel() for ax in figure.axes] == ["epoch", "epoch", "call"]
     assert list(figure.axes[0].lines[0].get_xdata()) == [0.0, 1.0, 2.0, 3.0, 4.0]
 
