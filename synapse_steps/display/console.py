@@ -21,6 +21,7 @@ from synapse_steps.events import (
     StepSkipped,
     StepStarted,
 )
+from synapse_steps.output_mode import deterministic, format_duration
 from synapse_steps.recorder import Recorder
 
 
@@ -72,7 +73,9 @@ class ConsoleLogger(RecordingLogger):
         if last is not None and tenth <= last[0]:
             return
         clock = time.monotonic()
-        if last is not None and tenth < 10 and clock - last[1] < self.progress_interval:
+        # In deterministic mode every tenth prints: which ones a time throttle drops varies.
+        throttled = last is not None and clock - last[1] < self.progress_interval
+        if last is not None and tenth < 10 and throttled and not deterministic():
             return
         self._printed[key] = (tenth, clock)
         percent = round(100 * current / total) if total > 0 else 100
@@ -96,7 +99,8 @@ class ConsoleLogger(RecordingLogger):
 
     def on_step_end(self, record: StepFinished) -> None:
         super().on_step_end(record)
-        self._say(f"{self._position(record.position)} {record.name} done in {record.duration:.2f}s")
+        took = format_duration(record.duration)
+        self._say(f"{self._position(record.position)} {record.name} done in {took}")
 
     def on_step_fail(self, record: StepFailed) -> None:
         super().on_step_fail(record)
@@ -113,7 +117,7 @@ class ConsoleLogger(RecordingLogger):
     def on_run_end(self, record: RunFinished) -> None:
         super().on_run_end(record)
         run = self.recorder.run
-        self._say(f"run {run.outcome()} in {record.duration:.2f}s")
+        self._say(f"run {run.outcome()} in {format_duration(record.duration)}")
         if self.summary and record.status != "succeeded":
             from synapse_steps.display.tables import summary_text
 

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from synapse_steps.metrics import MetricStore
+from synapse_steps.output_mode import format_duration
 from synapse_steps.run_state import RunState, StepState
 from synapse_steps.steps.base import BaseStep
 
@@ -100,7 +101,7 @@ def summary_rows(run: RunState) -> list[tuple[Any, ...]]:
         error = state.error or ""
         if state.rollback_error:
             error = (error + "; " if error else "") + f"rollback failed: {state.rollback_error}"
-        duration = "" if state.duration is None else f"{state.duration:.2f}s"
+        duration = "" if state.duration is None else format_duration(state.duration)
         rows.append((state.plan.position + 1, state.name, _status_label(state), duration, error))
     return rows
 
