@@ -16,9 +16,23 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+from traitlets.config import Config
 
 KERNEL = "python3"
 TIMEOUT = 300
+
+
+def kernel_config(sockets: Path) -> Config:
+    """Talk to the kernel over Unix sockets in the private folder ``sockets`` where possible.
+
+    Over TCP (even on 127.0.0.1) ipykernel warns on every start that traffic is unencrypted, and
+    rightly: any local user could connect. Unix sockets live in a folder only we can enter, so
+    the warning has no cause left. Windows has no ZeroMQ IPC transport; it keeps TCP.
+    """
+    if os.name != "posix":
+        return Config()
+    # An explicit socket path: by default they would appear in the notebook's own folder.
+    return Config({"KernelManager": {"transport": "ipc", "ip": str(sockets / "kernel")}})
 
 
 def execute(path: Path, *, widget_state: bool = False) -> nbformat.NotebookNode:
@@ -46,7 +60,10 @@ def execute(path: Path, *, widget_state: bool = False) -> nbformat.NotebookNode:
         "display_name": "Python 3 (ipykernel)",
         "language": "python",
     }
-    with tempfile.TemporaryDirectory(prefix="synapse_steps_home_") as home:
+    with (
+        tempfile.TemporaryDirectory(prefix="synapse_steps_home_") as home,
+        tempfile.TemporaryDirectory(prefix="synapse_steps_kernel_") as sockets,
+    ):
         previous = os.environ.get("SYNAPSE_STEPS_HOME")
         os.environ["SYNAPSE_STEPS_HOME"] = home
         try:
@@ -57,6 +74,7 @@ def execute(path: Path, *, widget_state: bool = False) -> nbformat.NotebookNode:
                 record_timing=False,
                 store_widget_state=widget_state,
                 resources={"metadata": {"path": str(path.parent)}},
+                config=kernel_config(Path(sockets)),
             )
             client.execute()
         finally:
