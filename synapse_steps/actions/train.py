@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict
 from synapse_steps.context import RuntimeContext
 from synapse_steps.steps.base import BaseStep, StepResult
 from synapse_steps.steps.context import BaseStepContext
+from synapse_steps.steps.dataset import remove_temporary_work_dirs
 from synapse_steps.steps.orchestrator import Orchestrator
 from synapse_steps.steps.registry import StepRegistry
 
@@ -128,7 +129,11 @@ class BaseTrainAction(Generic[P]):
     def run(self) -> dict[str, Any]:
         context = self.create_context()
         self.context = context
-        result = Orchestrator(self.build_registry(), context).execute()
+        try:
+            result = Orchestrator(self.build_registry(), context).execute()
+        finally:
+            # Scratch folders the steps made for themselves (no output_dir given) go now.
+            remove_temporary_work_dirs(context.step_results)
         for step_result in context.step_results:
             if "train_result" in step_result.data:
                 result["result"] = step_result.data["train_result"]
