@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 from synapse_steps.context import RuntimeContext
 from synapse_steps.errors import InvalidParamsError
 from synapse_steps.steps.base import BaseStep, StepResult
-from synapse_steps.steps.dataset import DatasetContext
+from synapse_steps.steps.dataset import DatasetContext, remove_temporary_work_dirs
 from synapse_steps.steps.orchestrator import Orchestrator
 from synapse_steps.steps.registry import StepRegistry
 
@@ -133,7 +133,12 @@ class BaseTrainAction(Generic[P]):
     def run(self) -> dict[str, Any]:
         context = self.create_context()
         self.context = context
-        result = Orchestrator(self.build_registry(), context, name=type(self).__name__).execute()
+        try:
+            registry = self.build_registry()
+            result = Orchestrator(registry, context, name=type(self).__name__).execute()
+        finally:
+            # Scratch folders the steps made for themselves (no output_dir given) go now.
+            remove_temporary_work_dirs(context.step_results)
         for step_result in context.step_results:
             if "train_result" in step_result.data:
                 result["result"] = step_result.data["train_result"]

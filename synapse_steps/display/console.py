@@ -25,6 +25,7 @@ from synapse_steps.events import (
     StepSkipped,
     StepStarted,
 )
+from synapse_steps.output_mode import deterministic
 
 
 class ConsoleLogger(FrontEnd):
@@ -76,7 +77,9 @@ class ConsoleLogger(FrontEnd):
         last = self._printed.get(key)
         if last is not None and tenth <= last[0]:
             return
-        if last is not None and tenth < 10 and record.time - last[1] < self.progress_interval:
+        # In deterministic mode every tenth prints: which ones a time throttle drops varies.
+        throttled = last is not None and record.time - last[1] < self.progress_interval
+        if last is not None and tenth < 10 and throttled and not deterministic():
             return
         self._printed[key] = (tenth, record.time)
         percent = round(100 * current / total) if total > 0 else 100

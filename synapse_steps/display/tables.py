@@ -10,6 +10,7 @@ import html
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from synapse_steps.output_mode import format_duration
 from synapse_steps.run_state import RunState
 from synapse_steps.steps.base import BaseStep
 
@@ -90,7 +91,7 @@ def summary_rows(run: RunState) -> list[tuple[Any, ...]]:
         error = state.error or ""
         if state.rollback_error:
             error = (error + "; " if error else "") + f"rollback failed: {state.rollback_error}"
-        duration = "" if state.duration is None else f"{state.duration:.2f}s"
+        duration = "" if state.duration is None else format_duration(state.duration)
         rows.append((state.plan.position + 1, state.name, state.label, duration, error))
     return rows
 

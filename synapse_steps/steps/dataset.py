@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,17 @@ def _work_dir(context: DatasetContext) -> tuple[Path, bool]:
     if output_dir:
         return Path(output_dir).expanduser().absolute(), False
     return Path(tempfile.mkdtemp(prefix="synapse_steps_")), True
+
+
+def remove_temporary_work_dirs(results: Iterable[StepResult]) -> None:
+    """Remove the temporary folders these steps created for themselves (none the user gave).
+
+    A train action calls this when its run ends: without ``params['output_dir']`` the exported
+    and converted data are scratch, needed only while the run lasts (upload copies the model
+    into the backend's store before that).
+    """
+    for result in results:
+        _remove(result.rollback_data.get("work_dir"))
 
 
 class ExportDatasetStep(BaseStep[DatasetContext]):

@@ -260,3 +260,59 @@ class WrongReturn(BaseTrainAction[BaseTrainParams]):
 def test_execute_must_return_a_dict(runtime: RuntimeContext) -> None:
     with pytest.raises(RuntimeError, match=r"returned list; it must return a dict"):
         WrongReturn(BaseTrainParams(), runtime).run()
+
+
+# -- temporary work folders -------------------------------------------------------------------
+
+
+@pytest.fixture
+def temp_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private temp folder, so the test sees exactly what the run leaves in it."""
+    import tempfile
+
+    root = tmp_path / "tmp"
+    root.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(root))
+    return root
+
+
+def test_a_run_without_output_dir_leaves_no_temporary_folder(
+    runtime: RuntimeContext, backend: LocalBackend, dataset_id: int, temp_root: Path
+) -> None:
+    result = ShapesTrainAction.dispatch({"dataset": dataset_id, "epochs": 2}, runtime)
+
+    assert result["success"] is True
+    assert list(temp_root.iterdir()) == []
+    # The model was copied into the store before the work folder went away.
+    assert Path(backend.get_model(result["model_id"])["file"]).is_file()
+
+
+class StepModeExport(BaseTrainAction[BaseTrainParams]):
+    def setup_steps(self, registry: StepRegistry[TrainContext]) -> None:
+        from synapse_steps.steps import ExportDatasetStep
+
+        registry.register(ExportDatasetStep())
+
+
+def test_step_mode_export_without_output_dir_leaves_no_temporary_folder(
+    runtime: RuntimeContext, dataset_id: int, temp_root: Path
+) -> None:
+    StepModeExport.dispatch({"dataset": dataset_id}, runtime)
+    assert list(temp_root.iterdir()) == []
+
+
+def test_a_failed_run_without_output_dir_leaves_no_temporary_folder(
+    runtime: RuntimeContext, dataset_id: int, temp_root: Path
+) -> None:
+    with pytest.raises(RuntimeError, match=r"out of memory"):
+        BrokenTraining.dispatch({"dataset": dataset_id}, runtime)
+    assert list(temp_root.iterdir()) == []
+
+
+def test_the_given_output_dir_is_kept(
+    runtime: RuntimeContext, dataset_id: int, tmp_path: Path, temp_root: Path
+) -> None:
+    out = tmp_path / "mine"
+    StepModeExport.dispatch({"dataset": dataset_id, "output_dir": str(out)}, runtime)
+    assert (out / "dm_v2" / "train" / "json").is_dir()
+    assert list(temp_root.iterdir()) == []

@@ -1,0 +1,63 @@
+"""``tools/build_docs.py`` (the second half of ``make demo``) on one small notebook.
+
+The page and the index it writes reference nothing on the network, the index lists the page by
+its title and is named last in the output, and the kernel prints no warning on the way.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+EXTERNAL = re.compile(
+    r"""(?:src|href)\s*=\s*["']?(?:https?:)?//|url\(\s*["']?(?:https?:)?//|import\(\s*["']https?://""",
+    re.IGNORECASE,
+)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_build_docs_writes_offline_pages_and_an_index(tmp_path: Path) -> None:
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_markdown_cell("# A tiny tutorial\n\nIt prints one line."),
+        nbformat.v4.new_code_cell(
+            "from synapse_steps.steps import StepRegistry\nprint(len(StepRegistry()))"
+        ),
+    ]
+    source = tmp_path / "tiny.ipynb"
+    nbformat.write(notebook, source)
+    output = tmp_path / "build"
+
+    done = subprocess.run(
+        [sys.executable, str(REPO / "tools" / "build_docs.py"), "--output", str(output), source],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert "without encryption" not in done.stderr, done.stderr
+    assert "WARNING" not in done.stderr, done.stderr
+    page = output / "tiny.html"
+    index = output / "index.html"
+    assert page.is_file()
+    assert index.is_file()
+    text = page.read_text(encoding="utf-8")
+    assert "<title>A tiny tutorial</title>" in text
+    assert "0\n" in text  # the cell ran
+    assert not EXTERNAL.findall(text), EXTERNAL.findall(text)[:5]
+    listing = index.read_text(encoding="utf-8")
+    assert '<a href="tiny.html">A tiny tutorial</a>' in listing
+    assert not EXTERNAL.findall(listing)
+    # What to open comes last.
+    assert done.stdout.strip().splitlines()[-1].endswith(index.as_uri()), done.stdout
+    # The source notebook is not touched.
+    assert nbformat.read(source, as_version=4).cells[1].outputs == []
