@@ -1,0 +1,220 @@
+"""Writing one run's journal as it goes: ``JournalRun``.
+
+What is durable when: ``start_run`` and every ``step_completed``, ``rollback_started``,
+``step_rolled_back`` and ``finish`` commit before returning. ``record`` only buffers: buffered
+records are committed with the next of those calls, or by a later non-progress ``record`` once
+``FLUSH_SECONDS`` have passed since the last commit (so a long step's logs reach the disk while it
+runs), or when ``FLUSH_RECORDS`` are waiting. Progress records are coalesced in memory: only the
+latest one per (step, category) is kept until the next non-progress record or commit, so a
+million progress calls store a handful of rows and cost one dict store each.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+import weakref
+from typing import Any
+
+from synapse_steps.journal._codec import encode_mapping, encode_record
+from synapse_steps.journal._errors import JournalError
+from synapse_steps.journal._lock import RunLock
+from synapse_steps.journal._store import Store
+
+#: ``record()`` types that are coalesced (the core's ``ProgressReported.to_dict()["type"]``).
+PROGRESS_TYPE = "ProgressReported"
+#: Fields of a progress record that identify "the same bar": the latest one per key is kept.
+PROGRESS_KEY = ("step", "category")
+FLUSH_RECORDS = 1000
+FLUSH_SECONDS = 1.0
+
+
+class JournalRun:
+    """The journal of one run, owned by this process; made by ``Journal.start_run``.
+
+    Holds the run's lock file for as long as it is open: other processes see the run as alive
+    until ``finish`` is called or this process dies (or this object is garbage-collected
+    unfinished, which counts as dead: the run can then be recovered).
+    """
+
+    def __init__(self, store: Store, key: int, run_id: str, workflow: str, lock: RunLock) -> None:
+        self._store = store
+        self._key = key
+        #: Unique across processes and machines (``uuid4().hex``).
+        self.run_id = run_id
+        self.workflow = workflow
+        self._lock = lock
+        self._pending: list[dict[str, Any]] = []
+        self._progress: dict[tuple[Any, Any], dict[str, Any]] = {}
+        self._last_commit = time.monotonic()
+        #: name -> positions completed and not yet rolled back, oldest first.
+        self._completed: dict[str, list[int]] = {}
+        self._finished: str | None = None
+        # Dropped without finish() (an exception the caller did not expect): let go of the lock
+        # so the run shows as dead and can be recovered, rather than alive forever.
+        self._finalizer = weakref.finalize(self, lock.release, False)
+
+    def __repr__(self) -> str:
+        state = self._finished or "open"
+        return f"<JournalRun {self.run_id} {self.workflow!r} {state}>"
+
+    # -- records ---------------------------------------------------------------------------
+
+    def record(self, event: dict[str, Any]) -> None:
+        """Buffer one lifecycle record (a JSON-able dict with a ``"type"`` key).
+
+        Progress records (``type == PROGRESS_TYPE``) replace the previous one with the same
+        ``PROGRESS_KEY`` fields; every other record (logs, metrics, lifecycle) is kept. Never
+        raises for an odd value: what JSON cannot hold is stored as its ``repr``.
+        """
+        if event.get("type") == PROGRESS_TYPE:
+            self._progress[(event.get("step"), event.get("category"))] = event
+            return
+        pending = self._pending
+        if self._progress:
+            pending.extend(self._progress.values())
+            self._progress = {}
+        pending.append(event)
+        if len(pending) >= FLUSH_RECORDS or time.monotonic() - self._last_commit >= FLUSH_SECONDS:
+            if self._finished is not None:
+                # A record after finish() (a stray late log) has no run to go to.
+                self._pending = []
+                return
+            with self._store.write() as conn:
+                self._flush(conn)
+
+    def _flush(self, conn: Any) -> None:
+        """Insert what ``record`` buffered, inside the caller's write transaction."""
+        pending, self._pending = self._pending, []
+        if self._progress:
+            progress, self._progress = self._progress, {}
+            pending.extend(progress.values())
+        if pending:
+            key = self._key
+            conn.executemany(
+                "INSERT INTO records (run, type, body) VALUES (?, ?, ?)",
+                [(key, str(ev.get("type")), encode_record(ev)) for ev in pending],
+            )
+        self._last_commit = time.monotonic()
+
+    # -- steps -----------------------------------------------------------------------------
+
+    def step_completed(
+        self,
+        position: int,
+        name: str,
+        data: dict[str, Any],
+        rollback_data: dict[str, Any],
+        *,
+        success: bool = True,
+    ) -> bool:
+        """Store a step's result durably (committed before returning); True if recoverable.
+
+        Call it as soon as the step's ``execute`` returns, before the next step starts. A failed
+        step that will be rolled back can be journaled too (``success=False``), so a crash
+        during its rollback still leaves it to ``recover_steps``. Values that cannot be stored
+        are left out, the step is marked not recoverable and one ``RuntimeWarning`` names the
+        step and the keys; the run goes on. Returns False in that case.
+        """
+        self._check_open("step_completed")
+        data_text, data_problems = encode_mapping(data)
+        rb_text, rb_problems = encode_mapping(rollback_data)
+        problems = [f"data{p}" for p in data_problems] + [f"rollback_data{p}" for p in rb_problems]
+        if problems:
+            warnings.warn(
+                f"Run journal: step '{name}' (position {position}) returned "
+                f"{'; '.join(problems)}, which the journal cannot store, so the step is "
+                "journaled as NOT recoverable: if this process dies, recover_steps() will not "
+                "undo it. Keep data/rollback_data to plain values (str, int, float, Path, "
+                "datetime, lists, dicts with str keys ...) to make it recoverable.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+        with self._store.write() as conn:
+            self._flush(conn)
+            conn.execute(
+                "INSERT INTO steps (run, position, name, success, data, rollback_data, "
+                "unstorable, completed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    self._key,
+                    position,
+                    name,
+                    int(success),
+                    data_text,
+                    rb_text,
+                    "\n".join(problems),
+                    time.time(),
+                ),
+            )
+        self._completed.setdefault(name, []).append(position)
+        return not problems
+
+    def _position(self, name: str, method: str) -> int:
+        positions = self._completed.get(name)
+        if not positions:
+            raise JournalError(
+                f"{method}('{name}'): run {self.run_id} has no completed, not rolled back step "
+                f"named '{name}'. Call step_completed() for a step before journaling its "
+                "rollback (a failed step can be journaled with success=False)."
+            )
+        return positions[-1]
+
+    def rollback_started(self, name: str) -> None:
+        """Durably note that the step's rollback is about to run (recovery would retry it)."""
+        self._check_open("rollback_started")
+        position = self._position(name, "rollback_started")
+        with self._store.write() as conn:
+            self._flush(conn)
+            conn.execute(
+                "UPDATE steps SET rollback = 'started', rollback_calls = rollback_calls + 1 "
+                "WHERE run = ? AND position = ?",
+                (self._key, position),
+            )
+
+    def step_rolled_back(self, name: str, error: str | None = None) -> None:
+        """Durably note that the step's rollback returned (``error``: it raised); never redone."""
+        self._check_open("step_rolled_back")
+        position = self._position(name, "step_rolled_back")
+        with self._store.write() as conn:
+            self._flush(conn)
+            conn.execute(
+                "UPDATE steps SET rollback = 'done', rollback_error = ? "
+                "WHERE run = ? AND position = ?",
+                (error, self._key, position),
+            )
+        self._completed[name].pop()
+
+    # -- end -------------------------------------------------------------------------------
+
+    def finish(self, status: str) -> None:
+        """Close the run with ``status`` ("succeeded", "failed", "interrupted" ...).
+
+        Commits the buffered records and the status, then gives up the run's lock: a finished
+        run is never listed by ``unfinished_runs``.
+        """
+        self._check_open("finish")
+        if not isinstance(status, str) or not status:
+            raise JournalError(
+                f"finish() needs a non-empty status string such as 'succeeded'; got {status!r}."
+            )
+        with self._store.write() as conn:
+            self._flush(conn)
+            conn.execute(
+                "UPDATE runs SET status = ?, finished_at = ? WHERE id = ?",
+                (status, time.time(), self._key),
+            )
+        self._finished = status
+        self._finalizer.detach()
+        self._lock.release(remove=True)
+
+    @property
+    def finished(self) -> str | None:
+        """The status given to ``finish``, or ``None`` while the run is open."""
+        return self._finished
+
+    def _check_open(self, method: str) -> None:
+        if self._finished is not None:
+            raise JournalError(
+                f"{method}() on run {self.run_id}, which is already finished "
+                f"({self._finished!r}); start a new run with Journal.start_run()."
+            )
