@@ -1,0 +1,113 @@
+"""A child process for the crash tests: a workflow with file side effects, journaled directly.
+
+    python journal_child.py run JOURNAL WORK STEPS [SLEEP_MS] [BIG_EVERY]
+    python journal_child.py recover JOURNAL WORK RUN_ID [SLEEP_MS]
+    python journal_child.py concurrent JOURNAL WORK RUNS STEPS TAG
+    python journal_child.py hold JOURNAL WORK
+
+It prints ``ready`` once imported, so the parent can time its SIGKILL from the run's start. Logs
+in WORK (each line appended and flushed, so they survive a kill):
+
+* ``run_id``: the run's id, written (atomically) right after ``start_run`` returned;
+* ``before.log`` / ``after.log``: a step's name just before ``step_completed`` is called and
+  just after it returned;
+* ``calls.log``: one line per rollback call made by ``recover``, ``deleted.log`` one per file
+  the rollback actually removed.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from synapse_steps.journal import Journal, recover_steps
+
+
+def _append(path: Path, line: str) -> None:
+    with open(path, "a") as fh:
+        fh.write(line + "\n")
+        fh.flush()
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def run(journal: Path, work: Path, steps: int, sleep_ms: float, big_every: int) -> None:
+    names = [f"s{i:02d}" for i in range(steps)]
+    jrun = Journal(journal).start_run("crashy", names, meta={"pid": os.getpid()})
+    _write_atomic(work / "run_id", jrun.run_id)
+    for i, name in enumerate(names):
+        side = work / f"side_{name}"
+        side.write_text(name)
+        jrun.record({"type": "StepStarted", "position": i, "name": name})
+        for k in range(50):
+            jrun.record({"type": "ProgressReported", "step": name, "category": None, "current": k})
+        rollback_data: dict[str, Any] = {"path": side}
+        if big_every and i % big_every == big_every - 1:
+            # A few MB to write: a kill lands inside this commit now and then.
+            rollback_data["blob"] = "x" * 3_000_000
+        _append(work / "before.log", name)
+        jrun.step_completed(i, name, {"i": i}, rollback_data)
+        _append(work / "after.log", name)
+        time.sleep(random.uniform(0, sleep_ms) / 1000)
+    jrun.finish("succeeded")
+    _append(work / "finished.log", jrun.run_id)
+
+
+def rollback_deleting(work: Path, sleep_ms: float) -> Any:
+    def rollback(name: str, data: dict[str, Any], rollback_data: dict[str, Any]) -> None:
+        path = rollback_data["path"]
+        assert isinstance(path, Path), type(path)
+        _append(work / "calls.log", name)
+        time.sleep(random.uniform(0, sleep_ms) / 1000)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return
+        _append(work / "deleted.log", name)
+
+    return rollback
+
+
+def concurrent(journal: Path, work: Path, runs: int, steps: int, tag: str) -> None:
+    j = Journal(journal)
+    for r in range(runs):
+        jrun = j.start_run(f"{tag}-{r}", [f"s{i}" for i in range(steps)])
+        for i in range(steps):
+            jrun.record({"type": "Logged", "event": "step", "data": {"i": i, "tag": tag}})
+            jrun.record({"type": "MetricsReported", "value": {"loss": 1 / (i + 1)}})
+            jrun.step_completed(i, f"s{i}", {"i": i}, {"path": work / f"{tag}-{r}-{i}"})
+        jrun.finish("succeeded")
+        _append(work / f"{tag}.log", jrun.run_id)
+
+
+def main(argv: list[str]) -> None:
+    mode, journal, work = argv[0], Path(argv[1]), Path(argv[2])
+    print("ready", flush=True)
+    if mode == "run":
+        big_every = int(argv[5]) if len(argv) > 5 else 0
+        run(journal, work, int(argv[3]), float(argv[4]) if len(argv) > 4 else 2.0, big_every)
+    elif mode == "recover":
+        sleep_ms = float(argv[4]) if len(argv) > 4 else 2.0
+        recover_steps(argv[3], rollback_deleting(work, sleep_ms), path=journal)
+        _append(work / "recovered.log", argv[3])
+    elif mode == "concurrent":
+        concurrent(journal, work, int(argv[3]), int(argv[4]), argv[5])
+    elif mode == "hold":
+        jrun = Journal(journal).start_run("held", ["a", "b"])
+        jrun.step_completed(0, "a", {}, {"path": work / "a"})
+        _write_atomic(work / "run_id", jrun.run_id)
+        time.sleep(60)
+    else:
+        raise SystemExit(f"unknown mode {mode}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
