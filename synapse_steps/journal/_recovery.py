@@ -170,6 +170,7 @@ def _locked_run(journal: Path, run_id: str, action: str) -> tuple[Store, int, Ru
             f"process {row[2]} on {row[3]}, or another process is recovering or abandoning it "
             "right now. Wait for it to end (or stop that kernel), then retry."
         )
+    status: str | None = None
     try:
         # Re-read under the lock: another recovery may have finished just before we got it.
         with store.read() as conn:
@@ -184,7 +185,8 @@ def _locked_run(journal: Path, run_id: str, action: str) -> tuple[Store, int, Ru
                 "unfinished_runs() lists the runs that can still be recovered."
             )
     except BaseException:
-        lock.release(remove=False)
+        # A run that is over needs no lock file (acquire just re-created it).
+        lock.release(remove=status is not None)
         raise
     return store, row[0], lock
 

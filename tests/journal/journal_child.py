@@ -4,6 +4,7 @@
     python journal_child.py recover JOURNAL WORK RUN_ID [SLEEP_MS]
     python journal_child.py concurrent JOURNAL WORK RUNS STEPS TAG
     python journal_child.py hold JOURNAL WORK
+    python journal_child.py cut JOURNAL WORK
 
 It prints ``ready`` once imported, so the parent can time its SIGKILL from the run's start. Logs
 in WORK (each line appended and flushed, so they survive a kill):
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import os
 import random
+import signal
 import sys
 import time
 from pathlib import Path
@@ -78,6 +80,8 @@ def rollback_deleting(work: Path, sleep_ms: float) -> Any:
 
 def concurrent(journal: Path, work: Path, runs: int, steps: int, tag: str) -> None:
     j = Journal(journal)
+    while not (work / "go").exists():  # all writers start together
+        time.sleep(0.001)
     for r in range(runs):
         jrun = j.start_run(f"{tag}-{r}", [f"s{i}" for i in range(steps)])
         for i in range(steps):
@@ -86,6 +90,35 @@ def concurrent(journal: Path, work: Path, runs: int, steps: int, tag: str) -> No
             jrun.step_completed(i, f"s{i}", {"i": i}, {"path": work / f"{tag}-{r}-{i}"})
         jrun.finish("succeeded")
         _append(work / f"{tag}.log", jrun.run_id)
+
+
+def cut(journal: Path, work: Path) -> None:
+    """Three steps journaled, then a SIGKILL in the middle of the fourth one's commit.
+
+    A small page cache makes SQLite spill the big step's pages into the WAL before COMMIT; the
+    progress handler kills the process as soon as they are on disk, so the file really holds a
+    transaction cut in the middle.
+    """
+    from synapse_steps.journal._store import store_for
+
+    jrun = Journal(journal).start_run("cut", ["a", "b", "c", "big"])
+    _write_atomic(work / "run_id", jrun.run_id)
+    for i, name in enumerate(["a", "b", "c"]):
+        jrun.step_completed(i, name, {}, {"path": work / name})
+    conn = store_for(journal).conn
+    conn.execute("PRAGMA cache_size = 20")
+    wal = Path(f"{journal}-wal")
+    start = wal.stat().st_size
+
+    def kill_once_spilled() -> int:
+        if wal.stat().st_size > start + 2_000_000:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return 0
+
+    conn.set_progress_handler(kill_once_spilled, 10)
+    jrun.record({"type": "Logged", "event": "lost with its transaction"})
+    jrun.step_completed(3, "big", {}, {"path": work / "big", "blob": "y" * 8_000_000})
+    print("not cut", flush=True)
 
 
 def main(argv: list[str]) -> None:
@@ -105,6 +138,8 @@ def main(argv: list[str]) -> None:
         jrun.step_completed(0, "a", {}, {"path": work / "a"})
         _write_atomic(work / "run_id", jrun.run_id)
         time.sleep(60)
+    elif mode == "cut":
+        cut(journal, work)
     else:
         raise SystemExit(f"unknown mode {mode}")
 
