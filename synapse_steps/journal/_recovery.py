@@ -21,7 +21,7 @@ from typing import Any
 from synapse_steps.journal._codec import decode
 from synapse_steps.journal._errors import JournalError
 from synapse_steps.journal._lock import RunLock, is_held, lock_path
-from synapse_steps.journal._store import Store, store_for
+from synapse_steps.journal._store import MAX_INDEX, Store, row_key, run_keys, store_for
 
 #: ``rollback(step_name, data, rollback_data)``: undo one step from its journaled result.
 Rollback = Callable[[str, dict[str, Any], dict[str, Any]], None]
@@ -94,7 +94,7 @@ class RecoveryReport:
 
 
 _STEP_COLUMNS = (
-    "position, name, success, unstorable, completed_at, rollback, rollback_error, "
+    f"id & {MAX_INDEX}, name, success, unstorable, completed_at, rollback, rollback_error, "
     "data, rollback_data"
 )
 
@@ -123,13 +123,16 @@ def unfinished_runs(journal: Path) -> list[RunInfo]:
             "SELECT id, run_id, workflow, steps, meta, started_at, pid, host FROM runs "
             "WHERE status IS NULL ORDER BY started_at, id"
         ).fetchall()
-        steps: dict[int, list[CompletedStep]] = {row[0]: [] for row in runs}
-        for row in conn.execute(
-            f"SELECT run, {_STEP_COLUMNS} FROM steps WHERE run IN "
-            "(SELECT id FROM runs WHERE status IS NULL) ORDER BY run, position"
-        ):
-            if row[0] in steps:
-                steps[row[0]].append(_step(row[1:]))
+        steps = {
+            row[0]: [
+                _step(step)
+                for step in conn.execute(
+                    f"SELECT {_STEP_COLUMNS} FROM steps WHERE id BETWEEN ? AND ? ORDER BY id",
+                    run_keys(row[0]),
+                )
+            ]
+            for row in runs
+        }
     return [
         RunInfo(
             run_id=row[1],
@@ -212,7 +215,8 @@ def recover_steps(journal: Path, run_id: str, rollback: Rollback) -> RecoveryRep
     try:
         with store.read() as conn:
             rows = conn.execute(
-                f"SELECT {_STEP_COLUMNS} FROM steps WHERE run = ? ORDER BY position DESC", (key,)
+                f"SELECT {_STEP_COLUMNS} FROM steps WHERE id BETWEEN ? AND ? ORDER BY id DESC",
+                run_keys(key),
             ).fetchall()
         rolled_back: list[str] = []
         retried: list[str] = []
@@ -273,14 +277,13 @@ def _mark(store: Store, key: int, position: int, state: str, error: str | None =
         if state == "started":
             conn.execute(
                 "UPDATE steps SET rollback = 'started', rollback_calls = rollback_calls + 1 "
-                "WHERE run = ? AND position = ?",
-                (key, position),
+                "WHERE id = ?",
+                (row_key(key, position),),
             )
         else:
             conn.execute(
-                "UPDATE steps SET rollback = 'done', rollback_error = ? "
-                "WHERE run = ? AND position = ?",
-                (error, key, position),
+                "UPDATE steps SET rollback = 'done', rollback_error = ? WHERE id = ?",
+                (error, row_key(key, position)),
             )
 
 
@@ -301,6 +304,6 @@ def run_records(journal: Path, run_id: str) -> list[dict[str, Any]]:
         if row is None:
             raise JournalError(f"The journal {journal} has no run {run_id!r}.")
         bodies = conn.execute(
-            "SELECT body FROM records WHERE run = ? ORDER BY seq", (row[0],)
+            "SELECT body FROM records WHERE id BETWEEN ? AND ? ORDER BY id", run_keys(row[0])
         ).fetchall()
     return [decode(body) for (body,) in bodies]

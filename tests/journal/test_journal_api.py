@@ -117,7 +117,7 @@ def test_step_completed_is_committed_with_the_records_before_it_returns(tmp_path
     run.record({"type": "Logged", "event": "hello", "data": {"path": Path("x")}})
     assert _committed(journal.path, "SELECT COUNT(*) FROM records") == [(0,)]
     assert run.step_completed(0, "a", {"rows": 3}, {"path": tmp_path / "a.txt"})
-    assert _committed(journal.path, "SELECT position, name FROM steps") == [(0, "a")]
+    assert _committed(journal.path, "SELECT id & 4294967295, name FROM steps") == [(0, "a")]
     assert _committed(journal.path, "SELECT COUNT(*) FROM records") == [(2,)]
     assert journal.records(run.run_id)[1]["data"]["path"] == Path("x")
     (step,) = unfinished_runs(journal.path)[0].completed_steps
@@ -499,14 +499,18 @@ def test_four_processes_journaling_into_one_file_lose_nothing(tmp_path: Path) ->
         assert [r["data"]["i"] for r in records[::2]] == list(range(steps))
         assert {r["data"]["tag"] for r in records[::2]} == {workflow.split("-")[0]}
     per_run = _committed(
-        journal, "SELECT run, COUNT(*), MIN(position), MAX(position) FROM steps GROUP BY run"
+        journal,
+        "SELECT id >> 32, COUNT(*), MIN(id & 4294967295), MAX(id & 4294967295) FROM steps "
+        "GROUP BY id >> 32",
     )
     assert [c[1:] for c in per_run] == [(steps, 0, steps - 1)] * (4 * runs)
     # The writers did overlap: commits of different processes alternate in the file.
     owners = [
         w.split("-")[0]
         for (w,) in _committed(
-            journal, "SELECT r.workflow FROM steps s JOIN runs r ON r.id = s.run ORDER BY s.rowid"
+            journal,
+            "SELECT r.workflow FROM steps s JOIN runs r ON r.id = s.id >> 32 "
+            "ORDER BY s.completed_at",
         )
     ]
     switches = sum(a != b for a, b in itertools.pairwise(owners))
