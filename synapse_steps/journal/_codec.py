@@ -34,12 +34,27 @@ _PLAIN: frozenset[type] = frozenset({str, int, float, bool, type(None)})
 
 
 class Unstorable(Exception):
-    """A value cannot be stored: ``where`` it is (``"['a'][2]"``) and ``what`` it is."""
+    """A value cannot be stored: ``what`` it is; ``where`` it is, as ``"['a'][2]"``.
 
-    def __init__(self, where: str, what: str) -> None:
-        super().__init__(f"{where}: {what}")
-        self.where = where
+    The path is collected on the way out (``inner`` prepends a level), so encoding a value
+    that *can* be stored never formats one.
+    """
+
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
         self.what = what
+        self.path: list[str] = []
+
+    def inner(self, level: str) -> Unstorable:
+        self.path.append(level)
+        return self
+
+    @property
+    def where(self) -> str:
+        return "".join(reversed(self.path))
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.what}"
 
 
 def _tz_spec(tz: tzinfo | None) -> Any:
@@ -67,61 +82,71 @@ def _tz_from_spec(spec: Any) -> tzinfo | None:
     return timezone(offset, spec[4]) if len(spec) > 4 else timezone(offset)
 
 
-def _encode(value: Any, where: str) -> Any:
+def _encode(value: Any) -> Any:
     kind = type(value)
     if kind in _PLAIN:
         return value
-    if kind is list:
-        return [_encode(item, f"{where}[{i}]") for i, item in enumerate(value)]
     if kind is dict:
         out: dict[str, Any] = {}
         for key, item in value.items():
             if type(key) is not str:
-                raise Unstorable(where, f"a dict key {key!r} that is not a str")
-            out[key] = _encode(item, f"{where}[{key!r}]")
+                raise Unstorable(f"a dict key {key!r} that is not a str")
+            # try costs nothing until something raises (zero-cost exceptions, 3.11+).
+            try:
+                out[key] = item if type(item) in _PLAIN else _encode(item)
+            except Unstorable as exc:
+                raise exc.inner(f"[{key!r}]") from None
         if TAG in out:
             return {TAG: "dict", "v": [[k, v] for k, v in out.items()]}
         return out
+    if kind is list:
+        return _items(value)
     encoder = _ENCODERS.get(kind)
     if encoder is None:
-        raise Unstorable(where, f"a {kind.__module__}.{kind.__qualname__}")
+        raise Unstorable(f"a {kind.__module__}.{kind.__qualname__}")
     try:
-        return encoder(value, where)
+        return encoder(value)
     except (TypeError, ValueError) as exc:
-        raise Unstorable(where, str(exc)) from None
+        raise Unstorable(str(exc)) from None
 
 
-def _items(value: Any, where: str) -> list[Any]:
-    return [_encode(item, f"{where}[{i}]") for i, item in enumerate(value)]
+def _items(value: Any) -> list[Any]:
+    out = []
+    for i, item in enumerate(value):
+        try:
+            out.append(item if type(item) in _PLAIN else _encode(item))
+        except Unstorable as exc:
+            raise exc.inner(f"[{i}]") from None
+    return out
 
 
-def _datetime(value: datetime, where: str) -> Any:
+def _datetime(value: datetime) -> Any:
     naive = value.replace(tzinfo=None, fold=0)
     return {TAG: "datetime", "v": naive.isoformat(), "tz": _tz_spec(value.tzinfo), "f": value.fold}
 
 
-def _time(value: time, where: str) -> Any:
+def _time(value: time) -> Any:
     naive = value.replace(tzinfo=None, fold=0)
     return {TAG: "time", "v": naive.isoformat(), "tz": _tz_spec(value.tzinfo), "f": value.fold}
 
 
-_ENCODERS: dict[type, Callable[[Any, str], Any]] = {
-    tuple: lambda v, w: {TAG: "tuple", "v": _items(v, w)},
-    set: lambda v, w: {TAG: "set", "v": _items(v, w)},
-    frozenset: lambda v, w: {TAG: "frozenset", "v": _items(v, w)},
-    bytes: lambda v, w: {TAG: "bytes", "v": base64.b64encode(v).decode("ascii")},
-    bytearray: lambda v, w: {TAG: "bytearray", "v": base64.b64encode(v).decode("ascii")},
-    PurePosixPath: lambda v, w: {TAG: "pureposixpath", "v": str(v)},
-    PureWindowsPath: lambda v, w: {TAG: "purewindowspath", "v": str(v)},
+_ENCODERS: dict[type, Callable[[Any], Any]] = {
+    tuple: lambda v: {TAG: "tuple", "v": _items(v)},
+    set: lambda v: {TAG: "set", "v": _items(v)},
+    frozenset: lambda v: {TAG: "frozenset", "v": _items(v)},
+    bytes: lambda v: {TAG: "bytes", "v": base64.b64encode(v).decode("ascii")},
+    bytearray: lambda v: {TAG: "bytearray", "v": base64.b64encode(v).decode("ascii")},
+    PurePosixPath: lambda v: {TAG: "pureposixpath", "v": str(v)},
+    PureWindowsPath: lambda v: {TAG: "purewindowspath", "v": str(v)},
     datetime: _datetime,
-    date: lambda v, w: {TAG: "date", "v": v.isoformat()},
+    date: lambda v: {TAG: "date", "v": v.isoformat()},
     time: _time,
-    timedelta: lambda v, w: {TAG: "timedelta", "v": [v.days, v.seconds, v.microseconds]},
-    Decimal: lambda v, w: {TAG: "decimal", "v": str(v)},
-    uuid.UUID: lambda v, w: {TAG: "uuid", "v": v.hex},
+    timedelta: lambda v: {TAG: "timedelta", "v": [v.days, v.seconds, v.microseconds]},
+    Decimal: lambda v: {TAG: "decimal", "v": str(v)},
+    uuid.UUID: lambda v: {TAG: "uuid", "v": v.hex},
 }
 # PosixPath here, WindowsPath on Windows: comes back as a Path of the recovering platform.
-_ENCODERS[type(Path())] = lambda v, w: {TAG: "path", "v": str(v)}
+_ENCODERS[type(Path())] = lambda v: {TAG: "path", "v": str(v)}
 
 
 def _decode_datetime(d: dict[str, Any]) -> datetime:
@@ -162,12 +187,22 @@ def _object_hook(d: dict[str, Any]) -> Any:
     return d if decoder is None else decoder(d)
 
 
+# Reused encoders: json.dumps() with any option builds a new JSONEncoder per call (~1 us).
+# What _encode returns is a fresh acyclic tree, so the circularity check is not needed.
+_DUMP = json.JSONEncoder(check_circular=False).encode
+
+
 def encode_mapping(mapping: dict[str, Any]) -> tuple[str, list[str]]:
     """``mapping`` as JSON text, and where its unstorable values are (left out of the text).
 
     Each problem is ``"['key']...: what it is"``; every top-level key is tried, so one bad value
     does not hide another.
     """
+    try:
+        return _DUMP(_encode(mapping)), []
+    except (Unstorable, RecursionError):
+        pass
+    # Something cannot be stored: find every such key, keep the others.
     stored: dict[str, Any] = {}
     problems: list[str] = []
     for key, value in mapping.items():
@@ -175,16 +210,14 @@ def encode_mapping(mapping: dict[str, Any]) -> tuple[str, list[str]]:
             problems.append(f"[{key!r}]: a key that is not a str")
             continue
         try:
-            stored[key] = _encode(value, f"[{key!r}]")
+            stored[key] = _encode(value)
         except Unstorable as exc:
-            problems.append(str(exc))
+            problems.append(str(exc.inner(f"[{key!r}]")))
         except RecursionError:
             problems.append(f"[{key!r}]: nested too deeply")
     if TAG in stored:
-        text = json.dumps({TAG: "dict", "v": [[k, v] for k, v in stored.items()]})
-    else:
-        text = json.dumps(stored)
-    return text, problems
+        return _DUMP({TAG: "dict", "v": [[k, v] for k, v in stored.items()]}), problems
+    return _DUMP(stored), problems
 
 
 def decode(text: str) -> Any:
@@ -195,9 +228,12 @@ def decode(text: str) -> Any:
 def _lenient(value: Any) -> Any:
     # json.dumps calls this for what it cannot encode itself; a record must never fail a run.
     try:
-        return _encode(value, "")
+        return _encode(value)
     except (Unstorable, RecursionError):
         return {TAG: "repr", "v": repr(value)}
+
+
+_DUMP_RECORD = json.JSONEncoder(default=_lenient).encode
 
 
 def encode_record(record: dict[str, Any]) -> str:
@@ -207,6 +243,6 @@ def encode_record(record: dict[str, Any]) -> str:
     against a stray value, it does not preserve tuple/set types inside records.
     """
     try:
-        return json.dumps(record, default=_lenient)
+        return _DUMP_RECORD(record)
     except (TypeError, ValueError, RecursionError):
         return json.dumps({"type": str(record.get("type")), "unstorable": repr(record)})

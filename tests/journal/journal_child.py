@@ -6,7 +6,8 @@
     python journal_child.py hold JOURNAL WORK
     python journal_child.py cut JOURNAL WORK
 
-It prints ``ready`` once imported, so the parent can time its SIGKILL from the run's start. Logs
+It prints ``ready`` once imported (or sets an Event, see ``entry``), so the parent can time its
+SIGKILL from the run's start. Logs
 in WORK (each line appended and flushed, so they survive a kill):
 
 * ``run_id``: the run's id, written (atomically) right after ``start_run`` returned;
@@ -54,7 +55,7 @@ def run(journal: Path, work: Path, steps: int, sleep_ms: float, big_every: int) 
         rollback_data: dict[str, Any] = {"path": side}
         if big_every and i % big_every == big_every - 1:
             # A few MB to write: a kill lands inside this commit now and then.
-            rollback_data["blob"] = "x" * 3_000_000
+            rollback_data["blob"] = "x" * 1_500_000
         _append(work / "before.log", name)
         jrun.step_completed(i, name, {"i": i}, rollback_data)
         _append(work / "after.log", name)
@@ -121,9 +122,21 @@ def cut(journal: Path, work: Path) -> None:
     print("not cut", flush=True)
 
 
-def main(argv: list[str]) -> None:
+def entry(argv: list[str], ready: Any) -> None:
+    """``main`` for a process forked by a multiprocessing fork server: ``ready`` is an Event.
+
+    The crash tests start their many children this way, from a server that has already
+    imported synapse_steps: a fresh interpreter per trial would cost 0.3-1 s of imports.
+    """
+    main(argv, ready.set)
+
+
+def main(argv: list[str], ready: Any = None) -> None:
     mode, journal, work = argv[0], Path(argv[1]), Path(argv[2])
-    print("ready", flush=True)
+    if ready is None:
+        print("ready", flush=True)
+    else:
+        ready()
     if mode == "run":
         big_every = int(argv[5]) if len(argv) > 5 else 0
         run(journal, work, int(argv[3]), float(argv[4]) if len(argv) > 4 else 2.0, big_every)

@@ -15,22 +15,22 @@ timed from the child's ``ready`` line. What the next process must then see:
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import random
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from collections import Counter
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 
+import journal_child
 import pytest
 from journal_child import rollback_deleting
 
 from synapse_steps.journal import JournalError, recover_steps, unfinished_runs
 
-CHILD = Path(__file__).with_name("journal_child.py")
 STEPS = 12
 
 
@@ -38,28 +38,29 @@ def _lines(path: Path) -> list[str]:
     return path.read_text().split() if path.exists() else []
 
 
-def _spawn(*args: str) -> subprocess.Popen[str]:
-    proc = subprocess.Popen(
-        [sys.executable, str(CHILD), *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    assert line.strip() == "ready", proc.stderr.read() if proc.stderr else line
+# Children are forked from a server that has imported journal_child (and so synapse_steps):
+# each is a separate process with its own SQLite connection, started in milliseconds.
+_CONTEXT = multiprocessing.get_context("forkserver")
+_CONTEXT.set_forkserver_preload(["journal_child"])
+
+
+def _spawn(*args: str) -> BaseProcess:
+    ready = _CONTEXT.Event()
+    proc = _CONTEXT.Process(target=journal_child.entry, args=(list(args), ready))
+    proc.start()
+    assert ready.wait(timeout=60), "the child did not start"
     return proc
 
 
-def _kill_after(proc: subprocess.Popen[str], seconds: float) -> bool:
+def _kill_after(proc: BaseProcess, seconds: float) -> bool:
     """SIGKILL ``proc`` after ``seconds`` unless it ended; True if it was killed."""
-    try:
-        proc.wait(timeout=seconds)
-    except subprocess.TimeoutExpired:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
+    proc.join(timeout=seconds)
+    if proc.exitcode is None:
+        proc.kill()
+        proc.join()
+        assert proc.exitcode == -signal.SIGKILL
         return True
-    assert proc.returncode == 0, proc.stderr.read() if proc.stderr else proc.returncode
+    assert proc.exitcode == 0, proc.exitcode
     return False
 
 
@@ -150,10 +151,10 @@ def test_kill_9_during_recovery_then_recover_again(tmp_path: Path) -> None:
         work.mkdir()
         # A run killed once most steps are journaled.
         proc = _spawn("run", str(journal), str(work), str(STEPS), "0", "0")
-        while len(_lines(work / "after.log")) < 6 and proc.poll() is None:
+        while len(_lines(work / "after.log")) < 6 and proc.is_alive():
             time.sleep(0.001)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
+        proc.kill()
+        proc.join()
         journaled = _check_listing(journal, work)
         if not journaled:
             continue
