@@ -236,12 +236,20 @@ def _lenient(value: Any) -> Any:
 _DUMP_RECORD = json.JSONEncoder(default=_lenient).encode
 
 
-def encode_record(record: dict[str, Any]) -> str:
-    """A lifecycle record as JSON; what JSON cannot hold is kept as its ``repr``.
+def encode_records(records: list[dict[str, Any]]) -> str:
+    """Lifecycle records as one JSON array; what JSON cannot hold is kept as its ``repr``.
 
-    Records are the lead's ``to_dict()`` output (JSON-able by contract); this only guards
-    against a stray value, it does not preserve tuple/set types inside records.
+    Records are the core's ``to_dict()`` output (JSON-able by contract); this only guards
+    against a stray value (a record that still fails is kept as its type and ``repr``), it does
+    not preserve tuple/set types inside records. Decode with ``decode``.
     """
+    try:
+        return _DUMP_RECORD(records)
+    except (TypeError, ValueError, RecursionError):
+        return "[" + ",".join(_encode_one(record) for record in records) + "]"
+
+
+def _encode_one(record: dict[str, Any]) -> str:
     try:
         return _DUMP_RECORD(record)
     except (TypeError, ValueError, RecursionError):

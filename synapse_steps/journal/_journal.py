@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from synapse_steps.journal import _recovery
-from synapse_steps.journal._codec import encode_record
+from synapse_steps.journal._codec import encode_records
 from synapse_steps.journal._errors import JournalError
 from synapse_steps.journal._lock import RunLock, lock_path
 from synapse_steps.journal._recovery import RecoveryReport, Rollback, RunInfo
@@ -74,7 +74,7 @@ class Journal:
                         run_id,
                         workflow,
                         json.dumps([str(s) for s in steps]),
-                        encode_record(dict(meta or {})),
+                        encode_records([dict(meta or {})]),
                         started,
                         os.getpid(),
                         socket.gethostname(),

@@ -21,7 +21,7 @@ from typing import Any
 from synapse_steps.journal._codec import decode
 from synapse_steps.journal._errors import JournalError
 from synapse_steps.journal._lock import RunLock, is_held, lock_path
-from synapse_steps.journal._store import MAX_INDEX, Store, row_key, run_keys, store_for
+from synapse_steps.journal._store import Store, run_keys, store_for
 
 #: ``rollback(step_name, data, rollback_data)``: undo one step from its journaled result.
 Rollback = Callable[[str, dict[str, Any], dict[str, Any]], None]
@@ -93,10 +93,9 @@ class RecoveryReport:
     already_rolled_back: tuple[str, ...]
 
 
-_STEP_COLUMNS = (
-    f"id & {MAX_INDEX}, name, success, unstorable, completed_at, rollback, rollback_error, "
-    "data, rollback_data"
-)
+# Columns 0-7 describe the step (``_step``), 8 is the entry id, 9-10 its result (recovery only).
+_STEP_COLUMNS = "position, name, success, unstorable, completed_at, rollback, rollback_error, id"
+_STEPS_OF_RUN = "FROM entries WHERE id BETWEEN ? AND ? AND position IS NOT NULL"
 
 
 def _step(row: tuple[Any, ...]) -> CompletedStep:
@@ -127,7 +126,7 @@ def unfinished_runs(journal: Path) -> list[RunInfo]:
             row[0]: [
                 _step(step)
                 for step in conn.execute(
-                    f"SELECT {_STEP_COLUMNS} FROM steps WHERE id BETWEEN ? AND ? ORDER BY id",
+                    f"SELECT {_STEP_COLUMNS} {_STEPS_OF_RUN} ORDER BY id",
                     run_keys(row[0]),
                 )
             ]
@@ -143,7 +142,7 @@ def unfinished_runs(journal: Path) -> list[RunInfo]:
             pid=row[6],
             host=row[7],
             owner_alive=is_held(lock_path(journal, row[1])),
-            meta=decode(row[4]),
+            meta=decode(row[4])[0],
         )
         for row in runs
     ]
@@ -215,7 +214,7 @@ def recover_steps(journal: Path, run_id: str, rollback: Rollback) -> RecoveryRep
     try:
         with store.read() as conn:
             rows = conn.execute(
-                f"SELECT {_STEP_COLUMNS} FROM steps WHERE id BETWEEN ? AND ? ORDER BY id DESC",
+                f"SELECT {_STEP_COLUMNS}, data, rollback_data {_STEPS_OF_RUN} ORDER BY id DESC",
                 run_keys(key),
             ).fetchall()
         rolled_back: list[str] = []
@@ -231,9 +230,9 @@ def recover_steps(journal: Path, run_id: str, rollback: Rollback) -> RecoveryRep
             if not step.recoverable:
                 not_recoverable.append(step.name)
                 continue
-            data = _decode_result(run_id, step.name, row[7])
-            rollback_data = _decode_result(run_id, step.name, row[8])
-            _mark(store, key, step.position, "started")
+            data = _decode_result(run_id, step.name, row[8])
+            rollback_data = _decode_result(run_id, step.name, row[9])
+            _mark(store, row[7], "started")
             try:
                 rollback(step.name, data, rollback_data)
             except Exception as exc:
@@ -243,7 +242,7 @@ def recover_steps(journal: Path, run_id: str, rollback: Rollback) -> RecoveryRep
                 errors.append(f"{step.name}: {error}")
             else:
                 error = None
-            _mark(store, key, step.position, "done", error)
+            _mark(store, row[7], "done", error)
             rolled_back.append(step.name)
             if step.rollback == "started":
                 retried.append(step.name)
@@ -272,18 +271,18 @@ def abandon(journal: Path, run_id: str) -> None:
         lock.release(remove=done)
 
 
-def _mark(store: Store, key: int, position: int, state: str, error: str | None = None) -> None:
+def _mark(store: Store, entry: int, state: str, error: str | None = None) -> None:
     with store.write() as conn:
         if state == "started":
             conn.execute(
-                "UPDATE steps SET rollback = 'started', rollback_calls = rollback_calls + 1 "
+                "UPDATE entries SET rollback = 'started', rollback_calls = rollback_calls + 1 "
                 "WHERE id = ?",
-                (row_key(key, position),),
+                (entry,),
             )
         else:
             conn.execute(
-                "UPDATE steps SET rollback = 'done', rollback_error = ? WHERE id = ?",
-                (error, row_key(key, position)),
+                "UPDATE entries SET rollback = 'done', rollback_error = ? WHERE id = ?",
+                (error, entry),
             )
 
 
@@ -304,6 +303,8 @@ def run_records(journal: Path, run_id: str) -> list[dict[str, Any]]:
         if row is None:
             raise JournalError(f"The journal {journal} has no run {run_id!r}.")
         bodies = conn.execute(
-            "SELECT body FROM records WHERE id BETWEEN ? AND ? ORDER BY id", run_keys(row[0])
+            "SELECT records FROM entries WHERE id BETWEEN ? AND ? AND records IS NOT NULL "
+            "ORDER BY id",
+            run_keys(row[0]),
         ).fetchall()
-    return [decode(body) for (body,) in bodies]
+    return [record for (body,) in bodies for record in decode(body)]

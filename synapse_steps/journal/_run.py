@@ -17,10 +17,10 @@ import warnings
 import weakref
 from typing import Any
 
-from synapse_steps.journal._codec import encode_mapping, encode_record
+from synapse_steps.journal._codec import encode_mapping, encode_records
 from synapse_steps.journal._errors import JournalError
 from synapse_steps.journal._lock import RunLock
-from synapse_steps.journal._store import MAX_INDEX, Store, row_key
+from synapse_steps.journal._store import Store, row_key
 
 #: ``record()`` types that are coalesced (the core's ``ProgressReported.to_dict()["type"]``).
 PROGRESS_TYPE = "ProgressReported"
@@ -46,11 +46,12 @@ class JournalRun:
         self.workflow = workflow
         self._lock = lock
         self._pending: list[dict[str, Any]] = []
-        self._next_record = row_key(key, 0)
+        self._next_entry = row_key(key, 0)
         self._progress: dict[tuple[Any, Any], dict[str, Any]] = {}
         self._last_commit = time.monotonic()
-        #: name -> positions completed and not yet rolled back, oldest first.
+        #: name -> entry ids of its completed steps not yet rolled back, oldest first.
         self._completed: dict[str, list[int]] = {}
+        self._positions: set[int] = set()
         self._finished: str | None = None
         # Dropped without finish() (an exception the caller did not expect): let go of the lock
         # so the run shows as dead and can be recovered, rather than alive forever.
@@ -84,35 +85,43 @@ class JournalRun:
                 return
             self._commit()
 
-    def _flush(self, conn: sqlite3.Connection) -> None:
-        """Insert what ``record`` buffered, inside the caller's write transaction."""
+    def _take_records(self) -> str | None:
+        """What ``record`` buffered, as one JSON array (``None`` if nothing); the buffer empties."""
         pending, self._pending = self._pending, []
         if self._progress:
             progress, self._progress = self._progress, {}
             pending.extend(progress.values())
-        if pending:
-            first = self._next_record
-            conn.executemany(
-                "INSERT INTO records (id, type, body) VALUES (?, ?, ?)",
-                [
-                    (first + i, str(ev.get("type")), encode_record(ev))
-                    for i, ev in enumerate(pending)
-                ],
-            )
-            self._next_record = first + len(pending)
+        return encode_records(pending) if pending else None
 
-    def _commit(self, sql: str | None = None, params: tuple[Any, ...] = ()) -> None:
-        """One write transaction: the buffered records, then ``sql``; durable on return.
+    def _commit(
+        self, step: tuple[Any, ...] | None = None, sql: str | None = None, params: Any = ()
+    ) -> int:
+        """One write transaction, durable on return: one entry (``step``'s columns, or the
+        buffered records alone if any), then ``sql``. Returns the entry's id (0: none).
 
         Written out rather than through ``Store.write()``: this is the per-step path, and the
         context managers cost ~5 us a step.
         """
+        records = self._take_records()
+        entry = 0
         store = self._store
         with store.lock:
             conn = store.conn
             try:
                 conn.execute("BEGIN IMMEDIATE")
-                self._flush(conn)
+                if step is not None:
+                    entry = self._next_entry
+                    conn.execute(
+                        "INSERT INTO entries (id, position, name, success, unstorable, "
+                        "completed_at, data, rollback_data, records) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (entry, *step, records),
+                    )
+                elif records is not None:
+                    entry = self._next_entry
+                    conn.execute(
+                        "INSERT INTO entries (id, records) VALUES (?, ?)", (entry, records)
+                    )
                 if sql is not None:
                     conn.execute(sql, params)
                 conn.execute("COMMIT")
@@ -122,7 +131,10 @@ class JournalRun:
                 if isinstance(exc, sqlite3.Error):
                     raise store.error(exc) from exc
                 raise
+        if entry:
+            self._next_entry = entry + 1
         self._last_commit = time.monotonic()
+        return entry
 
     # -- steps -----------------------------------------------------------------------------
 
@@ -144,10 +156,10 @@ class JournalRun:
         step and the keys; the run goes on. Returns False in that case.
         """
         self._check_open("step_completed")
-        if not 0 <= position <= MAX_INDEX:
+        if position in self._positions:
             raise JournalError(
-                f"step_completed(): position {position!r} of step '{name}' is out of range; "
-                "pass the step's 0-based index in the run."
+                f"step_completed(): run {self.run_id} already has a step at position "
+                f"{position} ('{name}'); each position is journaled once."
             )
         data_text, data_problems = encode_mapping(data)
         rb_text, rb_problems = encode_mapping(rollback_data)
@@ -162,49 +174,48 @@ class JournalRun:
                 RuntimeWarning,
                 stacklevel=2,
             )
-        self._commit(
-            "INSERT INTO steps (id, name, success, data, rollback_data, unstorable, "
-            "completed_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        entry = self._commit(
             (
-                row_key(self._key, position),
+                position,
                 name,
                 int(success),
-                data_text,
-                rb_text,
                 "\n".join(problems),
                 time.time(),
-            ),
+                data_text,
+                rb_text,
+            )
         )
-        self._completed.setdefault(name, []).append(position)
+        self._positions.add(position)
+        self._completed.setdefault(name, []).append(entry)
         return not problems
 
-    def _position(self, name: str, method: str) -> int:
-        positions = self._completed.get(name)
-        if not positions:
+    def _entry(self, name: str, method: str) -> int:
+        entries = self._completed.get(name)
+        if not entries:
             raise JournalError(
                 f"{method}('{name}'): run {self.run_id} has no completed, not rolled back step "
                 f"named '{name}'. Call step_completed() for a step before journaling its "
                 "rollback (a failed step can be journaled with success=False)."
             )
-        return positions[-1]
+        return entries[-1]
 
     def rollback_started(self, name: str) -> None:
         """Durably note that the step's rollback is about to run (recovery would retry it)."""
         self._check_open("rollback_started")
-        position = self._position(name, "rollback_started")
+        entry = self._entry(name, "rollback_started")
         self._commit(
-            "UPDATE steps SET rollback = 'started', rollback_calls = rollback_calls + 1 "
+            sql="UPDATE entries SET rollback = 'started', rollback_calls = rollback_calls + 1 "
             "WHERE id = ?",
-            (row_key(self._key, position),),
+            params=(entry,),
         )
 
     def step_rolled_back(self, name: str, error: str | None = None) -> None:
         """Durably note that the step's rollback returned (``error``: it raised); never redone."""
         self._check_open("step_rolled_back")
-        position = self._position(name, "step_rolled_back")
+        entry = self._entry(name, "step_rolled_back")
         self._commit(
-            "UPDATE steps SET rollback = 'done', rollback_error = ? WHERE id = ?",
-            (error, row_key(self._key, position)),
+            sql="UPDATE entries SET rollback = 'done', rollback_error = ? WHERE id = ?",
+            params=(error, entry),
         )
         self._completed[name].pop()
 
@@ -222,8 +233,8 @@ class JournalRun:
                 f"finish() needs a non-empty status string such as 'succeeded'; got {status!r}."
             )
         self._commit(
-            "UPDATE runs SET status = ?, finished_at = ? WHERE id = ?",
-            (status, time.time(), self._key),
+            sql="UPDATE runs SET status = ?, finished_at = ? WHERE id = ?",
+            params=(status, time.time(), self._key),
         )
         self._finished = status
         self._finalizer.detach()

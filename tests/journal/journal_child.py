@@ -55,7 +55,7 @@ def run(journal: Path, work: Path, steps: int, sleep_ms: float, big_every: int) 
         rollback_data: dict[str, Any] = {"path": side}
         if big_every and i % big_every == big_every - 1:
             # A few MB to write: a kill lands inside this commit now and then.
-            rollback_data["blob"] = "x" * 1_500_000
+            rollback_data["blob"] = "x" * 1_000_000
         _append(work / "before.log", name)
         jrun.step_completed(i, name, {"i": i}, rollback_data)
         _append(work / "after.log", name)

@@ -26,6 +26,7 @@ from synapse_steps.journal import (
     run_records,
     unfinished_runs,
 )
+from synapse_steps.journal._codec import decode
 
 CHILD = Path(__file__).with_name("journal_child.py")
 
@@ -64,6 +65,12 @@ def _committed(path: Path, sql: str, *args: Any) -> list[tuple[Any, ...]]:
     """What another connection (another process, in effect) sees right now."""
     with sqlite3.connect(path) as conn:
         return conn.execute(sql, args).fetchall()
+
+
+def _committed_records(path: Path) -> list[dict[str, Any]]:
+    """The records another connection sees right now (all runs)."""
+    bodies = _committed(path, "SELECT records FROM entries WHERE records IS NOT NULL ORDER BY id")
+    return [record for (body,) in bodies for record in decode(body)]
 
 
 # -- where the journal lives --------------------------------------------------------------
@@ -115,10 +122,12 @@ def test_step_completed_is_committed_with_the_records_before_it_returns(tmp_path
     run = _start(journal)
     run.record({"type": "StepStarted", "name": "a"})
     run.record({"type": "Logged", "event": "hello", "data": {"path": Path("x")}})
-    assert _committed(journal.path, "SELECT COUNT(*) FROM records") == [(0,)]
+    assert _committed_records(journal.path) == []
     assert run.step_completed(0, "a", {"rows": 3}, {"path": tmp_path / "a.txt"})
-    assert _committed(journal.path, "SELECT id & 4294967295, name FROM steps") == [(0, "a")]
-    assert _committed(journal.path, "SELECT COUNT(*) FROM records") == [(2,)]
+    assert _committed(
+        journal.path, "SELECT position, name FROM entries WHERE name IS NOT NULL"
+    ) == [(0, "a")]
+    assert len(_committed_records(journal.path)) == 2
     assert journal.records(run.run_id)[1]["data"]["path"] == Path("x")
     (step,) = unfinished_runs(journal.path)[0].completed_steps
     assert (step.position, step.name, step.success, step.recoverable) == (0, "a", True, True)
@@ -131,15 +140,15 @@ def test_buffered_records_reach_the_disk_during_a_long_step(
     journal = Journal(tmp_path / "j.sqlite3")
     run = _start(journal)
     run.record({"type": "Logged", "event": "one"})
-    assert _committed(journal.path, "SELECT COUNT(*) FROM records") == [(0,)]
+    assert _committed_records(journal.path) == []
     monkeypatch.setattr(run_module, "FLUSH_SECONDS", 0.0)
     run.record({"type": "Logged", "event": "two"})
-    assert _committed(journal.path, "SELECT COUNT(*) FROM records") == [(2,)]
+    assert len(_committed_records(journal.path)) == 2
     monkeypatch.setattr(run_module, "FLUSH_SECONDS", 3600.0)
     monkeypatch.setattr(run_module, "FLUSH_RECORDS", 10)
     for i in range(10):
         run.record({"type": "MetricsReported", "value": {"loss": i}})
-    assert _committed(journal.path, "SELECT COUNT(*) FROM records") == [(12,)]
+    assert len(_committed_records(journal.path)) == 12
 
 
 def test_progress_is_coalesced_per_step_and_category_until_another_record(
@@ -176,10 +185,10 @@ def test_a_million_progress_calls_keep_the_journal_small(tmp_path: Path) -> None
         run.record(event)
     run.step_completed(0, "a", {}, {})
     run.finish("succeeded")
-    assert _committed(journal.path, "SELECT type, COUNT(*) FROM records GROUP BY type") == [
-        ("MetricsReported", 10),
-        ("ProgressReported", 10),
-    ]
+    records = _committed_records(journal.path)
+    assert [r["type"] for r in records] == ["MetricsReported", "ProgressReported"] * 10
+    assert [r["current"] for r in records[1::2]] == [0] * 10
+    assert _committed(journal.path, "SELECT COUNT(*) FROM entries")[0][0] <= 11
     size = sum(p.stat().st_size for p in tmp_path.glob("j.sqlite3*") if p.is_file())
     assert size < 200_000
 
@@ -355,7 +364,9 @@ def test_steps_the_run_rolled_back_itself_are_not_rolled_back_again(tmp_path: Pa
     assert report.already_rolled_back == ("d",)
     assert report.retried == ("c",)
     assert report.rolled_back == ("c", "b", "a")
-    calls = _committed(journal.path, "SELECT name, rollback, rollback_calls FROM steps")
+    calls = _committed(
+        journal.path, "SELECT name, rollback, rollback_calls FROM entries WHERE name IS NOT NULL"
+    )
     assert calls == [("a", "done", 1), ("b", "done", 1), ("c", "done", 2), ("d", "done", 1)]
 
 
@@ -369,7 +380,7 @@ def test_a_rollback_that_raises_is_reported_and_the_others_still_run(tmp_path: P
     assert rollback.names == ["c", "b", "a"]
     assert report.errors == ("b: OSError: disk gone",)
     assert report.rolled_back == ("c", "b", "a")
-    assert _committed(journal.path, "SELECT rollback_error FROM steps WHERE name = 'b'") == [
+    assert _committed(journal.path, "SELECT rollback_error FROM entries WHERE name = 'b'") == [
         ("OSError: disk gone",)
     ]
 
@@ -419,6 +430,8 @@ def test_errors_name_the_run_and_the_journal_path(tmp_path: Path) -> None:
     with pytest.raises(JournalError, match="no completed, not rolled back step named 'zz'"):
         run.rollback_started("zz")
     run.step_completed(0, "a", {}, {})
+    with pytest.raises(JournalError, match="already has a step at position 0"):
+        run.step_completed(0, "b", {}, {})
     run.rollback_started("a")
     run.step_rolled_back("a", "boom")
     with pytest.raises(JournalError, match="named 'a'"):
@@ -500,8 +513,8 @@ def test_four_processes_journaling_into_one_file_lose_nothing(tmp_path: Path) ->
         assert {r["data"]["tag"] for r in records[::2]} == {workflow.split("-")[0]}
     per_run = _committed(
         journal,
-        "SELECT id >> 32, COUNT(*), MIN(id & 4294967295), MAX(id & 4294967295) FROM steps "
-        "GROUP BY id >> 32",
+        "SELECT id >> 32, COUNT(*), MIN(position), MAX(position) FROM entries "
+        "WHERE position IS NOT NULL GROUP BY id >> 32",
     )
     assert [c[1:] for c in per_run] == [(steps, 0, steps - 1)] * (4 * runs)
     # The writers did overlap: commits of different processes alternate in the file.
@@ -509,8 +522,8 @@ def test_four_processes_journaling_into_one_file_lose_nothing(tmp_path: Path) ->
         w.split("-")[0]
         for (w,) in _committed(
             journal,
-            "SELECT r.workflow FROM steps s JOIN runs r ON r.id = s.id >> 32 "
-            "ORDER BY s.completed_at",
+            "SELECT r.workflow FROM entries e JOIN runs r ON r.id = e.id >> 32 "
+            "WHERE e.position IS NOT NULL ORDER BY e.completed_at",
         )
     ]
     switches = sum(a != b for a, b in itertools.pairwise(owners))

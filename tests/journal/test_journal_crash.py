@@ -58,10 +58,9 @@ def _kill_after(proc: BaseProcess, seconds: float) -> bool:
     if proc.exitcode is None:
         proc.kill()
         proc.join()
-        assert proc.exitcode == -signal.SIGKILL
-        return True
-    assert proc.exitcode == 0, proc.exitcode
-    return False
+    # 0 too when the child ended between the timeout and the kill.
+    assert proc.exitcode in (0, -signal.SIGKILL), proc.exitcode
+    return proc.exitcode != 0
 
 
 def _integrity_ok(journal: Path) -> None:
@@ -71,7 +70,7 @@ def _integrity_ok(journal: Path) -> None:
 
 def _crash_run(journal: Path, work: Path, rng: random.Random, window: float) -> bool:
     work.mkdir()
-    proc = _spawn("run", str(journal), str(work), str(STEPS), "3", "4")
+    proc = _spawn("run", str(journal), str(work), str(STEPS), "2", "5")
     return _kill_after(proc, rng.uniform(0, window))
 
 
@@ -106,11 +105,11 @@ def _side_files(work: Path) -> set[str]:
 @pytest.mark.slow
 def test_kill_9_at_random_points_then_recover(tmp_path: Path) -> None:
     rng = random.Random(int(os.environ.get("JOURNAL_CRASH_SEED", "20261201")))
-    # One calibration run: how long a whole run takes here, so kills spread over all of it.
-    calib = tmp_path / "calib"
-    assert not _crash_run(tmp_path / "calib.sqlite3", calib, rng, 30.0)
-    started = time.monotonic()
-    _crash_run(tmp_path / "calib2.sqlite3", tmp_path / "calib2", rng, 30.0)
+    # Calibration: how long a whole run takes here (the second of two: the first one also
+    # starts the fork server), so the kills spread over all of it.
+    for calib in ("calib1", "calib2"):
+        started = time.monotonic()
+        assert not _crash_run(tmp_path / f"{calib}.sqlite3", tmp_path / calib, rng, 60.0)
     window = (time.monotonic() - started) * 1.1
     outcomes: Counter[str] = Counter()
     for trial in range(50):
