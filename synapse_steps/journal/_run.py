@@ -11,6 +11,7 @@ million progress calls store a handful of rows and cost one dict store each.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 import warnings
@@ -102,9 +103,16 @@ class JournalRun:
         Written out rather than through ``Store.write()``: this is the per-step path, and the
         context managers cost ~5 us a step.
         """
+        store = self._store
+        if store.pid != os.getpid():
+            # A forked child (a DataLoader worker, a writer process) must not touch the
+            # parent's SQLite connection: that can corrupt the file.
+            raise JournalError(
+                f"Run {self.run_id} belongs to process {store.pid}; it cannot be journaled "
+                f"from process {os.getpid()} (a fork of it). Journal from the parent process."
+            )
         records = self._take_records()
         entry = 0
-        store = self._store
         with store.lock:
             conn = store.conn
             try:

@@ -298,6 +298,24 @@ def test_a_run_of_a_live_process_is_alive_until_that_process_is_killed(tmp_path:
     assert rollback.calls == [("a", {}, {"path": tmp_path / "a"})]
 
 
+def test_a_forked_child_cannot_write_into_its_parents_run(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite3")
+    run = _start(journal)
+    run.step_completed(0, "a", {}, {})
+    pid = os.fork()
+    if pid == 0:  # the child: must be refused before it touches the parent's connection
+        try:
+            run.step_completed(1, "b", {}, {})
+        except JournalError as exc:
+            os._exit(3 if "a fork of it" in str(exc) else 4)
+        os._exit(5)
+    _pid, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 3
+    run.step_completed(1, "b", {}, {})
+    run.finish("succeeded")
+    assert [s for (s,) in _committed(journal.path, "SELECT name FROM entries")] == ["a", "b"]
+
+
 def test_an_unfinished_run_dropped_by_its_process_counts_as_dead(tmp_path: Path) -> None:
     journal = Journal(tmp_path / "j.sqlite3")
     run = _start(journal)
