@@ -86,6 +86,34 @@ def _records(n: int, journal: Journal | None, progress: bool) -> Times:
     return elapsed
 
 
+class _Progress:
+    """Stands for the core's immutable progress record: built per call, ``to_dict()`` lazily."""
+
+    __slots__ = ("current", "total")
+
+    def __init__(self, current: int, total: int) -> None:
+        self.current, self.total = current, total
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": "ProgressReported", "current": self.current, "total": self.total}
+
+
+def _progress_objects(n: int, journal: Journal | None) -> Times:
+    """``run.progress(key, record)``: the record object kept, converted only if still latest."""
+    run = journal.start_run("bench", ["a"]) if journal is not None else None
+    progress: Callable[[Any, Any], None] = run.progress if run is not None else _sink
+    key = ("a", None)
+    start = _now()
+    for i in range(n):
+        progress(key, _Progress(i, n))
+    if run is not None:
+        run.step_completed(0, "a", {}, {})  # commits what is left: part of the cost
+    elapsed = _since(start)
+    if run is not None:
+        run.finish("succeeded")
+    return elapsed
+
+
 def _spin(seconds: float) -> None:
     if seconds:
         end = time.perf_counter() + seconds
@@ -144,8 +172,13 @@ def main() -> None:
             for _ in range(args.repeat):
                 base.append(_records(m, None, progress))
                 jour.append(_records(m, journal, progress))
-            label = "progress record (coalesced)" if progress else "log record (batched commit)"
+            label = "progress record() (coalesced)" if progress else "log record (batched commit)"
             show(label, _best(base), _best(jour), m, unit="ns")
+        base, jour = [], []
+        for _ in range(args.repeat):
+            base.append(_progress_objects(m, None))
+            jour.append(_progress_objects(m, journal))
+        show("progress(key, record object)", _best(base), _best(jour), m, unit="ns")
         count = max(n // 4, 100)
         base, jour = [], []
         for _ in range(args.repeat):

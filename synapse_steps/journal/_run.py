@@ -16,7 +16,8 @@ import sqlite3
 import time
 import warnings
 import weakref
-from typing import Any
+from collections.abc import Hashable, Iterable
+from typing import Any, Protocol
 
 from synapse_steps.journal._codec import encode_mapping, encode_records
 from synapse_steps.journal._errors import JournalError
@@ -29,6 +30,16 @@ PROGRESS_TYPE = "ProgressReported"
 PROGRESS_KEY = ("step", "category")
 FLUSH_RECORDS = 1000
 FLUSH_SECONDS = 1.0
+
+
+class SupportsToDict(Protocol):
+    """A record object: ``to_dict()`` gives its JSON-able form with a ``"type"`` key."""
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+def _as_dicts(records: Iterable[dict[str, Any] | SupportsToDict]) -> list[dict[str, Any]]:
+    return [r if isinstance(r, dict) else r.to_dict() for r in records]
 
 
 class JournalRun:
@@ -48,7 +59,7 @@ class JournalRun:
         self._lock = lock
         self._pending: list[dict[str, Any]] = []
         self._next_entry = row_key(key, 0)
-        self._progress: dict[tuple[Any, Any], dict[str, Any]] = {}
+        self._progress: dict[Hashable, dict[str, Any] | SupportsToDict] = {}
         self._last_commit = time.monotonic()
         #: name -> entry ids of its completed steps not yet rolled back, oldest first.
         self._completed: dict[str, list[int]] = {}
@@ -76,7 +87,7 @@ class JournalRun:
             return
         pending = self._pending
         if self._progress:
-            pending.extend(self._progress.values())
+            pending.extend(_as_dicts(self._progress.values()))
             self._progress = {}
         pending.append(event)
         if len(pending) >= FLUSH_RECORDS or time.monotonic() - self._last_commit >= FLUSH_SECONDS:
@@ -86,12 +97,22 @@ class JournalRun:
                 return
             self._commit()
 
+    def progress(self, key: Hashable, record: dict[str, Any] | SupportsToDict) -> None:
+        """Fast path for a progress record: it replaces the previous one with the same ``key``.
+
+        ``record`` may be the record object itself: its ``to_dict()`` is called only if it is
+        still the latest for its key when records are committed, so a million progress calls
+        cost a million dict stores (~40 ns each) and nothing else. Same coalescing as
+        ``record`` (which computes the key from the dict's ``PROGRESS_KEY`` fields).
+        """
+        self._progress[key] = record
+
     def _take_records(self) -> str | None:
         """What ``record`` buffered, as one JSON array (``None`` if nothing); the buffer empties."""
         pending, self._pending = self._pending, []
         if self._progress:
             progress, self._progress = self._progress, {}
-            pending.extend(progress.values())
+            pending.extend(_as_dicts(progress.values()))
         return encode_records(pending) if pending else None
 
     def _commit(

@@ -175,6 +175,29 @@ def test_progress_is_coalesced_per_step_and_category_until_another_record(
     ]
 
 
+def test_the_progress_fast_path_converts_only_the_latest_record(tmp_path: Path) -> None:
+    converted: list[int] = []
+
+    class Progress:
+        def __init__(self, current: int) -> None:
+            self.current = current
+
+        def to_dict(self) -> dict[str, Any]:
+            converted.append(self.current)
+            return {"type": "ProgressReported", "step": "a", "current": self.current}
+
+    journal = Journal(tmp_path / "j.sqlite3")
+    run = _start(journal)
+    for i in range(1000):
+        run.progress(("a", None), Progress(i))
+        run.progress(("a", "io"), {"type": "ProgressReported", "category": "io", "current": -i})
+    run.record({"type": "Logged", "event": "x"})
+    run.progress(("a", None), Progress(5))
+    run.step_completed(0, "a", {}, {})
+    assert converted == [999, 5]
+    assert [r.get("current") for r in journal.records(run.run_id)] == [999, -999, None, 5]
+
+
 def test_a_million_progress_calls_keep_the_journal_small(tmp_path: Path) -> None:
     journal = Journal(tmp_path / "j.sqlite3")
     run = _start(journal)
