@@ -99,7 +99,7 @@ _STEPS_OF_RUN = "FROM entries WHERE id BETWEEN ? AND ? AND position IS NOT NULL"
 
 
 def _step(row: tuple[Any, ...]) -> CompletedStep:
-    unstorable = tuple(row[3].split("\n")) if row[3] else ()
+    unstorable = tuple(json.loads(row[3])) if row[3] else ()
     return CompletedStep(
         position=row[0],
         name=row[1],

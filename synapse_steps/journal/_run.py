@@ -6,11 +6,13 @@ records are committed with the next of those calls, or by a later non-progress `
 ``FLUSH_SECONDS`` have passed since the last commit (so a long step's logs reach the disk while it
 runs), or when ``FLUSH_RECORDS`` are waiting. Progress records are coalesced in memory: only the
 latest one per (step, category) is kept until the next non-progress record or commit, so a
-million progress calls store a handful of rows and cost one dict store each.
+million progress calls store a handful of rows and cost one dict store each (``progress(key,
+record)`` even skips building the dict: the record object is converted only if it is kept).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import time
@@ -208,7 +210,7 @@ class JournalRun:
                 position,
                 name,
                 int(success),
-                "\n".join(problems),
+                json.dumps(problems) if problems else "",
                 time.time(),
                 data_text,
                 rb_text,

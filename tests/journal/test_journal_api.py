@@ -249,7 +249,7 @@ def test_an_unstorable_value_warns_once_and_the_step_is_not_recoverable(tmp_path
     assert run.step_completed(0, "a", {}, {"path": tmp_path / "a"})
     with open(__file__) as fh, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        ok = run.step_completed(1, "b", {"model": object()}, {"handle": fh, "path": Path("b")})
+        ok = run.step_completed(1, "b", {"model": object()}, {"handle": fh, "a\nb": {1: 2}})
     assert ok is False
     assert len(caught) == 1
     message = str(caught[0].message)
@@ -264,6 +264,7 @@ def test_an_unstorable_value_warns_once_and_the_step_is_not_recoverable(tmp_path
     steps = unfinished_runs(journal.path)[0].completed_steps
     assert [s.recoverable for s in steps] == [True, False, True]
     assert steps[1].unstorable[1].startswith("rollback_data['handle']: a _io.TextIOWrapper")
+    assert steps[1].unstorable[2] == "rollback_data['a\\nb']: a dict key 1 that is not a str"
     run_id = _dead(run)
     (info,) = unfinished_runs(journal.path)
     assert info.to_roll_back == ("c", "a")
