@@ -34,6 +34,12 @@ FLUSH_RECORDS = 1000
 FLUSH_SECONDS = 1.0
 
 
+_INSERT_STEP = (
+    "INSERT INTO entries (id, position, name, success, unstorable, completed_at, data, "
+    "rollback_data, records) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
 class SupportsToDict(Protocol):
     """A record object: ``to_dict()`` gives its JSON-able form with a ``"type"`` key."""
 
@@ -136,26 +142,29 @@ class JournalRun:
             )
         records = self._take_records()
         entry = 0
+        statements: list[tuple[str, Any]] = []
+        if step is not None:
+            entry = self._next_entry
+            statements.append((_INSERT_STEP, (entry, *step, records)))
+        elif records is not None:
+            entry = self._next_entry
+            statements.append(("INSERT INTO entries (id, records) VALUES (?, ?)", (entry, records)))
+        if sql is not None:
+            statements.append((sql, params))
         with store.lock:
             conn = store.conn
             try:
-                conn.execute("BEGIN IMMEDIATE")
-                if step is not None:
-                    entry = self._next_entry
-                    conn.execute(
-                        "INSERT INTO entries (id, position, name, success, unstorable, "
-                        "completed_at, data, rollback_data, records) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (entry, *step, records),
-                    )
-                elif records is not None:
-                    entry = self._next_entry
-                    conn.execute(
-                        "INSERT INTO entries (id, records) VALUES (?, ?)", (entry, records)
-                    )
-                if sql is not None:
-                    conn.execute(sql, params)
-                conn.execute("COMMIT")
+                if not statements:
+                    pass
+                elif len(statements) == 1:
+                    # One statement is its own (atomic, durable) transaction in autocommit
+                    # mode: BEGIN and COMMIT would cost two more calls on the per-step path.
+                    conn.execute(*statements[0])
+                else:
+                    conn.execute("BEGIN IMMEDIATE")
+                    for statement in statements:
+                        conn.execute(*statement)
+                    conn.execute("COMMIT")
             except BaseException as exc:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")

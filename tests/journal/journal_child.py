@@ -93,30 +93,39 @@ def concurrent(journal: Path, work: Path, runs: int, steps: int, tag: str) -> No
         _append(work / f"{tag}.log", jrun.run_id)
 
 
-def cut(journal: Path, work: Path) -> None:
-    """Three steps journaled, then a SIGKILL in the middle of the fourth one's commit.
+class _KilledBeforeCommit:
+    """Stands in for the journal's connection: runs the big step's INSERT in a transaction of
+    its own, with the pages already written to the WAL, and SIGKILLs the process before the
+    commit: the file then holds a transaction cut in the middle, as a kill at that instant
+    would leave it."""
 
-    A small page cache makes SQLite spill the big step's pages into the WAL before COMMIT; the
-    progress handler kills the process as soon as they are on disk, so the file really holds a
-    transaction cut in the middle.
-    """
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    @property
+    def in_transaction(self) -> bool:
+        return bool(self.conn.in_transaction)
+
+    def execute(self, sql: str, params: Any = ()) -> Any:
+        if sql.startswith("INSERT INTO entries") and len(str(params)) > 1_000_000:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.conn.execute(sql, params)
+            os.kill(os.getpid(), signal.SIGKILL)
+        return self.conn.execute(sql, params)
+
+
+def cut(journal: Path, work: Path) -> None:
+    """Three steps journaled, then a SIGKILL in the middle of the fourth one's write."""
     from synapse_steps.journal._store import store_for
 
     jrun = Journal(journal).start_run("cut", ["a", "b", "c", "big"])
     _write_atomic(work / "run_id", jrun.run_id)
     for i, name in enumerate(["a", "b", "c"]):
         jrun.step_completed(i, name, {}, {"path": work / name})
-    conn = store_for(journal).conn
-    conn.execute("PRAGMA cache_size = 20")
-    wal = Path(f"{journal}-wal")
-    start = wal.stat().st_size
-
-    def kill_once_spilled() -> int:
-        if wal.stat().st_size > start + 2_000_000:
-            os.kill(os.getpid(), signal.SIGKILL)
-        return 0
-
-    conn.set_progress_handler(kill_once_spilled, 10)
+    store = store_for(journal)
+    # A small page cache makes SQLite spill the big row's pages into the WAL before the commit.
+    store.conn.execute("PRAGMA cache_size = 20")
+    store.conn = _KilledBeforeCommit(store.conn)  # type: ignore[assignment]
     jrun.record({"type": "Logged", "event": "lost with its transaction"})
     jrun.step_completed(3, "big", {}, {"path": work / "big", "blob": "y" * 8_000_000})
     print("not cut", flush=True)
