@@ -144,7 +144,7 @@ def test_kill_9_at_random_points_then_recover(tmp_path: Path) -> None:
 def test_kill_9_during_recovery_then_recover_again(tmp_path: Path) -> None:
     rng = random.Random(int(os.environ.get("JOURNAL_CRASH_SEED", "20261201")) + 1)
     trials = 0
-    for trial in range(40):
+    for trial in range(25):
         journal = tmp_path / f"j{trial}.sqlite3"
         work = tmp_path / f"t{trial}"
         work.mkdir()
