@@ -4,10 +4,12 @@ Not imported by ``import synapse_steps``; uses the standard library only.
 
     from synapse_steps.journal import Journal, unfinished_runs, recover_steps, abandon
 
-    run = Journal().start_run("train", steps=["fetch", "fit"])
+    run = Journal().start_run("train", steps=["fetch", "fit"])   # committed; run.run_id
     run.record(record.to_dict())                      # buffered; progress coalesced
+    run.progress((step, category), progress_record)   # progress fast path: one dict store
     run.step_completed(0, "fetch", result.data, result.rollback_data)   # committed
-    run.finish("succeeded")
+    run.rollback_started("fetch"); run.step_rolled_back("fetch", None)  # a live rollback
+    run.finish("succeeded")                           # or "failed", "interrupted" ...
 
     # In a new process, after the kernel died:
     for info in unfinished_runs():                    # owner_alive=False: crashed
