@@ -74,15 +74,16 @@ def _crash_run(journal: Path, work: Path, rng: random.Random, window: float) -> 
     return _kill_after(proc, rng.uniform(0, window))
 
 
-def _check_listing(journal: Path, work: Path) -> list[str]:
-    """The journaled steps of the trial's run, checked against the child's own logs."""
+def _check_listing(journal: Path, work: Path) -> list[str] | None:
+    """The journaled steps of the trial's run, checked against the child's own logs;
+    ``None`` when the run finished (``finish`` committed, whether or not the child logged it)."""
     before, after = _lines(work / "before.log"), _lines(work / "after.log")
     run_id = (work / "run_id").read_text() if (work / "run_id").exists() else None
     runs = unfinished_runs(journal)
-    finished = bool(_lines(work / "finished.log"))
-    if finished:
+    if _lines(work / "finished.log") or (run_id is not None and not runs):
         assert runs == []
-        return []
+        assert after == before == [f"s{i:02d}" for i in range(STEPS)]
+        return None
     if run_id is None:
         # Killed inside start_run or just after it: the run, if committed, has no steps.
         assert all(not r.completed_steps for r in runs)
@@ -116,11 +117,12 @@ def test_kill_9_at_random_points_then_recover(tmp_path: Path) -> None:
         journal = tmp_path / f"j{trial}.sqlite3"
         work = tmp_path / f"t{trial}"
         killed = _crash_run(journal, work, rng, window)
-        journaled = _check_listing(journal, work)
+        listed = _check_listing(journal, work)
         _integrity_ok(journal)
-        if not killed or _lines(work / "finished.log"):
+        if not killed or listed is None:
             outcomes["finished"] += 1
             continue
+        journaled = listed
         if not (work / "run_id").exists():
             outcomes["before the run started"] += 1
             continue
@@ -154,9 +156,10 @@ def test_kill_9_during_recovery_then_recover_again(tmp_path: Path) -> None:
             time.sleep(0.001)
         proc.kill()
         proc.join()
-        journaled = _check_listing(journal, work)
-        if not journaled:
+        listed = _check_listing(journal, work)
+        if not listed:  # it finished before the kill
             continue
+        journaled = listed
         trials += 1
         run_id = (work / "run_id").read_text()
         # Recovery with ~2 ms per rollback, killed somewhere inside it.
@@ -168,9 +171,11 @@ def test_kill_9_during_recovery_then_recover_again(tmp_path: Path) -> None:
             assert unfinished_runs(journal) == []
             assert calls_then == Counter(journaled)
             continue
-        if _lines(work / "recovered.log"):
-            continue  # killed after it had finished: nothing left to test
-        (info,) = unfinished_runs(journal)
+        runs = unfinished_runs(journal)
+        if not runs:  # killed after the run was marked recovered: nothing left to do
+            assert calls_then == Counter(journaled)
+            continue
+        (info,) = runs
         state = {s.name: s.rollback for s in info.completed_steps}
         report = recover_steps(run_id, rollback_deleting(work, 0), path=journal)
         calls = Counter(_lines(work / "calls.log"))
