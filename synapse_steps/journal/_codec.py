@@ -1,0 +1,256 @@
+"""Type-preserving JSON for a step's ``data`` and ``rollback_data``.
+
+Recovery happens in another process, so ``rollback_data`` must come back as the same types the
+step stored (a ``Path`` stays a ``Path``, a tuple a tuple). Plain JSON values are stored as they
+are; other supported values become a tagged object ``{"$t": tag, "v": ...}``. A user dict that
+itself has a ``"$t"`` key is stored as ``{"$t": "dict", "v": [[key, value], ...]}`` so it is never
+mistaken for a tag.
+
+Supported (by exact type, so a subclass such as ``OrderedDict`` or an ``IntEnum`` is refused
+rather than coming back as its base type): ``None``, ``bool``, ``int``, ``float`` (including
+nan/inf), ``str``, ``list``, ``dict`` with ``str`` keys, ``tuple``, ``set``, ``frozenset``,
+``bytes``, ``bytearray``, ``Path`` (comes back as ``Path``), ``PurePosixPath``,
+``PureWindowsPath``, ``datetime`` / ``time`` (naive, ``timezone`` offsets or ``ZoneInfo``),
+``date``, ``timedelta``, ``Decimal`` and ``UUID``. Anything else (open files, models, NumPy
+arrays, lambdas ...) is *unstorable*: the caller learns which key, and the step is journaled as
+not recoverable.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections.abc import Callable
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from decimal import Decimal
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Any
+from zoneinfo import ZoneInfo
+
+TAG = "$t"
+
+_PLAIN: frozenset[type] = frozenset({str, int, float, bool, type(None)})
+
+
+class Unstorable(Exception):
+    """A value cannot be stored: ``what`` it is; ``where`` it is, as ``"['a'][2]"``.
+
+    The path is collected on the way out (``inner`` prepends a level), so encoding a value
+    that *can* be stored never formats one.
+    """
+
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+        self.what = what
+        self.path: list[str] = []
+
+    def inner(self, level: str) -> Unstorable:
+        self.path.append(level)
+        return self
+
+    @property
+    def where(self) -> str:
+        return "".join(reversed(self.path))
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.what}"
+
+
+def _tz_spec(tz: tzinfo | None) -> Any:
+    if tz is None:
+        return None
+    if type(tz) is timezone:
+        offset = tz.utcoffset(None)
+        name = tz.tzname(None)
+        # timezone(offset) names itself "UTC+hh:mm"; keep only names given explicitly.
+        default_name = timezone(offset).tzname(None)
+        return ["fixed", offset.days, offset.seconds, offset.microseconds] + (
+            [name] if name != default_name else []
+        )
+    if type(tz) is ZoneInfo and tz.key is not None:
+        return ["zone", tz.key]
+    raise TypeError(f"a {type(tz).__name__} time zone")
+
+
+def _tz_from_spec(spec: Any) -> tzinfo | None:
+    if spec is None:
+        return None
+    if spec[0] == "zone":
+        return ZoneInfo(spec[1])
+    offset = timedelta(days=spec[1], seconds=spec[2], microseconds=spec[3])
+    return timezone(offset, spec[4]) if len(spec) > 4 else timezone(offset)
+
+
+def _encode(value: Any) -> Any:
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    if kind is dict:
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if type(key) is not str:
+                raise Unstorable(f"a dict key {key!r} that is not a str")
+            # try costs nothing until something raises (zero-cost exceptions, 3.11+).
+            try:
+                out[key] = item if type(item) in _PLAIN else _encode(item)
+            except Unstorable as exc:
+                raise exc.inner(f"[{key!r}]") from None
+        if TAG in out:
+            return {TAG: "dict", "v": [[k, v] for k, v in out.items()]}
+        return out
+    if kind is list:
+        return _items(value)
+    encoder = _ENCODERS.get(kind)
+    if encoder is None:
+        raise Unstorable(f"a {kind.__module__}.{kind.__qualname__}")
+    try:
+        return encoder(value)
+    except (TypeError, ValueError) as exc:
+        raise Unstorable(str(exc)) from None
+
+
+def _items(value: Any) -> list[Any]:
+    out = []
+    for i, item in enumerate(value):
+        try:
+            out.append(item if type(item) in _PLAIN else _encode(item))
+        except Unstorable as exc:
+            raise exc.inner(f"[{i}]") from None
+    return out
+
+
+def _datetime(value: datetime) -> Any:
+    naive = value.replace(tzinfo=None, fold=0)
+    return {TAG: "datetime", "v": naive.isoformat(), "tz": _tz_spec(value.tzinfo), "f": value.fold}
+
+
+def _time(value: time) -> Any:
+    naive = value.replace(tzinfo=None, fold=0)
+    return {TAG: "time", "v": naive.isoformat(), "tz": _tz_spec(value.tzinfo), "f": value.fold}
+
+
+_ENCODERS: dict[type, Callable[[Any], Any]] = {
+    tuple: lambda v: {TAG: "tuple", "v": _items(v)},
+    set: lambda v: {TAG: "set", "v": _items(v)},
+    frozenset: lambda v: {TAG: "frozenset", "v": _items(v)},
+    bytes: lambda v: {TAG: "bytes", "v": base64.b64encode(v).decode("ascii")},
+    bytearray: lambda v: {TAG: "bytearray", "v": base64.b64encode(v).decode("ascii")},
+    PurePosixPath: lambda v: {TAG: "pureposixpath", "v": str(v)},
+    PureWindowsPath: lambda v: {TAG: "purewindowspath", "v": str(v)},
+    datetime: _datetime,
+    date: lambda v: {TAG: "date", "v": v.isoformat()},
+    time: _time,
+    timedelta: lambda v: {TAG: "timedelta", "v": [v.days, v.seconds, v.microseconds]},
+    Decimal: lambda v: {TAG: "decimal", "v": str(v)},
+    uuid.UUID: lambda v: {TAG: "uuid", "v": v.hex},
+}
+# PosixPath here, WindowsPath on Windows: comes back as a Path of the recovering platform.
+_ENCODERS[type(Path())] = lambda v: {TAG: "path", "v": str(v)}
+
+
+def _decode_datetime(d: dict[str, Any]) -> datetime:
+    naive = datetime.fromisoformat(d["v"])
+    return naive.replace(tzinfo=_tz_from_spec(d["tz"]), fold=d["f"])
+
+
+def _decode_time(d: dict[str, Any]) -> time:
+    naive = time.fromisoformat(d["v"])
+    return naive.replace(tzinfo=_tz_from_spec(d["tz"]), fold=d["f"])
+
+
+_DECODERS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "dict": lambda d: {k: v for k, v in d["v"]},
+    "tuple": lambda d: tuple(d["v"]),
+    "set": lambda d: set(d["v"]),
+    "frozenset": lambda d: frozenset(d["v"]),
+    "bytes": lambda d: base64.b64decode(d["v"]),
+    "bytearray": lambda d: bytearray(base64.b64decode(d["v"])),
+    "path": lambda d: Path(d["v"]),
+    "pureposixpath": lambda d: PurePosixPath(d["v"]),
+    "purewindowspath": lambda d: PureWindowsPath(d["v"]),
+    "datetime": _decode_datetime,
+    "date": lambda d: date.fromisoformat(d["v"]),
+    "time": _decode_time,
+    "timedelta": lambda d: timedelta(days=d["v"][0], seconds=d["v"][1], microseconds=d["v"][2]),
+    "decimal": lambda d: Decimal(d["v"]),
+    "uuid": lambda d: uuid.UUID(hex=d["v"]),
+    # Only in records (see encode_record): what could not be represented, as its repr.
+    "repr": lambda d: d["v"],
+}
+
+
+def _object_hook(d: dict[str, Any]) -> Any:
+    tag = d.get(TAG)
+    # encode_mapping never writes an unknown tag; a record's own "$t" key stays a plain dict.
+    decoder = _DECODERS.get(tag) if type(tag) is str else None
+    return d if decoder is None else decoder(d)
+
+
+# Reused encoders: json.dumps() with any option builds a new JSONEncoder per call (~1 us).
+# What _encode returns is a fresh acyclic tree, so the circularity check is not needed.
+_DUMP = json.JSONEncoder(check_circular=False).encode
+
+
+def encode_mapping(mapping: dict[str, Any]) -> tuple[str, list[str]]:
+    """``mapping`` as JSON text, and where its unstorable values are (left out of the text).
+
+    Each problem is ``"['key']...: what it is"``; every top-level key is tried, so one bad value
+    does not hide another.
+    """
+    try:
+        return _DUMP(_encode(mapping)), []
+    except (Unstorable, RecursionError):
+        pass
+    # Something cannot be stored: find every such key, keep the others.
+    stored: dict[str, Any] = {}
+    problems: list[str] = []
+    for key, value in mapping.items():
+        if type(key) is not str:
+            problems.append(f"[{key!r}]: a key that is not a str")
+            continue
+        try:
+            stored[key] = _encode(value)
+        except Unstorable as exc:
+            problems.append(str(exc.inner(f"[{key!r}]")))
+        except RecursionError:
+            problems.append(f"[{key!r}]: nested too deeply")
+    if TAG in stored:
+        return _DUMP({TAG: "dict", "v": [[k, v] for k, v in stored.items()]}), problems
+    return _DUMP(stored), problems
+
+
+def decode(text: str) -> Any:
+    """The value ``encode_mapping`` (or ``encode_record``) stored as ``text``."""
+    return json.loads(text, object_hook=_object_hook)
+
+
+def _lenient(value: Any) -> Any:
+    # json.dumps calls this for what it cannot encode itself; a record must never fail a run.
+    try:
+        return _encode(value)
+    except (Unstorable, RecursionError):
+        return {TAG: "repr", "v": repr(value)}
+
+
+_DUMP_RECORD = json.JSONEncoder(default=_lenient).encode
+
+
+def encode_records(records: list[dict[str, Any]]) -> str:
+    """Lifecycle records as one JSON array; what JSON cannot hold is kept as its ``repr``.
+
+    Records are the core's ``to_dict()`` output (JSON-able by contract); this only guards
+    against a stray value (a record that still fails is kept as its type and ``repr``), it does
+    not preserve tuple/set types inside records. Decode with ``decode``.
+    """
+    try:
+        return _DUMP_RECORD(records)
+    except (TypeError, ValueError, RecursionError):
+        return "[" + ",".join(_encode_one(record) for record in records) + "]"
+
+
+def _encode_one(record: dict[str, Any]) -> str:
+    try:
+        return _DUMP_RECORD(record)
+    except (TypeError, ValueError, RecursionError):
+        return json.dumps({"type": str(record.get("type")), "unstorable": repr(record)})

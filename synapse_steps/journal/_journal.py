@@ -1,0 +1,111 @@
+"""``Journal``: one journal file, the runs written into it and the recovery of dead ones."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from synapse_steps.journal import _recovery
+from synapse_steps.journal._codec import encode_records
+from synapse_steps.journal._errors import JournalError
+from synapse_steps.journal._lock import RunLock, lock_path
+from synapse_steps.journal._recovery import RecoveryReport, Rollback, RunInfo
+from synapse_steps.journal._run import JournalRun
+from synapse_steps.journal._store import FILE_NAME, default_path, store_for
+
+
+def resolve_path(path: str | os.PathLike[str] | None) -> Path:
+    """The journal file for ``path``: the default store's, the file given, or a folder's own."""
+    if path is None:
+        return default_path()
+    resolved = Path(path).expanduser()
+    # A folder stands for the journal file inside it, like the default store root does.
+    return resolved / FILE_NAME if resolved.is_dir() else resolved
+
+
+class Journal:
+    """A journal file (SQLite, WAL). Nothing is opened or created before the first write.
+
+    ``path=None`` is ``<SYNAPSE_STEPS_HOME or the per-user data folder>/journal.sqlite3``; a
+    folder means ``<folder>/journal.sqlite3``. Many processes and threads may use one file.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self.path = resolve_path(path)
+
+    def __repr__(self) -> str:
+        return f"Journal({str(self.path)!r})"
+
+    def start_run(
+        self,
+        workflow: str,
+        steps: Iterable[str],
+        started_at: float | datetime | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> JournalRun:
+        """Open a run's journal (committed before returning) and take its lock.
+
+        ``steps``: the planned step names, in order. ``started_at``: wall-clock time (epoch
+        seconds or a datetime; default now). ``meta``: JSON-able extras kept with the run.
+        """
+        if isinstance(started_at, datetime):
+            started = started_at.timestamp()
+        else:
+            started = time.time() if started_at is None else float(started_at)
+        run_id = uuid.uuid4().hex
+        store = store_for(self.path)
+        # The lock comes first: from the moment the run row exists it must read as alive.
+        lock = RunLock.acquire(lock_path(self.path, run_id))
+        if lock is None:  # pragma: no cover - a fresh uuid4 is never locked
+            raise JournalError(f"The new run id {run_id} is already locked; retry.")
+        try:
+            with store.write() as conn:
+                key = conn.execute(
+                    "INSERT INTO runs (run_id, workflow, steps, meta, started_at, pid, host) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        run_id,
+                        workflow,
+                        json.dumps([str(s) for s in steps]),
+                        encode_records([dict(meta or {})]),
+                        started,
+                        os.getpid(),
+                        socket.gethostname(),
+                    ),
+                ).lastrowid
+        except BaseException:
+            lock.release(remove=True)
+            raise
+        assert key is not None
+        return JournalRun(store, key, run_id, workflow, lock)
+
+    def unfinished_runs(self) -> list[RunInfo]:
+        """Runs never finished, recovered or abandoned, oldest first (see ``owner_alive``)."""
+        return _recovery.unfinished_runs(self.path)
+
+    def recover_steps(self, run_id: str, rollback: Rollback) -> RecoveryReport:
+        """Roll back a dead run's completed steps, newest first, calling
+        ``rollback(step_name, data, rollback_data)`` for each; the run ends ``"recovered"``.
+
+        Each step is marked durably before (``started``) and after (``done``) its rollback: a
+        step marked done is never called again; one whose rollback started but never returned
+        (recovery killed) is called again by the next recovery. Steps that could not be stored
+        are skipped and reported. Raises ``JournalError`` for an unknown run, a run whose owner
+        is alive, and a run already recovered, abandoned or finished.
+        """
+        return _recovery.recover_steps(self.path, run_id, rollback)
+
+    def abandon(self, run_id: str) -> None:
+        """Mark a dead run ``"abandoned"`` without rolling anything back."""
+        _recovery.abandon(self.path, run_id)
+
+    def records(self, run_id: str) -> list[dict[str, Any]]:
+        """The records a run journaled, in order (progress coalesced)."""
+        return _recovery.run_records(self.path, run_id)

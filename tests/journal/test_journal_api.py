@@ -1,0 +1,590 @@
+"""The journal's contract, in one process (and a few small child processes)."""
+
+from __future__ import annotations
+
+import gc
+import itertools
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import synapse_steps.journal._run as run_module
+from synapse_steps.journal import (
+    Journal,
+    JournalError,
+    JournalRun,
+    abandon,
+    recover_steps,
+    run_records,
+    unfinished_runs,
+)
+from synapse_steps.journal._codec import decode
+
+CHILD = Path(__file__).with_name("journal_child.py")
+
+
+class Calls:
+    """A rollback that remembers its calls."""
+
+    def __init__(self, fail: dict[str, BaseException] | None = None) -> None:
+        self.calls: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
+        self.fail = fail or {}
+
+    def __call__(self, name: str, data: dict[str, Any], rollback_data: dict[str, Any]) -> None:
+        self.calls.append((name, data, rollback_data))
+        if name in self.fail:
+            raise self.fail[name]
+
+    @property
+    def names(self) -> list[str]:
+        return [c[0] for c in self.calls]
+
+
+def _start(journal: Journal, steps: tuple[str, ...] = ("a", "b", "c")) -> JournalRun:
+    return journal.start_run("wf", list(steps), started_at=1_700_000_000.5, meta={"user": "me"})
+
+
+def _dead(run: JournalRun) -> str:
+    """Let go of ``run``'s lock without finish(), as the OS does when its process dies; its id.
+
+    (The same as dropping the last reference to an unfinished run: see the test below.)
+    """
+    run._finalizer()
+    return run.run_id
+
+
+def _committed(path: Path, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+    """What another connection (another process, in effect) sees right now."""
+    with sqlite3.connect(path) as conn:
+        return conn.execute(sql, args).fetchall()
+
+
+def _committed_records(path: Path) -> list[dict[str, Any]]:
+    """The records another connection sees right now (all runs)."""
+    bodies = _committed(path, "SELECT records FROM entries WHERE records IS NOT NULL ORDER BY id")
+    return [record for (body,) in bodies for record in decode(body)]
+
+
+# -- where the journal lives --------------------------------------------------------------
+
+
+def test_nothing_is_written_before_the_first_run(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "j.sqlite3"
+    journal = Journal(path)
+    assert journal.path == path
+    assert unfinished_runs(path) == []
+    assert not (tmp_path / "sub").exists()
+    _start(journal).finish("succeeded")
+    assert path.exists()
+
+
+def test_default_journal_is_in_the_local_store_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SYNAPSE_STEPS_HOME", str(tmp_path / "home"))
+    assert Journal().path == tmp_path / "home" / "journal.sqlite3"
+    # A folder stands for the journal inside it.
+    assert Journal(tmp_path).path == tmp_path / "journal.sqlite3"
+    run = _start(Journal())
+    assert [r.run_id for r in unfinished_runs()] == [run.run_id]
+
+
+# -- what a run writes, and when ----------------------------------------------------------
+
+
+def test_a_run_is_listed_with_its_records_from_start_run_on(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite3")
+    run = _start(journal)
+    (info,) = _committed(journal.path, "SELECT run_id, workflow, status FROM runs")
+    assert info == (run.run_id, "wf", None)
+    (listed,) = journal.unfinished_runs()
+    assert listed.run_id == run.run_id
+    assert listed.workflow == "wf"
+    assert listed.steps == ("a", "b", "c")
+    assert listed.started_at.timestamp() == 1_700_000_000.5
+    assert listed.started_at.tzinfo is not None
+    assert listed.meta == {"user": "me"}
+    assert listed.pid == os.getpid()
+    assert listed.completed_steps == ()
+    assert listed.owner_alive
+
+
+def test_step_completed_is_committed_with_the_records_before_it_returns(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite3")
+    run = _start(journal)
+    run.record({"type": "StepStarted", "name": "a"})
+    run.record({"type": "Logged", "event": "hello", "data": {"path": Path("x")}})
+    assert _committed_records(journal.path) == []
+    assert run.step_completed(0, "a", {"rows": 3}, {"path": tmp_path / "a.txt"})
+    assert _committed(
+        journal.path, "SELECT position, name FROM entries WHERE name IS NOT NULL"
+    ) == [(0, "a")]
+    assert len(_committed_records(journal.path)) == 2
+    assert journal.records(run.run_id)[1]["data"]["path"] == Path("x")
+    (step,) = unfinished_runs(journal.path)[0].completed_steps
+    assert (step.position, step.name, step.success, step.recoverable) == (0, "a", True, True)
+    assert step.rollback is None
+
+
+def test_buffered_records_reach_the_disk_during_a_long_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    journal = Journal(tmp_path / "j.sqlite3")
+    run = _start(journal)
+    run.record({"type": "Logged", "event": "one"})
+    assert _committed_records(journal.path) == []
+    monkeypatch.setattr(run_module, "FLUSH_SECONDS", 0.0)
+    run.record({"type": "Logged", "event": "two"})
+    assert len(_committed_records(journal.path)) == 2
+    monkeypatch.setattr(run_module, "FLUSH_SECONDS", 3600.0)
+    monkeypatch.setattr(run_module, "FLUSH_RECORDS", 10)
+    for i in range(10):
+        run.record({"type": "MetricsReported", "value": {"loss": i}})
+    assert len(_committed_records(journal.path)) == 12
+
+
+def test_progress_is_coalesced_per_step_and_category_until_another_record(
+    tmp_path: Path,
+) -> None:
+    journal = Journal(tmp_path / "j.sqlite3")
+    run = _start(journal)
+    for i in range(100):
+        run.record({"type": "ProgressReported", "step": "a", "category": None, "current": i})
+        run.record({"type": "ProgressReported", "step": "a", "category": "io", "current": -i})
+    run.record({"type": "MetricsReported", "value": {"loss": 0.5}})
+    for i in range(10):
+        run.record({"type": "ProgressReported", "step": "a", "category": None, "current": i})
+    run.step_completed(0, "a", {}, {})
+    run.finish("succeeded")
+    assert [
+        (r["type"], r.get("category"), r.get("current"))
+        for r in run_records(run.run_id, journal.path)
+    ] == [
+        ("ProgressReported", None, 99),
+        ("ProgressReported", "io", -99),
+        ("MetricsReported", None, None),
+        ("ProgressReported", None, 9),
+    ]
+
+
+def test_the_progress_fast_path_converts_only_the_latest_record(tmp_path: Path) -> None:
+    converted: list[int] = []
+
+    class Progress:
+        def __init__(self, current: int) -> None:
+            self.current = current
+
+        def to_dict(self) -> dict[str, Any]:
+            converted.append(self.current)
+            return {"type": "ProgressReported", "step": "a", "current": self.current}
+
+    journal = Journal(tmp_path / "j.sqlite3")
+    run = _start(journal)
+    for i in range(1000):
+        run.progress(("a", None), Progress(i))
+        run.progress(("a", "io"), {"type": "ProgressReported", "category": "io", "current": -i})
+    run.record({"type": "Logged", "event": "x"})
+    run.progress(("a", None), Progress(5))
+    run.step_completed(0, "a", {}, {})
+    assert converted == [999, 5]
+    assert [r.get("current") for r in journal.records(run.run_id)] == [999, -999, None, 5]
+
+
+def test_a_million_progress_calls_keep_the_journal_small(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite3")
+    run = _start(journal)
+    event = {"type": "ProgressReported", "step": "a", "category": None, "current": 0}
+    for i in range(1_000_000):
+        if i % 100_000 == 0:
+            run.record({"type": "MetricsReported", "value": {"loss": 1 / (i + 1)}})
+        run.record(event)
+    run.step_completed(0, "a", {}, {})
+    run.finish("succeeded")
+    records = _committed_records(journal.path)
+    assert [r["type"] for r in records] == ["MetricsReported", "ProgressReported"] * 10
+    assert [r["current"] for r in records[1::2]] == [0] * 10
+    assert _committed(journal.path, "SELECT COUNT(*) FROM entries")[0][0] <= 11
+    size = sum(p.stat().st_size for p in tmp_path.glob("j.sqlite3*") if p.is_file())
+    assert size < 200_000
+
+
+def test_a_finished_run_is_not_unfinished_and_is_closed(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite3")
+    run = _start(journal)
+    run.step_completed(0, "a", {}, {})
+    run.finish("failed")
+    assert run.finished == "failed"
+    assert journal.unfinished_runs() == []
+    assert _committed(journal.path, "SELECT status FROM runs") == [("failed",)]
+    with pytest.raises(JournalError, match="already finished"):
+        run.step_completed(1, "b", {}, {})
+    with pytest.raises(JournalError, match="already finished"):
+        run.finish("succeeded")
+    with pytest.raises(JournalError, match="finished normally with status 'failed'"):
+        recover_steps(run.run_id, Calls(), journal.path)
+    # The lock file is gone with the run.
+    assert list((tmp_path / "j.sqlite3-locks").iterdir()) == []
+
+
+def test_finish_needs_a_status(tmp_path: Path) -> None:
+    run = _start(Journal(tmp_path / "j.sqlite3"))
+    with pytest.raises(JournalError, match="non-empty status"):
+        run.finish("")
+
+
+# -- values that cannot be stored ------------------------------------------------------------
+
+
+def test_an_unstorable_value_warns_once_and_the_step_is_not_recoverable(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite3")
+    run = _start(journal)
+    assert run.step_completed(0, "a", {}, {"path": tmp_path / "a"})
+    with open(__file__) as fh, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ok = run.step_completed(1, "b", {"model": object()}, {"handle": fh, "a\nb": {1: 2}})
+    assert ok is False
+    assert len(caught) == 1
+    message = str(caught[0].message)
+    assert caught[0].category is RuntimeWarning
+    assert "'b'" in message
+    assert "data['model']" in message
+    assert "rollback_data['handle']" in message
+    assert "NOT recoverable" in message
+    assert caught[0].filename == __file__
+    # The run goes on.
+    assert run.step_completed(2, "c", {}, {"path": tmp_path / "c"})
+    steps = unfinished_runs(journal.path)[0].completed_steps
+    assert [s.recoverable for s in steps] == [True, False, True]
+    assert steps[1].unstorable[1].startswith("rollback_data['handle']: a _io.TextIOWrapper")
+    assert steps[1].unstorable[2] == "rollback_data['a\\nb']: a dict key 1 that is not a str"
+    run_id = _dead(run)
+    (info,) = unfinished_runs(journal.path)
+    assert info.to_roll_back == ("c", "a")
+    rollback = Calls()
+    report = recover_steps(run_id, rollback, journal.path)
+    assert rollback.names == ["c", "a"]
+    assert report.not_recoverable == ("b",)
+    assert report.rolled_back == ("c", "a")
+
+
+# -- who owns a run -------------------------------------------------------------------------
+
+
+def test_a_run_open_in_this_process_is_alive_and_cannot_be_recovered(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite3")
+    run = _start(journal)
+    run.step_completed(0, "a", {}, {})
+    (info,) = journal.unfinished_runs()
+    assert info.owner_alive
+    with pytest.raises(JournalError, match=f"still running in process {os.getpid()}"):
+        journal.recover_steps(run.run_id, Calls())
+    with pytest.raises(JournalError, match="still running"):
+        journal.abandon(run.run_id)
+    run_id = _dead(run)
+    (info,) = journal.unfinished_runs()
+    assert not info.owner_alive
+    assert journal.recover_steps(run_id, Calls()).rolled_back == ("a",)
+
+
+def test_a_run_of_a_live_process_is_alive_until_that_process_is_killed(tmp_path: Path) -> None:
+    journal = tmp_path / "j.sqlite3"
+    proc = subprocess.Popen(
+        [sys.executable, str(CHILD), "hold", str(journal), str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not (tmp_path / "run_id").exists():
+            assert proc.poll() is None
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        run_id = (tmp_path / "run_id").read_text()
+        (info,) = unfinished_runs(journal)
+        assert (info.run_id, info.pid, info.owner_alive) == (run_id, proc.pid, True)
+        rollback = Calls()
+        with pytest.raises(JournalError, match=f"still running in process {proc.pid}"):
+            recover_steps(run_id, rollback, journal)
+        assert rollback.calls == []
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    (info,) = unfinished_runs(journal)
+    assert not info.owner_alive
+    assert recover_steps(run_id, rollback, journal).rolled_back == ("a",)
+    assert rollback.calls == [("a", {}, {"path": tmp_path / "a"})]
+
+
+def test_a_forked_child_cannot_write_into_its_parents_run(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite3")
+    run = _start(journal)
+    run.step_completed(0, "a", {}, {})
+    pid = os.fork()
+    if pid == 0:  # the child: must be refused before it touches the parent's connection
+        try:
+            run.step_completed(1, "b", {}, {})
+        except JournalError as exc:
+            os._exit(3 if "a fork of it" in str(exc) else 4)
+        os._exit(5)
+    _pid, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 3
+    run.step_completed(1, "b", {}, {})
+    run.finish("succeeded")
+    assert [s for (s,) in _committed(journal.path, "SELECT name FROM entries")] == ["a", "b"]
+
+
+def test_an_unfinished_run_dropped_by_its_process_counts_as_dead(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite3")
+    run = _start(journal)
+    run.step_completed(0, "a", {}, {})
+    assert journal.unfinished_runs()[0].owner_alive
+    del run
+    gc.collect()
+    (info,) = journal.unfinished_runs()
+    assert not info.owner_alive
+    assert [s.name for s in info.completed_steps] == ["a"]
+
+
+# -- recovery -------------------------------------------------------------------------------
+
+
+def test_recovery_rolls_back_newest_first_with_the_journaled_values(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite3")
+    run = _start(journal)
+    run.step_completed(0, "a", {"n": 1}, {"path": tmp_path / "a", "ids": (1, 2)})
+    run.step_completed(1, "b", {"n": 2}, {"dirs": [tmp_path / "b"]})
+    run.step_completed(2, "c", {"n": 3}, {}, success=False)
+    rollback = Calls()
+    report = recover_steps(_dead(run), rollback, journal.path)
+    assert rollback.calls == [
+        ("c", {"n": 3}, {}),
+        ("b", {"n": 2}, {"dirs": [tmp_path / "b"]}),
+        ("a", {"n": 1}, {"path": tmp_path / "a", "ids": (1, 2)}),
+    ]
+    assert type(rollback.calls[2][2]["ids"]) is tuple
+    assert report.rolled_back == ("c", "b", "a")
+    assert report.retried == report.errors == report.already_rolled_back == ()
+    assert journal.unfinished_runs() == []
+    assert _committed(journal.path, "SELECT status FROM runs") == [("recovered",)]
+
+
+def test_a_run_is_never_recovered_twice(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite3")
+    run = _start(journal)
+    run.step_completed(0, "a", {}, {})
+    run_id = _dead(run)
+    rollback = Calls()
+    journal.recover_steps(run_id, rollback)
+    with pytest.raises(JournalError, match="already recovered"):
+        journal.recover_steps(run_id, rollback)
+    with pytest.raises(JournalError, match="already recovered"):
+        journal.abandon(run_id)
+    assert rollback.names == ["a"]
+
+
+def test_steps_the_run_rolled_back_itself_are_not_rolled_back_again(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite3")
+    run = _start(journal, ("a", "b", "c", "d"))
+    for i, name in enumerate("abcd"):
+        run.step_completed(i, name, {}, {"i": i})
+    # The run was rolling back when its process died: d done, c started and cut short.
+    run.rollback_started("d")
+    run.step_rolled_back("d", None)
+    run.rollback_started("c")
+    states = [s.rollback for s in unfinished_runs(journal.path)[0].completed_steps]
+    assert states == [None, None, "started", "done"]
+    rollback = Calls()
+    report = journal.recover_steps(_dead(run), rollback)
+    assert rollback.names == ["c", "b", "a"]
+    assert report.already_rolled_back == ("d",)
+    assert report.retried == ("c",)
+    assert report.rolled_back == ("c", "b", "a")
+    calls = _committed(
+        journal.path, "SELECT name, rollback, rollback_calls FROM entries WHERE name IS NOT NULL"
+    )
+    assert calls == [("a", "done", 1), ("b", "done", 1), ("c", "done", 2), ("d", "done", 1)]
+
+
+def test_a_rollback_that_raises_is_reported_and_the_others_still_run(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite3")
+    run = _start(journal)
+    for i, name in enumerate("abc"):
+        run.step_completed(i, name, {}, {})
+    rollback = Calls(fail={"b": OSError("disk gone")})
+    report = journal.recover_steps(_dead(run), rollback)
+    assert rollback.names == ["c", "b", "a"]
+    assert report.errors == ("b: OSError: disk gone",)
+    assert report.rolled_back == ("c", "b", "a")
+    assert _committed(journal.path, "SELECT rollback_error FROM entries WHERE name = 'b'") == [
+        ("OSError: disk gone",)
+    ]
+
+
+def test_an_interrupted_recovery_is_resumed_by_the_next_one(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite3")
+    run = _start(journal)
+    for i, name in enumerate("abc"):
+        run.step_completed(i, name, {}, {})
+    run_id = _dead(run)
+    stopped = Calls(fail={"b": KeyboardInterrupt()})
+    with pytest.raises(KeyboardInterrupt):
+        journal.recover_steps(run_id, stopped)
+    assert stopped.names == ["c", "b"]
+    (info,) = journal.unfinished_runs()
+    assert [s.rollback for s in info.completed_steps] == [None, "started", "done"]
+    assert not info.owner_alive
+    rollback = Calls()
+    report = journal.recover_steps(run_id, rollback)
+    assert rollback.names == ["b", "a"]
+    assert report.retried == ("b",)
+    assert report.already_rolled_back == ("c",)
+
+
+def test_abandon_rolls_nothing_back_and_the_run_is_not_offered_again(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite3")
+    run = _start(journal)
+    run.step_completed(0, "a", {}, {})
+    run_id = _dead(run)
+    abandon(run_id, journal.path)
+    assert journal.unfinished_runs() == []
+    rollback = Calls()
+    with pytest.raises(JournalError, match="was abandoned"):
+        recover_steps(run_id, rollback, journal.path)
+    assert rollback.calls == []
+    assert _committed(journal.path, "SELECT status FROM runs") == [("abandoned",)]
+
+
+def test_errors_name_the_run_and_the_journal_path(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere.sqlite3"
+    with pytest.raises(JournalError, match=f"no run journal at {missing}"):
+        recover_steps("abc", Calls(), missing)
+    journal = Journal(tmp_path / "j.sqlite3")
+    run = _start(journal)
+    with pytest.raises(JournalError, match=rf"'nope'.*{journal.path}.*unfinished_runs\(\)"):
+        journal.abandon("nope")
+    with pytest.raises(JournalError, match="no completed, not rolled back step named 'zz'"):
+        run.rollback_started("zz")
+    run.step_completed(0, "a", {}, {})
+    with pytest.raises(JournalError, match="already has a step at position 0"):
+        run.step_completed(0, "b", {}, {})
+    run.rollback_started("a")
+    run.step_rolled_back("a", "boom")
+    with pytest.raises(JournalError, match="named 'a'"):
+        run.step_rolled_back("a")
+
+
+def test_a_damaged_journal_file_is_reported_with_its_path(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite3"
+    path.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(JournalError, match=str(path)):
+        Journal(path).start_run("wf", ["a"])
+
+
+# -- integrity ------------------------------------------------------------------------------
+
+
+def test_a_journal_cut_in_the_middle_of_a_commit_shows_the_run_unfinished(
+    tmp_path: Path,
+) -> None:
+    journal = tmp_path / "j.sqlite3"
+    proc = subprocess.run(
+        [sys.executable, str(CHILD), "cut", str(journal), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == -signal.SIGKILL, proc.stdout + proc.stderr
+    # The WAL holds the cut transaction's pages (several MB), without its commit.
+    assert Path(f"{journal}-wal").stat().st_size > 2_000_000
+    (info,) = unfinished_runs(journal)
+    assert info.run_id == (tmp_path / "run_id").read_text()
+    assert [s.name for s in info.completed_steps] == ["a", "b", "c"]
+    assert not info.owner_alive
+    assert run_records(info.run_id, journal) == []
+    with sqlite3.connect(journal) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert recover_steps(info.run_id, Calls(), journal).rolled_back == ("c", "b", "a")
+
+
+def test_four_processes_journaling_into_one_file_lose_nothing(tmp_path: Path) -> None:
+    journal = tmp_path / "j.sqlite3"
+    runs, steps = 3, 150
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                str(CHILD),
+                "concurrent",
+                str(journal),
+                str(tmp_path),
+                str(runs),
+                str(steps),
+                f"p{n}",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(4)
+    ]
+    for proc in procs:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == "ready\n"
+    (tmp_path / "go").touch()
+    for proc in procs:
+        _out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+    assert unfinished_runs(journal) == []
+    rows = _committed(journal, "SELECT run_id, workflow, status FROM runs ORDER BY workflow")
+    assert [(w, s) for _id, w, s in rows] == [
+        (f"p{n}-{r}", "succeeded") for n in range(4) for r in range(runs)
+    ]
+    logged = {rid for n in range(4) for rid in (tmp_path / f"p{n}.log").read_text().split()}
+    assert logged == {rid for rid, _w, _s in rows}
+    for run_id, workflow, _status in rows:
+        records = run_records(run_id, journal)
+        assert [r["type"] for r in records] == ["Logged", "MetricsReported"] * steps
+        assert [r["data"]["i"] for r in records[::2]] == list(range(steps))
+        assert {r["data"]["tag"] for r in records[::2]} == {workflow.split("-")[0]}
+    per_run = _committed(
+        journal,
+        "SELECT id >> 32, COUNT(*), MIN(position), MAX(position) FROM entries "
+        "WHERE position IS NOT NULL GROUP BY id >> 32",
+    )
+    assert [c[1:] for c in per_run] == [(steps, 0, steps - 1)] * (4 * runs)
+    # The writers did overlap: commits of different processes alternate in the file.
+    owners = [
+        w.split("-")[0]
+        for (w,) in _committed(
+            journal,
+            "SELECT r.workflow FROM entries e JOIN runs r ON r.id = e.id >> 32 "
+            "WHERE e.position IS NOT NULL ORDER BY e.completed_at",
+        )
+    ]
+    switches = sum(a != b for a, b in itertools.pairwise(owners))
+    assert switches > 4 * runs, switches
+
+
+# -- weight ---------------------------------------------------------------------------------
+
+
+def test_import_synapse_steps_does_not_import_the_journal_which_needs_only_the_stdlib() -> None:
+    code = (
+        "import sys\n"
+        "import synapse_steps\n"
+        "assert not [m for m in sys.modules if 'journal' in m], 'journal imported'\n"
+        "before = set(sys.modules)\n"
+        "import synapse_steps.journal\n"
+        "new = {m.split('.')[0] for m in set(sys.modules) - before}\n"
+        "other = new - set(sys.stdlib_module_names) - {'synapse_steps'}\n"
+        "other = {m for m in other if not m.startswith('_sysconfigdata')}\n"
+        "assert not other, other\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
