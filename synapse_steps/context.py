@@ -29,7 +29,8 @@ class RuntimeContext:
         logger: one logger or front end, several (a list), or ``None`` for the default front
             end: live widgets in a Jupyter kernel with ipywidgets, HTML tables in a kernel
             without them, console lines elsewhere. ``display`` or the ``SYNAPSE_STEPS_DISPLAY``
-            environment variable (``widgets``, ``text``, ``console``, ``off``) overrides the
+            environment variable (``widgets``, ``compact``, ``text``, ``console``, ``off``)
+            overrides the
             choice. A plain logger (``log`` / ``set_progress`` / ``set_metrics``) receives every
             call; an object with hooks (``on_step_start`` ...) receives the run's records.
         client: the backend steps read datasets from and upload models to. Defaults to the

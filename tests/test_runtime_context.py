@@ -240,7 +240,7 @@ def test_unknown_display_argument_lists_the_modes(monkeypatch: pytest.MonkeyPatc
         RuntimeContext(display="fancy")
     assert str(raised.value) == (
         "unknown display mode 'fancy' from the display argument; "
-        "use one of: auto, widgets, text, console, off"
+        "use one of: auto, widgets, compact, text, console, off"
     )
 
 
@@ -250,7 +250,7 @@ def test_unknown_display_env_var_lists_the_modes(monkeypatch: pytest.MonkeyPatch
         RuntimeContext()
     assert str(raised.value) == (
         "unknown display mode 'jupyter' from the SYNAPSE_STEPS_DISPLAY environment variable; "
-        "use one of: auto, widgets, text, console, off"
+        "use one of: auto, widgets, compact, text, console, off"
     )
 
 

@@ -4,28 +4,15 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import sys
 import warnings
 from typing import Any, Literal
 
+from synapse_steps.display import kernel
 from synapse_steps.errors import ConfigurationError
 
-DisplayMode = Literal["widgets", "text", "console", "off"]
+DisplayMode = Literal["widgets", "compact", "text", "console", "off"]
 ENV_VAR = "SYNAPSE_STEPS_DISPLAY"
-_MODES = ("auto", "widgets", "text", "console", "off")
-
-
-def in_notebook_kernel() -> bool:
-    """True inside a Jupyter kernel (JupyterLab, Notebook 7, VS Code, nbclient)."""
-    if "ipykernel" not in sys.modules:
-        return False
-    try:
-        from IPython import get_ipython
-
-        shell = get_ipython()
-    except Exception:
-        return False
-    return shell is not None and hasattr(shell, "kernel")
+_MODES = ("auto", "widgets", "compact", "text", "console", "off")
 
 
 def ipywidgets_available() -> bool:
@@ -46,10 +33,10 @@ def choose_display(display: str | None = None) -> DisplayMode:
             f"unknown display mode {requested!r} from the {source}; use one of: {', '.join(_MODES)}"
         )
     if requested == "auto":
-        if not in_notebook_kernel():
+        if not kernel.in_notebook_kernel():
             return "console"
         return "widgets" if ipywidgets_available() else "text"
-    if requested in ("widgets", "text") and not in_notebook_kernel():
+    if requested in ("widgets", "compact", "text") and not kernel.in_notebook_kernel():
         # Widgets and HTML need a notebook front end; in a terminal they would print markup.
         return "console"
     return requested  # type: ignore[return-value]
@@ -60,11 +47,12 @@ def default_logger(display: str | None = None) -> list[Any]:
     mode = choose_display(display)
     if mode == "off":
         return []
-    if mode == "widgets":
+    if mode in ("widgets", "compact"):
         try:
             from synapse_steps.display.notebook import NotebookLogger
 
-            return [NotebookLogger()]
+            # compact: one line per run, for runs in loops and sweeps
+            return [NotebookLogger(compact=mode == "compact")]
         except Exception as exc:
             warnings.warn(
                 f"live widgets unavailable ({exc!r}); showing static tables instead",

@@ -8,7 +8,7 @@ unless the user chose this front end on purpose (``display="text"``).
 from __future__ import annotations
 
 from synapse_steps.display.base import FrontEnd
-from synapse_steps.display.summary import display_summary, show
+from synapse_steps.display.summary import display_record, show
 from synapse_steps.events import RunFinished, RunStarted
 
 _hint_shown = False
@@ -31,4 +31,4 @@ class HtmlLogger(FrontEnd):
             show({"text/plain": HINT}, raw=True)
 
     def on_run_end(self, record: RunFinished) -> None:
-        display_summary(self.run)
+        display_record(self.run)

@@ -1,24 +1,37 @@
 """``NotebookLogger``: a live view of each run built from standard ipywidgets controls.
 
-Live updates only change widget traits (progress values, HTML, ``Image.value``); nothing is
-cleared or re-displayed during a run, which is what nbval and every front end handle well.
-Updates are throttled by time (as tqdm does): each trait change is a message to the browser
-costing ~100 us, while a training loop may call ``set_progress`` millions of times.
+While a run goes, its view shows the plan, the overall bar, a row per step (status, own timer,
+a bar per progress category), the metric plots and a log panel; a failure turns the run *rolling
+back* at once, each step's rollback shows with its own timer, and the bar stops where the
+failure happened. When the run ends, the view gives way to the run's static record (one
+record per run, see ``record``): the view is closed and the record shown in its place, so a
+saved notebook, GitHub and nbval read the outcome without any widget state.
+
+Live updates only change widget traits; nothing is cleared or re-displayed during a run, which is
+what nbval and every front end handle well. Updates are throttled by the runtime's clock (as
+tqdm does): each trait change is a message to the browser costing ~100 us.
+
+``compact=True`` draws one line per run (name, bar, percent, current step, latest metrics),
+like tqdm: for runs in loops and sweeps.
 """
 
 from __future__ import annotations
 
 import html
 import threading
+import warnings
 import weakref
 from collections import deque
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import ipywidgets as widgets
 
 from synapse_steps.clock import Clock
+from synapse_steps.display import kernel
 from synapse_steps.display.base import FrontEnd, format_seconds
-from synapse_steps.display.summary import display_summary, show
+from synapse_steps.display.summary import display_record, show
+from synapse_steps.display.theme import CSS, css_class
 from synapse_steps.events import (
     Logged,
     MetricsReported,
@@ -35,6 +48,9 @@ from synapse_steps.events import (
 )
 from synapse_steps.run_state import RunState, StepState
 
+if TYPE_CHECKING:
+    from synapse_steps.context import RuntimeContext
+
 BAR_STYLES = {
     "pending": "",
     "running": "info",
@@ -46,18 +62,6 @@ BAR_STYLES = {
     "rolling back": "warning",
     "rolled back": "warning",
     "rollback failed": "danger",
-}
-STATUS_COLORS = {
-    "pending": "#888",
-    "running": "#1976d2",
-    "done": "#2e7d32",
-    "reused": "#2e7d32",
-    "skipped": "#888",
-    "failed": "#c62828",
-    "interrupted": "#ef6c00",
-    "rolling back": "#ef6c00",
-    "rolled back": "#ef6c00",
-    "rollback failed": "#c62828",
 }
 STATUS_ICONS = {
     "pending": "○",
@@ -80,14 +84,14 @@ _views: weakref.WeakSet[RunView] = weakref.WeakSet()
 
 
 class RunWidget(widgets.VBox):  # type: ignore[misc]
-    """The container users see; its text form is what a saved notebook and nbval show."""
+    """The container users see while a run goes.
 
-    def __init__(self, text: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._text = text
+    Its text form is empty: the view is closed when the run ends, and the run's static record
+    (shown below it) is what a saved notebook, GitHub and nbval read.
+    """
 
     def __repr__(self) -> str:
-        return self._text
+        return ""
 
 
 class _StepRow:
@@ -111,9 +115,10 @@ class _StepRow:
         signature = (state.status, state.error, state.rollback_error, state.rollback)
         if signature != self._signature:
             self._signature = signature
-            self.label.value = _step_label(state)
+            self.label.value = step_label(state)
             for bar, _ in self._bars.values():
                 bar.bar_style = BAR_STYLES[state.kind]
+        # A step rolling back shows its rollback's own timer.
         elapsed = state.rollback_elapsed(at) if state.rollback == "rolling back" else None
         if elapsed is None:
             elapsed = state.elapsed(at)
@@ -141,19 +146,19 @@ class _StepRow:
         return bar, text
 
 
-def _step_label(state: StepState) -> str:
+def step_label(state: StepState) -> str:
     kind = state.kind
-    color = STATUS_COLORS[kind]
+    cls = css_class(kind)
     text = (
-        f'<span style="color:{color}">{STATUS_ICONS[kind]}</span> '
+        f'<span class="{cls}">{STATUS_ICONS[kind]}</span> '
         f"<b>{html.escape(state.name)}</b> "
-        f'<span style="color:{color}">{html.escape(state.label)}</span>'
+        f'<span class="{cls}">{html.escape(state.label)}</span>'
     )
     if state.error:
-        text += f'<br><span style="color:#c62828">{html.escape(state.error)}</span>'
+        text += f'<br><span class="{css_class("failed")}">{html.escape(state.error)}</span>'
     if state.rollback_error:
         text += (
-            '<br><span style="color:#c62828">rollback failed: '
+            f'<br><span class="{css_class("rollback failed")}">rollback failed: '
             f"{html.escape(state.rollback_error)}</span>"
         )
     return text
@@ -162,9 +167,10 @@ def _step_label(state: StepState) -> str:
 class RunView:
     """The widgets of one run, refreshed from its ``RunState``."""
 
-    def __init__(self, run: RunState, log_lines: int, clock: Clock) -> None:
+    def __init__(self, run: RunState, log_lines: int, clock: Clock, *, compact: bool) -> None:
         self.run = run
         self.clock = clock
+        self.compact = compact
         self.finished = False
         self.cell_key = _current_cell_key()
         self.header = widgets.HTML()
@@ -173,7 +179,7 @@ class RunView:
         )
         self.bar_text = widgets.HTML()
         self.elapsed = widgets.HTML(layout=widgets.Layout(width=TIME_WIDTH))
-        self.rows = [_StepRow(state) for state in run.steps]
+        self.rows = [] if compact else [_StepRow(state) for state in run.steps]
         self.plots = widgets.HBox(layout=widgets.Layout(flex_flow="row wrap"))
         self._plots: dict[str, tuple[Any, widgets.Image]] = {}
         self._plotted_version = -1
@@ -183,25 +189,28 @@ class RunView:
         self.log_panel = widgets.Accordion(children=[self.log_html], selected_index=None)
         self.log_panel.set_title(0, f"Log (last {log_lines} events)")
         self.outcome = widgets.HTML()
-        self.widget = RunWidget(
-            run.describe_plan(),
-            children=[
+        if compact:
+            children = [widgets.HBox([self.header, self.bar, self.bar_text])]
+            self.header.layout = widgets.Layout(width="25%")
+        else:
+            overall = widgets.HBox(
+                [
+                    widgets.HTML("<b>overall</b>", layout=widgets.Layout(width=LABEL_WIDTH)),
+                    self.elapsed,
+                    widgets.HBox(
+                        [self.bar, self.bar_text], layout=widgets.Layout(width=BARS_WIDTH)
+                    ),
+                ]
+            )
+            children = [
                 self.header,
-                widgets.HBox(
-                    [
-                        widgets.HTML("<b>overall</b>", layout=widgets.Layout(width=LABEL_WIDTH)),
-                        self.elapsed,
-                        widgets.HBox(
-                            [self.bar, self.bar_text], layout=widgets.Layout(width=BARS_WIDTH)
-                        ),
-                    ]
-                ),
+                overall,
                 *[row.box for row in self.rows],
                 self.plots,
                 self.log_panel,
                 self.outcome,
-            ],
-        )
+            ]
+        self.widget = RunWidget(children=children)
         self._lock = threading.Lock()
         _views.add(self)
 
@@ -225,12 +234,16 @@ class RunView:
         at = self.clock.now()
         fraction = run.overall_fraction
         self.bar.value = fraction
-        self.bar.bar_style = _run_bar_style(run)
+        self.bar.bar_style = run_bar_style(run)
         self.elapsed.value = format_seconds(run.elapsed(at))
+        eta = run.eta(at) if run.phase == "running" else None
         self.bar_text.value = f"<b>{100 * fraction:.0f}%</b>" + (
-            f" · ETA {format_seconds(run.eta(at))}" if run.phase == "running" else ""
+            f" · ETA {format_seconds(eta)}" if eta is not None else ""
         )
-        self.header.value = _header(run)
+        self.header.value = CSS + header_html(run, compact=self.compact)
+        if self.compact:
+            self.bar_text.value += f" · {format_seconds(run.elapsed(at))}" + _compact_detail(run)
+            return
         for row in self.rows:
             row.refresh(at)
         if self._log_dirty:
@@ -243,8 +256,7 @@ class RunView:
         if plots:
             self._redraw_plots()
         if run.phase in ("rolling back", "failed", "interrupted"):
-            # A success is already said by the header and the summary table below the view.
-            self.outcome.value = _outcome_html(run)
+            self.outcome.value = outcome_html(run)
 
     def _redraw_plots(self) -> None:
         store = self.run.metrics
@@ -268,7 +280,7 @@ class RunView:
         return bool(self._plots)
 
     def finish(self) -> None:
-        self.refresh(plots=True, block=True)
+        self.refresh(plots=not self.compact, block=True)
         self.finished = True
 
     def close(self) -> None:
@@ -289,44 +301,48 @@ class RunView:
             self.outcome,
             self.widget,
         ]
+        made += [child for child in self.widget.children if child not in made]
         made += [image for _, image in self._plots.values()]
         for row in self.rows:
             made += row.all_widgets()
         return made
 
 
-def _run_bar_style(run: RunState) -> str:
+def run_bar_style(run: RunState) -> str:
+    """The overall bar's colour: the failure's colour from the moment a run stops progressing."""
     if run.phase == "succeeded":
         return "success"
     if run.phase == "running":
         return "info"
-    interrupted = run.phase == "interrupted" or (
-        run.failure is not None and run.failure.interrupted
-    )
+    failure = run.failure
+    interrupted = run.phase == "interrupted" or (failure is not None and failure.interrupted)
     return "warning" if interrupted else "danger"
 
 
-def _header(run: RunState) -> str:
+def header_html(run: RunState, *, compact: bool = False) -> str:
     running = run.running_step
     rolling = run.rolling_back_step
     if run.phase == "running" and running is not None:
-        doing = f"running <b>{html.escape(running.name)}</b>"
-    elif run.phase == "rolling back" and rolling is not None:
-        doing = f"rolling back <b>{html.escape(rolling.name)}</b>"
+        name = html.escape(running.name)
+        doing = f'<span class="{css_class("running")}">running <b>{name}</b></span>'
+    elif run.phase == "rolling back":
+        what = f" <b>{html.escape(rolling.name)}</b>" if rolling is not None else ""
+        doing = f'<span class="{css_class("rolling back")}">rolling back{what}</span>'
     else:
-        doing = html.escape(run.phase)
+        doing = f'<span class="{css_class(run.phase)}">{html.escape(run.phase)}</span>'
+    if compact:
+        return f"<code>{html.escape(run.workflow or 'run')}</code> {doing}"
     return f"<b>{html.escape(run.describe_plan())}</b> — {doing}"
 
 
-def _outcome_html(run: RunState) -> str:
-    color = {"succeeded": "#2e7d32", "failed": "#c62828"}.get(run.phase, "#ef6c00")
-    text = f'<b style="color:{color}">{html.escape(run.outcome())}</b>'
-    for name, error in run.rollback_errors:
-        text += (
-            f'<br><span style="color:#c62828">rollback of {html.escape(name)} failed: '
-            f"{html.escape(error)}</span>"
-        )
-    return text
+def outcome_html(run: RunState) -> str:
+    return f'<b class="{css_class(run.phase)}">{html.escape(run.outcome())}</b>'
+
+
+def _compact_detail(run: RunState) -> str:
+    latest = run.metrics.latest()
+    shown = [f"{name}={value:.4g}" for group in latest.values() for name, value in group.items()]
+    return f" · {html.escape(' '.join(shown[:4]))}" if shown else ""
 
 
 def _current_cell_key() -> str | None:
@@ -351,26 +367,49 @@ def close_replaced_views(new: RunView) -> None:
             view.close()
 
 
+Hook = TypeVar("Hook", bound=Callable[..., None])
+
+
+def _or_console(hook: Hook) -> Hook:
+    """Outside a notebook kernel, hand the record to the console fallback instead."""
+    name = hook.__name__
+
+    def dispatch(self: NotebookLogger, record: Any) -> None:
+        console = self._console
+        if console is not None:
+            getattr(console, name, lambda record: None)(record)
+        else:
+            hook(self, record)
+
+    dispatch.__name__ = name
+    dispatch.__doc__ = hook.__doc__
+    return dispatch  # type: ignore[return-value]
+
+
 class NotebookLogger(FrontEnd):
-    """Live widgets for each run and a static summary at its end.
+    """Live widgets for each run, replaced by the run's static record when it ends.
 
     Args:
+        compact: one line per run (for runs in loops and sweeps) instead of a row per step.
         refresh_interval: seconds between two pushes of progress to the browser at most.
         plot_interval: seconds between two metric redraws at least; grows to keep drawing
             under ~10% of the run's time when a redraw is slow.
         log_lines: events kept in the log panel.
-        summary: end each run with a static summary table (and metrics figure).
+        summary: when the run ends, replace the live view by the static record (default).
+            ``False`` leaves the live view as it is and shows no record.
     """
 
     def __init__(
         self,
         *,
+        compact: bool = False,
         refresh_interval: float = 0.1,
         plot_interval: float = 0.5,
         log_lines: int = 50,
         summary: bool = True,
     ) -> None:
         super().__init__()
+        self.compact = compact
         self.refresh_interval = refresh_interval
         self.plot_interval = plot_interval
         self.log_lines = log_lines
@@ -378,9 +417,26 @@ class NotebookLogger(FrontEnd):
         self.view: RunView | None = None
         self._next_refresh = 0.0
         self._next_plot = 0.0
+        self._console: Any = None
+
+    def attach(self, runtime: RuntimeContext) -> None:
+        super().attach(runtime)
+        if not kernel.in_notebook_kernel():
+            # Widgets need a notebook front end; in a terminal they would print raw reprs.
+            from synapse_steps.display.console import ConsoleLogger
+
+            warnings.warn(
+                "NotebookLogger needs a Jupyter kernel to draw widgets; printing console lines "
+                "instead. In a terminal use RuntimeContext(display='console') or ConsoleLogger().",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            self._console = ConsoleLogger()
+            self._console.attach(runtime)
 
     # -- what steps report -----------------------------------------------------------------
 
+    @_or_console
     def on_log(self, record: Logged) -> None:
         view = self.view
         if view is not None:
@@ -389,12 +445,17 @@ class NotebookLogger(FrontEnd):
             if self.clock.now() >= self._next_refresh:
                 self._refresh()
 
+    @_or_console
     def on_progress(self, record: ProgressReported) -> None:
         if self.clock.now() >= self._next_refresh:
             self._refresh()
 
+    @_or_console
     def on_metrics(self, record: MetricsReported) -> None:
-        if self.clock.now() >= self._next_plot:
+        if self.compact:
+            if self.clock.now() >= self._next_refresh:
+                self._refresh()
+        elif self.clock.now() >= self._next_plot:
             self._redraw()
 
     def _refresh(self) -> None:
@@ -418,46 +479,59 @@ class NotebookLogger(FrontEnd):
 
     # -- lifecycle ---------------------------------------------------------------------------
 
+    @_or_console
     def on_run_start(self, record: RunStarted) -> None:
-        view = RunView(self.run, self.log_lines, self.clock)
+        view = RunView(self.run, self.log_lines, self.clock, compact=self.compact)
         close_replaced_views(view)
         self.view = view
         self._next_plot = 0.0
         view.refresh(block=True)
         show(view.widget)
 
+    @_or_console
     def on_step_start(self, record: StepStarted) -> None:
         self._lifecycle(f"▶ {record.name} started")
 
+    @_or_console
     def on_step_skip(self, record: StepSkipped) -> None:
         self._lifecycle(f"↷ {record.name} skipped")
 
+    @_or_console
     def on_step_reuse(self, record: StepReused) -> None:
         self._lifecycle(f"⤴ {record.name} reused from the kept run")
 
+    @_or_console
     def on_step_end(self, record: StepFinished) -> None:
         self._lifecycle(f"✔ {record.name} done in {format_seconds(record.duration)}")
 
+    @_or_console
     def on_step_fail(self, record: StepFailed) -> None:
         what = "interrupted" if record.interrupted else "failed"
         self._lifecycle(f"✖ {record.name} {what}: {record.error}")
 
+    @_or_console
     def on_rollback_start(self, record: StepRollbackStarted) -> None:
         self._lifecycle(f"↺ rolling back {record.name}")
 
+    @_or_console
     def on_step_rollback(self, record: StepRolledBack) -> None:
         if record.error is None:
             self._lifecycle(f"↺ {record.name} rolled back")
         else:
             self._lifecycle(f"⚠ rollback of {record.name} FAILED: {record.error}")
 
+    @_or_console
     def on_run_end(self, record: RunFinished) -> None:
         view = self.view
-        if view is not None:
-            view.add_log(f"run {self.run.outcome()}")
-            view.finish()
-        if self.summary:
-            display_summary(self.run)
+        if view is None:
+            return
+        view.add_log(f"run {self.run.outcome()}")
+        view.finish()
+        if not self.summary:
+            return
+        # The record first, then the view goes: the page never jumps to an empty cell.
+        display_record(self.run, compact=self.compact, log=list(view.log_lines))
+        view.close()  # kept as self.view (closed) until the next run, for inspection
 
     def _lifecycle(self, line: str) -> None:
         # Status changes are rare and are what the user watches: draw them at once.

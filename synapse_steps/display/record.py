@@ -15,14 +15,9 @@ from typing import Any
 
 from synapse_steps.display.base import format_seconds
 from synapse_steps.display.tables import SUMMARY_COLUMNS, html_table, summary_rows, text_table
+from synapse_steps.display.theme import CSS, css_class
 from synapse_steps.run_state import RunState
 
-#: Outcome colours that reach 4.5:1 against both a white and a near-black (#111) background.
-OUTCOME_COLORS = {
-    "succeeded": "#2f8a3a",
-    "failed": "#d23c3c",
-    "interrupted": "#c26a00",
-}
 OUTCOME_ICONS = {"succeeded": "✔", "failed": "✖", "interrupted": "■"}
 
 
@@ -42,8 +37,7 @@ def record_text(run: RunState, *, compact: bool = False) -> str:
 
 
 def record_html(run: RunState, *, compact: bool = False, log: list[str] | None = None) -> str:
-    color = OUTCOME_COLORS.get(run.phase, "inherit")
-    head = f'<b style="color:{color}">{html.escape(outcome_line(run))}</b>'
+    head = f'{CSS}<b class="{css_class(run.phase)}">{html.escape(outcome_line(run))}</b>'
     if compact:
         name = html.escape(run.workflow or "run")
         metrics = html.escape(_latest_metrics(run))

@@ -102,11 +102,6 @@ def summary_text(run: RunState) -> str:
     )
 
 
-def summary_html(run: RunState) -> str:
-    rows = [tuple(_cell(v) for v in row) for row in summary_rows(run)]
-    return html_table(SUMMARY_COLUMNS, rows, f"Run {run.outcome()}")
-
-
 # -- formatting helpers ------------------------------------------------------------------------
 
 

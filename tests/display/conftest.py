@@ -28,6 +28,7 @@ def clock() -> Clock:
 def shown(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     """What the cell would display, in order (widgets, raw MIME bundles)."""
     import synapse_steps.display.html as html_display
+    import synapse_steps.display.kernel as kernel
     import synapse_steps.display.notebook as notebook
     import synapse_steps.display.summary as summary
 
@@ -38,6 +39,9 @@ def shown(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
 
     for module in (summary, notebook, html_display):
         monkeypatch.setattr(module, "show", show)
+    # What is shown goes to this list, as in a kernel: NotebookLogger draws instead of falling
+    # back to console lines (tests/display/test_notebook_fallback.py covers the fallback).
+    monkeypatch.setattr(kernel, "in_notebook_kernel", lambda: True)
     return outputs
 
 

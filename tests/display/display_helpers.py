@@ -144,6 +144,7 @@ def run(
 
 def text_of(markup: str) -> str:
     """The text a user reads in an HTML widget: tags dropped, entities decoded."""
+    markup = re.sub(r"<style>.*?</style>", "", markup, flags=re.S)  # styles are not read
     markup = re.sub(r"<br\s*/?>", "\n", markup)
     text = html.unescape(re.sub(r"<[^>]+>", "", markup))
     return "\n".join(" ".join(line.split()) for line in text.splitlines())

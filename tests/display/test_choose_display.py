@@ -11,6 +11,7 @@ import pytest
 
 from synapse_steps.context import RuntimeContext
 from synapse_steps.display import auto
+from synapse_steps.display import kernel as kernel_module
 from synapse_steps.display.auto import choose_display, default_logger
 from synapse_steps.display.console import ConsoleLogger
 from synapse_steps.display.html import HtmlLogger
@@ -18,7 +19,7 @@ from synapse_steps.errors import ConfigurationError
 
 
 def where(monkeypatch: pytest.MonkeyPatch, *, kernel: bool, widgets: bool, env: str | None) -> None:
-    monkeypatch.setattr(auto, "in_notebook_kernel", lambda: kernel)
+    monkeypatch.setattr(kernel_module, "in_notebook_kernel", lambda: kernel)
     monkeypatch.setattr(auto, "ipywidgets_available", lambda: widgets)
     if env is None:
         monkeypatch.delenv(auto.ENV_VAR, raising=False)
@@ -102,7 +103,7 @@ def test_widgets_that_fail_to_load_fall_back_to_tables(monkeypatch: pytest.Monke
 
 
 def test_outside_a_kernel_by_default() -> None:
-    assert auto.in_notebook_kernel() is False
+    assert kernel_module.in_notebook_kernel() is False
     assert auto.ipywidgets_available() is True
 
 
@@ -123,7 +124,7 @@ def test_html_logger_hints_once_and_ends_with_a_summary(
         ["image/png", "text/plain"],
         ["text/html", "text/plain"],  # the second run: no hint again, no metrics figure
     ]
-    assert shown[1]["text/plain"].startswith("succeeded - 1 of 1 steps executed\n")
+    assert shown[1]["text/plain"].startswith("✔ succeeded - 1 of 1 steps executed · ")
     assert "\x1b" not in json.dumps([o["text/plain"] for o in shown])  # no ANSI codes
 
 

@@ -8,7 +8,8 @@ import pandas as pd
 from display_helpers import Clock, text_of
 
 from synapse_steps.display.notebook import NotebookLogger
-from synapse_steps.display.tables import summary_html, summary_text
+from synapse_steps.display.record import record_bundle
+from synapse_steps.display.tables import summary_text
 from synapse_steps.events import (
     PlannedStep,
     RunFinished,
@@ -44,7 +45,7 @@ def test_each_rollback_shows_as_it_happens(clock: Clock, shown: list[Any]) -> No
     publish(RunStarted(11, PLAN, 100.0, 1_700_000_000.0, "Workflow"))
     assert labels(logger) == ["○ load_data pending", "○ train pending", "○ save pending"]
     assert shown == [logger.view.widget]  # type: ignore[union-attr]
-    assert repr(shown[0]) == "Run: 3 steps [load_data 0.3, train 0.5, save 0.2]"
+    assert repr(shown[0]) == ""  # the record, not the view, is what a saved notebook shows
 
     publish(StepStarted(0, "load_data", 100.0))
     assert labels(logger)[0] == "▶ load_data running"
@@ -70,10 +71,9 @@ def test_each_rollback_shows_as_it_happens(clock: Clock, shown: list[Any]) -> No
     assert (
         labels(logger)[0] == "⚠ load_data rollback failed\nrollback failed: PermissionError: /data"
     )
-    # while rolling back, the view says so (the outcome proper comes with the run's end)
-    assert text_of(logger.view.outcome.value) == (
-        "rolling back after 'train' failed\nrollback of load_data failed: PermissionError: /data"
-    )
+    # while rolling back, the view says so (the outcome proper comes with the run's end); the
+    # rollback error is stated once, in its step's row
+    assert text_of(logger.view.outcome.value) == "rolling back after 'train' failed"
 
     publish(
         RunFinished(
@@ -90,9 +90,7 @@ def test_each_rollback_shows_as_it_happens(clock: Clock, shown: list[Any]) -> No
     )
     view = logger.view
     outcome = "failed at 'train' - rolled back 1 step; rollback failed for 'load_data'"
-    assert text_of(view.outcome.value) == (
-        f"{outcome}\nrollback of load_data failed: PermissionError: /data"
-    )
+    assert text_of(view.outcome.value) == outcome
     assert (view.bar.value, view.bar.bar_style) == (0.3, "danger")
     assert [row.timing.value for row in view.rows] == ["1.50s", "2.00s", ""]
     assert list(view.log_lines) == [
@@ -115,7 +113,9 @@ def test_each_rollback_shows_as_it_happens(clock: Clock, shown: list[Any]) -> No
         "3  save       pending"
     )
     assert summary_text(logger.run) == summary
-    assert shown[1] == {"text/html": summary_html(logger.run), "text/plain": summary}
+    record = record_bundle(logger.run, log=list(view.log_lines))
+    assert shown[1] == record
+    assert record["text/plain"] == f"✖ {outcome} · 3.70s\n" + summary.split("\n", 1)[1]
     pd.testing.assert_frame_equal(
         logger.recorder.steps_frame(),
         pd.DataFrame(
@@ -180,7 +180,7 @@ def test_names_are_escaped_in_widgets(clock: Clock, shown: list[Any]) -> None:
     assert "&lt;img src=x&gt;" in view.rows[0].label.value
     assert "<img" not in view.header.value
     assert "&lt;i&gt;" in view.rows[0]._bars["<i>"][1].value
-    assert repr(view.widget) == "Run: 1 step [<img src=x> 1]"
+    assert "&lt;img src=x&gt;" in view.header.value
 
 
 def test_front_ends_are_subscribers_without_the_plain_methods(clock: Clock) -> None:

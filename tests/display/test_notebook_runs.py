@@ -65,7 +65,7 @@ def test_success_with_skip(clock: Clock, shown: list[Any]) -> None:
     assert view is not None
     assert view.finished
 
-    assert repr(view.widget) == "Run: 3 steps [load_data 0.3, train 0.5, save 0.2]"
+    assert repr(view.widget) == ""  # the static record below carries the text
     assert isinstance(view.widget, RunWidget)
     assert overall(view) == (1.0, "success", "100%", "2.50s")
     assert text_of(view.header.value) == (
@@ -93,14 +93,15 @@ def test_success_with_skip(clock: Clock, shown: list[Any]) -> None:
     assert image.value[:8] == b"\x89PNG\r\n\x1a\n"
     assert view.plots.children == (image,)
 
-    # The cell: the live widget, then the static summary and the metrics figure.
+    # The cell: the live widget (closed once the run ended), then the run's static record and
+    # one metrics figure.
     assert mime_kinds(shown) == [
         "RunWidget",
         ["text/html", "text/plain"],
         ["image/png", "text/plain"],
     ]
     assert shown[0] is view.widget
-    assert shown[1]["text/plain"] == summary_text(logger.run)
+    assert shown[1]["text/plain"] == "✔ " + summary_text(logger.run).replace("\n", " · 2.50s\n", 1)
     assert summary_text(logger.run) == (
         "succeeded - 2 of 3 steps executed, 1 skipped\n"
         "#  step       status   duration  error\n"
@@ -205,7 +206,7 @@ def test_failure_rolls_back_and_says_so(clock: Clock, shown: list[Any]) -> None:
         "run failed at 'train' - rolled back 2 steps",
     ]
     assert shown[1]["text/plain"] == (
-        "failed at 'train' - rolled back 2 steps\n"
+        "✖ failed at 'train' - rolled back 2 steps · 2.50s\n"
         "#  step       status               duration  error\n"
         "-  ---------  -------------------  --------  --------\n"
         "1  load_data  rolled back          0.50s\n"
@@ -228,9 +229,7 @@ def test_failing_rollback_is_visible(clock: Clock, shown: list[Any]) -> None:
     assert view is not None
     # a rollback that raised is not counted as rolled back
     outcome = "failed at 'train' - rolled back 2 steps; rollback failed for 'load_data'"
-    assert text_of(view.outcome.value) == (
-        f"{outcome}\nrollback of load_data failed: RuntimeError: disk is read-only"
-    )
+    assert text_of(view.outcome.value) == outcome  # the error itself is in the row, once
     assert rows(view)[0][0] == (
         "⚠ load_data rollback failed\nrollback failed: RuntimeError: disk is read-only"
     )
@@ -238,7 +237,7 @@ def test_failing_rollback_is_visible(clock: Clock, shown: list[Any]) -> None:
     assert rows(view)[1][0] == "↺ convert rolled back"
     assert rows(view)[2][0] == "✖ train failed, rolled back\nbad shape"
     assert "⚠ rollback of load_data FAILED: RuntimeError: disk is read-only" in view.log_lines
-    assert shown[1]["text/plain"].splitlines()[0] == outcome
+    assert shown[1]["text/plain"].splitlines()[0] == f"✖ {outcome} · 1.00s"
     assert shown[1]["text/plain"].splitlines()[3] == (
         "1  load_data  rollback failed      0.50s     "
         "rollback failed: RuntimeError: disk is read-only"
@@ -276,7 +275,9 @@ def test_keyboard_interrupt_in_a_step(clock: Clock, shown: list[Any]) -> None:
     ]
     assert text_of(view.outcome.value) == "interrupted at 'train' - rolled back 2 steps"
     assert "✖ train interrupted: interrupted (KeyboardInterrupt)" in view.log_lines
-    assert shown[1]["text/plain"].splitlines()[0] == "interrupted at 'train' - rolled back 2 steps"
+    assert shown[1]["text/plain"].splitlines()[0] == (
+        "■ interrupted at 'train' - rolled back 2 steps · 1.50s"
+    )
 
 
 # -- the recorder's DataFrames ----------------------------------------------------------------
