@@ -76,7 +76,7 @@ def test_unknown_mode_says_where_it_came_from(
     with pytest.raises(ConfigurationError, match=source) as raised:
         choose_display(argument)
     assert isinstance(raised.value, ValueError)
-    assert "widgets, text, console, off" in str(raised.value)
+    assert "widgets, compact, text, console, off" in str(raised.value)
 
 
 def test_default_logger_per_mode(monkeypatch: pytest.MonkeyPatch) -> None:
