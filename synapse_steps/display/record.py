@@ -16,6 +16,7 @@ from typing import Any
 from synapse_steps.display.base import format_seconds
 from synapse_steps.display.tables import SUMMARY_COLUMNS, html_table, summary_rows, text_table
 from synapse_steps.display.theme import CSS, css_class
+from synapse_steps.output_mode import deterministic
 from synapse_steps.run_state import RunState
 
 OUTCOME_ICONS = {"succeeded": "✔", "failed": "✖", "interrupted": "■"}
@@ -47,11 +48,13 @@ def record_html(run: RunState, *, compact: bool = False, log: list[str] | None =
         f"<div>{head}</div>",
         html_table(SUMMARY_COLUMNS, rows, run.describe_plan()),
     ]
-    if log:
+    # Logged data may hold times (LoggingStep's elapsed): in deterministic mode it stays out.
+    if log and not deterministic():
         parts.append(
             f"<details><summary>Log ({len(log)} events)</summary>"
             '<pre style="font-size:11px;max-height:240px;overflow:auto;margin:0">'
-            f"{html.escape(chr(10).join(log))}</pre></details>"
+            # quote=False: inside <pre> quotes need no escaping, and sanitize rules see them
+            f"{html.escape(chr(10).join(log), quote=False)}</pre></details>"
         )
     return '<div class="synapse-steps-run">' + "".join(parts) + "</div>"
 
