@@ -171,11 +171,13 @@ class Orchestrator(Generic[C]):
             yield
             return
         recorder = self.context.runtime_ctx.recorder
+        writer.recorder = recorder
         recorder.subscribe(writer, checked=True)
         try:
             yield
         finally:
             recorder.unsubscribe(writer)
+            writer.recorder = None
 
     def _start(self, run: _Run[C], start: int) -> dict[str, Any]:
         __tracebackhide__ = True

@@ -121,9 +121,23 @@ def test_kill_9_a_running_orchestrator_then_recover(tmp_path: Path) -> None:
         journal = tmp_path / f"j{trial}.sqlite3"
         work = tmp_path / f"t{trial}"
         work.mkdir()
-        fail_at = rng.randrange(STEPS) if rng.random() < 0.4 else -1
+        # Three ways to time the kill, so that a loaded machine still spreads them: at a
+        # random moment of the run; a little after the k-th step started; during the
+        # rollback of a failed run.
+        how = trial % 3
+        fail_at = rng.randrange(3, STEPS) if how == 2 or rng.random() < 0.3 else -1
         proc = _spawn("run", str(journal), str(work), str(STEPS), str(fail_at), "2")
-        _kill_after(proc, rng.uniform(0, window))
+        if how == 0:
+            _kill_after(proc, rng.uniform(0, window))
+        else:
+            log, count = (
+                (work / "started.log", rng.randrange(STEPS + 1))
+                if how == 1
+                else (work / "calls.log", 1)
+            )
+            while len(lines(log)) < count and proc.is_alive():
+                time.sleep(0.0005)
+            _kill_after(proc, rng.uniform(0, 0.003))
         outcomes[_check_trial(journal, work)] += 1
     # The kills landed at many different points of the runs.
     assert len(outcomes) >= 6, outcomes
