@@ -299,3 +299,25 @@ def test_four_processes_journal_at_once(tmp_path: Path) -> None:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert Counter(rows) == {(f"p{k}", "succeeded"): 5 for k in range(4)}
     assert len(_sides(work)) == 4 * 5 * 5
+
+
+class _Stopper:
+    """A front end whose hook raises KeyboardInterrupt before the journal hears the step."""
+
+    def on_step_end(self, record: Any) -> None:
+        raise KeyboardInterrupt
+
+
+def test_interrupt_in_an_earlier_hook_closes_the_journal_quietly(tmp_path: Path) -> None:
+    journal = tmp_path / "j.sqlite3"
+    ctx = context()
+    ctx.runtime_ctx.recorder.subscribe(_Stopper())
+    orch = Orchestrator(registry(tmp_path, 3), ctx, name=WORKFLOW, journal=journal)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(KeyboardInterrupt):
+            orch.execute()
+    assert unfinished_runs(journal) == []
+    (run_id,) = orch._writer.journal_run_ids
+    assert run_records(run_id, path=journal)[-1]["status"] == "interrupted"
+    assert _sides(tmp_path) == set()
