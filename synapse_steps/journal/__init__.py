@@ -1,6 +1,7 @@
 """Durable runs: a journal of each run, and recovery of runs whose process died.
 
-Not imported by ``import synapse_steps``; uses the standard library only.
+Not imported by ``import synapse_steps`` (the orchestrator reaches it through ``seams``); it
+needs nothing beyond the standard library.
 
     from synapse_steps.journal import Journal, unfinished_runs, recover_steps, abandon
 
