@@ -16,11 +16,11 @@ import json
 import os
 import sqlite3
 import time
-import warnings
 import weakref
 from collections.abc import Hashable, Iterable
 from typing import Any, Protocol
 
+from synapse_steps._warn import warn_user
 from synapse_steps.journal._codec import encode_mapping, encode_records
 from synapse_steps.journal._errors import JournalError
 from synapse_steps.journal._lock import RunLock
@@ -206,14 +206,14 @@ class JournalRun:
         rb_text, rb_problems = encode_mapping(rollback_data)
         problems = [f"data{p}" for p in data_problems] + [f"rollback_data{p}" for p in rb_problems]
         if problems:
-            warnings.warn(
+            # Pointed at the user's line (their execute() call), not at the journal's.
+            warn_user(
                 f"Run journal: step '{name}' (position {position}) returned "
                 f"{'; '.join(problems)}, which the journal cannot store, so the step is "
                 "journaled as NOT recoverable: if this process dies, recover_steps() will not "
                 "undo it. Keep data/rollback_data to plain values (str, int, float, Path, "
                 "datetime, lists, dicts with str keys ...) to make it recoverable.",
                 RuntimeWarning,
-                stacklevel=2,
             )
         entry = self._commit(
             (

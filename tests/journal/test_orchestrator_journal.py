@@ -148,7 +148,9 @@ def test_unstorable_rollback_data_warns_once_and_the_run_goes_on(tmp_path: Path)
     orch = Orchestrator(reg, context(), name=WORKFLOW, journal=tmp_path / "j.sqlite3")
     with pytest.warns(RuntimeWarning) as caught:
         assert orch.execute()["success"]
-    messages = [str(w.message) for w in caught if "journal" in str(w.message)]
+    about = [w for w in caught if "journal" in str(w.message)]
+    assert [w.filename for w in about] == [__file__]  # the user's execute() line
+    messages = [str(w.message) for w in about]
     assert len(messages) == 1
     assert "'opener'" in messages[0]
     assert "rollback_data['lock']" in messages[0]
