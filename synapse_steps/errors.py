@@ -73,6 +73,15 @@ class NestedRunError(SynapseStepsError, RuntimeError):
     """A run was started on a runtime that is already running one (e.g. inside a step)."""
 
 
+class JournalError(SynapseStepsError, RuntimeError):
+    """The run journal could not be read or written, or a recovery request cannot be honoured.
+
+    Raised for: an unknown run id, a run that is already recovered/abandoned/finished, a run
+    still owned by a live process, a step to recover that the registry does not hold, and
+    SQLite failures on the journal file.
+    """
+
+
 # -- data ------------------------------------------------------------------------------------------
 
 

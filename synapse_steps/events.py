@@ -88,9 +88,11 @@ class StepFailed(NamedTuple):
     traceback: str | None = None
     #: The live exception (local only: not pickled, not in ``to_dict``).
     exception: BaseException | None = None
+    #: The failed step's ``StepResult`` (local only), so its rollback data can be journaled.
+    result: Any = None
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (StepFailed, (*self[:8], None))
+        return (StepFailed, (*self[:8], None, None))
 
 
 class StepRollbackStarted(NamedTuple):

@@ -9,6 +9,7 @@ figure, the default backend client) go through the functions below, which import
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from synapse_steps.client import BackendClient
+    from synapse_steps.journal.writer import JournalWriter
     from synapse_steps.metrics import MetricStore
 
 
@@ -55,3 +57,10 @@ def metrics_figure(store: MetricStore) -> Figure:
     from synapse_steps.display.plots import metrics_figure as figure
 
     return figure(store)
+
+
+def journal_writer(path: str | os.PathLike[str] | None, workflow: str) -> JournalWriter:
+    """The writer that journals an orchestrator's runs (opens nothing until a run starts)."""
+    from synapse_steps.journal.writer import JournalWriter
+
+    return JournalWriter(path, workflow)

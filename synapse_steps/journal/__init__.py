@@ -1,6 +1,7 @@
 """Durable runs: a journal of each run, and recovery of runs whose process died.
 
-Not imported by ``import synapse_steps``; uses the standard library only.
+Not imported by ``import synapse_steps`` (the orchestrator reaches it through ``seams``); it
+needs nothing beyond the standard library.
 
     from synapse_steps.journal import Journal, unfinished_runs, recover_steps, abandon
 
@@ -15,6 +16,9 @@ Not imported by ``import synapse_steps``; uses the standard library only.
     for info in unfinished_runs():                    # owner_alive=False: crashed
         recover_steps(info.run_id, lambda name, data, rollback_data: ...)  # or abandon(...)
 
+    # What an Orchestrator journals (journal=True, the default) is recovered with its steps:
+    recover(run_id, registry, context)                # the user rebuilds registry and context
+
 Storage: SQLite in WAL mode (``synchronous=NORMAL``): every commit survives the death of the
 process at any instant; power loss is out of scope. See ``_store``, ``_run`` and ``_recovery``
 for the durability, buffering and recovery rules, and ``_codec`` for what values can be stored.
@@ -23,12 +27,17 @@ for the durability, buffering and recovery rules, and ``_codec`` for what values
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from synapse_steps.journal._errors import JournalError
 from synapse_steps.journal._journal import Journal, resolve_path
 from synapse_steps.journal._recovery import CompletedStep, RecoveryReport, Rollback, RunInfo
 from synapse_steps.journal._run import PROGRESS_KEY, PROGRESS_TYPE, JournalRun
+from synapse_steps.journal.writer import JournalWriter, UnfinishedRunWarning
+
+if TYPE_CHECKING:
+    from synapse_steps.steps.context import BaseStepContext
+    from synapse_steps.steps.registry import StepRegistry
 
 PathArg = str | os.PathLike[str] | None
 
@@ -41,6 +50,47 @@ def unfinished_runs(path: PathArg = None) -> list[RunInfo]:
 def recover_steps(run_id: str, rollback: Rollback, path: PathArg = None) -> RecoveryReport:
     """Roll back a dead run from its journal; see ``Journal.recover_steps``."""
     return Journal(path).recover_steps(run_id, rollback)
+
+
+def recover(
+    run_id: str,
+    registry: StepRegistry[Any],
+    context: BaseStepContext,
+    path: PathArg = None,
+) -> RecoveryReport:
+    """Roll back the completed steps of a dead orchestrator run, newest first.
+
+    Each step is looked up by name in ``registry`` (rebuilt by the user in the new process) and
+    its ``rollback(context, StepResult(data=..., rollback_data=...))`` is called with the
+    journaled result. Every step to roll back must be in the registry: otherwise nothing is
+    rolled back and ``JournalError`` names the missing ones. A run is never rolled back twice.
+    """
+    from synapse_steps.steps.base import StepResult
+
+    journal = Journal(path)
+    steps = {step.name: step for step in registry.get_steps()}
+    for info in journal.unfinished_runs():
+        if info.run_id == run_id:
+            missing = [name for name in info.to_roll_back if name not in steps]
+            if missing:
+                raise JournalError(
+                    f"Cannot recover run {run_id!r} (workflow '{info.workflow}'): the registry "
+                    f"has no step named {', '.join(repr(m) for m in missing)} (it holds "
+                    f"{', '.join(repr(s) for s in steps) or 'no steps'}). Register the steps the "
+                    "run used, under the same names, then call recover() again."
+                )
+
+    def rollback(name: str, data: dict[str, Any], rollback_data: dict[str, Any]) -> None:
+        step = steps.get(name)
+        if step is None:  # registered when checked above; gone since (another thread)
+            raise JournalError(f"The registry has no step named {name!r}; cannot roll it back.")
+        context.current_step = name
+        try:
+            step.rollback(context, StepResult(data=data, rollback_data=rollback_data))
+        finally:
+            context.current_step = None
+
+    return journal.recover_steps(run_id, rollback)
 
 
 def abandon(run_id: str, path: PathArg = None) -> None:
@@ -60,10 +110,13 @@ __all__ = [
     "Journal",
     "JournalError",
     "JournalRun",
+    "JournalWriter",
     "RecoveryReport",
     "Rollback",
     "RunInfo",
+    "UnfinishedRunWarning",
     "abandon",
+    "recover",
     "recover_steps",
     "resolve_path",
     "run_records",

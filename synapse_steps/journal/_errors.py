@@ -1,13 +1,7 @@
-"""The journal's error class, in the package's exception tree."""
+"""The journal's error class: ``synapse_steps.errors.JournalError`` (the package's one tree)."""
 
 from __future__ import annotations
 
-from synapse_steps.errors import SynapseStepsError
+from synapse_steps.errors import JournalError
 
-
-class JournalError(SynapseStepsError, RuntimeError):
-    """The run journal could not be read or written, or a recovery request cannot be honoured.
-
-    Raised for: an unknown run id, a run that is already recovered/abandoned/finished, a run
-    still owned by a live process, and SQLite failures on the journal file.
-    """
+__all__ = ["JournalError"]

@@ -16,11 +16,11 @@ import json
 import os
 import sqlite3
 import time
-import warnings
 import weakref
 from collections.abc import Hashable, Iterable
 from typing import Any, Protocol
 
+from synapse_steps._warn import warn_user
 from synapse_steps.journal._codec import encode_mapping, encode_records
 from synapse_steps.journal._errors import JournalError
 from synapse_steps.journal._lock import RunLock
@@ -69,8 +69,8 @@ class JournalRun:
         self._next_entry = row_key(key, 0)
         self._progress: dict[Hashable, dict[str, Any] | SupportsToDict] = {}
         self._last_commit = time.monotonic()
-        #: name -> entry ids of its completed steps not yet rolled back, oldest first.
-        self._completed: dict[str, list[int]] = {}
+        #: name -> (entry id, position) of its completed steps not yet rolled back, oldest first.
+        self._completed: dict[str, list[tuple[int, int]]] = {}
         self._positions: set[int] = set()
         self._finished: str | None = None
         # Dropped without finish() (an exception the caller did not expect): let go of the lock
@@ -199,20 +199,21 @@ class JournalRun:
         if position in self._positions:
             raise JournalError(
                 f"step_completed(): run {self.run_id} already has a step at position "
-                f"{position} ('{name}'); each position is journaled once."
+                f"{position} ('{name}') that was not rolled back; each position is journaled "
+                "once (again only after step_rolled_back, e.g. a resumed run)."
             )
         data_text, data_problems = encode_mapping(data)
         rb_text, rb_problems = encode_mapping(rollback_data)
         problems = [f"data{p}" for p in data_problems] + [f"rollback_data{p}" for p in rb_problems]
         if problems:
-            warnings.warn(
+            # Pointed at the user's line (their execute() call), not at the journal's.
+            warn_user(
                 f"Run journal: step '{name}' (position {position}) returned "
                 f"{'; '.join(problems)}, which the journal cannot store, so the step is "
                 "journaled as NOT recoverable: if this process dies, recover_steps() will not "
                 "undo it. Keep data/rollback_data to plain values (str, int, float, Path, "
                 "datetime, lists, dicts with str keys ...) to make it recoverable.",
                 RuntimeWarning,
-                stacklevel=2,
             )
         entry = self._commit(
             (
@@ -226,10 +227,10 @@ class JournalRun:
             )
         )
         self._positions.add(position)
-        self._completed.setdefault(name, []).append(entry)
+        self._completed.setdefault(name, []).append((entry, position))
         return not problems
 
-    def _entry(self, name: str, method: str) -> int:
+    def _entry(self, name: str, method: str) -> tuple[int, int]:
         entries = self._completed.get(name)
         if not entries:
             raise JournalError(
@@ -239,10 +240,14 @@ class JournalRun:
             )
         return entries[-1]
 
+    def holds(self, name: str) -> bool:
+        """True if a step ``name`` was journaled and not rolled back yet."""
+        return bool(self._completed.get(name))
+
     def rollback_started(self, name: str) -> None:
         """Durably note that the step's rollback is about to run (recovery would retry it)."""
         self._check_open("rollback_started")
-        entry = self._entry(name, "rollback_started")
+        entry, _ = self._entry(name, "rollback_started")
         self._commit(
             sql="UPDATE entries SET rollback = 'started', rollback_calls = rollback_calls + 1 "
             "WHERE id = ?",
@@ -252,12 +257,14 @@ class JournalRun:
     def step_rolled_back(self, name: str, error: str | None = None) -> None:
         """Durably note that the step's rollback returned (``error``: it raised); never redone."""
         self._check_open("step_rolled_back")
-        entry = self._entry(name, "step_rolled_back")
+        entry, position = self._entry(name, "step_rolled_back")
         self._commit(
             sql="UPDATE entries SET rollback = 'done', rollback_error = ? WHERE id = ?",
             params=(error, entry),
         )
         self._completed[name].pop()
+        # Undone: a resumed run may journal that position again.
+        self._positions.discard(position)
 
     # -- end -------------------------------------------------------------------------------
 

@@ -6,11 +6,14 @@ store; whatever the user sees, and whatever is kept, is built from them.
 
 from __future__ import annotations
 
+import os
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from itertools import count
-from typing import Any, Generic, Literal, NoReturn
+from typing import TYPE_CHECKING, Any, Generic, Literal, NoReturn
 
+from synapse_steps import seams
 from synapse_steps.errors import RunFailedError, StepFailedError, UsageError
 from synapse_steps.events import (
     RunFinished,
@@ -29,6 +32,9 @@ from synapse_steps.steps.base import BaseStep, C, StepResult
 from synapse_steps.steps.context import BaseStepContext
 from synapse_steps.steps.progress import percent, plan_steps
 from synapse_steps.steps.registry import StepRegistry
+
+if TYPE_CHECKING:
+    from synapse_steps.journal.writer import JournalWriter
 
 ProgressCallback = Callable[[int, int], None]
 OnFailure = Literal["rollback", "keep"]
@@ -53,6 +59,10 @@ class Orchestrator(Generic[C]):
     step is rolled back); fix the step (``registry.replace(name, fixed_step)``), then
     ``resume()`` runs from the failed step on with the kept results, or ``rollback()`` undoes
     the kept steps.
+
+    ``journal``: each run is journaled as it goes (``synapse_steps.journal``), so that after the
+    process dies its completed steps can be rolled back from a new one. ``True`` (default): the
+    local store's journal; a path: that journal file (or folder); ``False``: no journal.
     """
 
     def __init__(
@@ -62,6 +72,7 @@ class Orchestrator(Generic[C]):
         progress_callback: ProgressCallback | None = None,
         *,
         name: str | None = None,
+        journal: bool | str | os.PathLike[str] = True,
     ) -> None:
         # Checked here so a swapped or missing argument fails at this line, not mid-run.
         if not isinstance(registry, StepRegistry):
@@ -80,10 +91,18 @@ class Orchestrator(Generic[C]):
                 f"progress_callback must be callable as callback(current, total), got "
                 f"{progress_callback!r}"
             )
+        if not isinstance(journal, (bool, str, os.PathLike)):
+            raise UsageError(
+                f"journal must be True (the default journal), False (none) or a path, got "
+                f"{journal!r} of type {type(journal).__name__}"
+            )
         self.registry = registry
         self.context = context
         self.progress_callback = progress_callback
         self.name = name or type(context).__name__
+        self.journal = journal
+        # Made at the first run (no I/O here); kept so a kept run's journal outlives the call.
+        self._writer: JournalWriter | None = None
         #: The last run, when it failed and kept its completed steps (for resume / rollback).
         self._kept: _Run[C] | None = None
 
@@ -96,6 +115,10 @@ class Orchestrator(Generic[C]):
         __tracebackhide__ = True
         _check_on_failure(on_failure)
         self._kept = None
+        writer = self._journal_writer()
+        if writer is not None:
+            writer.discard_kept()
+            writer.notify_unfinished()
         run = _Run(self.registry.get_steps(), self.context, self.progress_callback, on_failure)
         return self._start(run, 0)
 
@@ -129,13 +152,37 @@ class Orchestrator(Generic[C]):
         __tracebackhide__ = True
         kept = self._require_kept("rollback")
         self._kept = None
-        with self.context.runtime_ctx.running():
+        with self.context.runtime_ctx.running(), self._journaling():
             kept.rollback_kept()
+
+    def _journal_writer(self) -> JournalWriter | None:
+        if self.journal is False:
+            return None
+        if self._writer is None:
+            path = None if self.journal is True else self.journal
+            self._writer = seams.journal_writer(path, self.name)
+        return self._writer
+
+    @contextmanager
+    def _journaling(self) -> Iterator[None]:
+        """The journal hears this call's records (subscribed for the call only)."""
+        writer = self._journal_writer()
+        if writer is None:
+            yield
+            return
+        recorder = self.context.runtime_ctx.recorder
+        writer.recorder = recorder
+        recorder.subscribe(writer, checked=True)
+        try:
+            yield
+        finally:
+            recorder.unsubscribe(writer)
+            writer.recorder = None
 
     def _start(self, run: _Run[C], start: int) -> dict[str, Any]:
         __tracebackhide__ = True
         try:
-            with self.context.runtime_ctx.running():
+            with self.context.runtime_ctx.running(), self._journaling():
                 return run.execute(self.name, start)
         except RunFailedError as failure:
             self._kept = run if run.kept_steps else None
@@ -446,7 +493,7 @@ def _failed_record(
     exc = result.exception
     error_type = type(exc).__name__ if exc is not None else None
     text = "".join(traceback.format_exception(exc)) if exc is not None else None
-    return StepFailed(index, name, error, duration, at, interrupted, error_type, text, exc)
+    return StepFailed(index, name, error, duration, at, interrupted, error_type, text, exc, result)
 
 
 def _not_a_result(name: str, returned: object) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -175,13 +176,14 @@ print(json.dumps({
 """
 
 
-def test_importing_and_running_in_a_terminal_loads_no_display_library() -> None:
+def test_importing_and_running_in_a_terminal_loads_no_display_library(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-c", SCRIPT],
         capture_output=True,
         text=True,
         check=True,
-        env={"PATH": "/usr/bin:/bin", "SYNAPSE_STEPS_HOME": "/nonexistent-unused"},
+        # The run journals into the store root: a folder of the test's own.
+        env={"PATH": "/usr/bin:/bin", "SYNAPSE_STEPS_HOME": str(tmp_path / "home")},
     )
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report == {"loaded": [], "loggers": ["ConsoleLogger"]}

@@ -1,0 +1,287 @@
+"""``JournalWriter``: journals an orchestrator's runs from the records the runtime publishes.
+
+The orchestrator owns one writer and subscribes it to the runtime's recorder for each
+``execute()`` / ``resume()`` / ``rollback()`` call. A run that failed with
+``on_failure="keep"`` stays open in the journal (its completed steps remain recoverable if the
+kernel dies), ``resume()`` continues it and ``rollback()`` closes it.
+
+A journal must never fail a run: any error writing it (read-only home, full disk, a forked
+worker) is reported once as a ``RuntimeWarning`` and the run carries on without it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+from synapse_steps._warn import warn_user
+from synapse_steps.events import (
+    Logged,
+    MetricsReported,
+    RunFinished,
+    RunProgress,
+    RunStarted,
+    StepFailed,
+    StepFinished,
+    StepReused,
+    StepRollbackStarted,
+    StepRolledBack,
+    StepSkipped,
+    StepStarted,
+    to_dict,
+)
+from synapse_steps.journal._journal import Journal
+from synapse_steps.journal._recovery import RunInfo
+from synapse_steps.journal._run import PROGRESS_TYPE, JournalRun
+
+PathArg = str | os.PathLike[str] | None
+
+#: Journal files whose write failure was already reported in this process (warn once).
+_FAILED: set[Path] = set()
+#: Run ids the "unfinished run" notice was shown for in this process (once per run id).
+_NOTIFIED: set[str] = set()
+
+
+class UnfinishedRunWarning(UserWarning):
+    """The journal holds a run of this workflow whose process died before it ended."""
+
+
+class JournalWriter:
+    """Writes the runs of one workflow into the journal at ``path`` (None: default store).
+
+    Opens nothing until a run starts.
+    """
+
+    def __init__(self, path: PathArg, workflow: str) -> None:
+        self.journal = Journal(path)
+        #: As the user gave it (None: the default store), for the commands the notice prints.
+        self.path_given = None if path is None else os.fspath(path)
+        self.workflow = workflow
+        #: The open journal run: during a run, and after one that kept its steps.
+        self.run: JournalRun | None = None
+        #: The runtime's recorder while subscribed to it (set by the orchestrator): where a
+        #: finished step's last progress is read from.
+        self.recorder: Any = None
+        #: Ids of the journal runs this writer started, oldest first.
+        self.journal_run_ids: list[str] = []
+        #: Position of the step whose ``execute`` is running (its failure is journaled).
+        self._started: int | None = None
+
+    def __repr__(self) -> str:
+        return f"<JournalWriter {self.workflow!r} -> {self.journal.path}>"
+
+    @property
+    def run_id(self) -> str | None:
+        """The open journal run's id (None when no run is open)."""
+        return None if self.run is None else self.run.run_id
+
+    # -- the orchestrator's calls ------------------------------------------------------------
+
+    def notify_unfinished(self) -> None:
+        """Warn (once per run id and process) about dead unfinished runs of this workflow."""
+        own = self.run_id
+        try:
+            runs = self.journal.unfinished_runs()
+        except Exception:  # an unreadable journal is reported when a run writes to it
+            return
+        for info in runs:
+            if info.workflow != self.workflow or info.owner_alive or info.run_id == own:
+                continue
+            if info.run_id in _NOTIFIED:
+                continue
+            _NOTIFIED.add(info.run_id)
+            warn_user(_notice(info, self.path_given), UnfinishedRunWarning)
+
+    def discard_kept(self) -> None:
+        """``execute()`` starts over: the kept run's steps are left as they are; close it."""
+        self._finish("abandoned")
+
+    # -- record hooks ------------------------------------------------------------------------
+
+    def on_run_start(self, record: RunStarted) -> None:
+        self._started = None
+        if self.run is not None:
+            # resume(): the kept run goes on in the same journal run.
+            self._record(record)
+            return
+        try:
+            self.run = self.journal.start_run(
+                self.workflow,
+                [step.name for step in record.steps],
+                record.wall_time,
+                {"workflow": record.workflow},
+            )
+            self.journal_run_ids.append(self.run.run_id)
+            self.run.record(to_dict(record))
+        except Exception as exc:
+            self._broken(exc)
+
+    def on_step_start(self, record: StepStarted) -> None:
+        self._started = record.position
+        self._record(record)
+
+    def on_step_end(self, record: StepFinished) -> None:
+        self._started = None
+        run = self.run
+        if run is None:
+            return
+        result = record.result
+        try:
+            run.record(to_dict(record))
+            self._last_progress(record.position, record.name, record.time)
+            if result is not None:
+                run.step_completed(record.position, record.name, result.data, result.rollback_data)
+        except Exception as exc:
+            self._broken(exc)
+
+    def on_step_fail(self, record: StepFailed) -> None:
+        run = self.run
+        if run is None:
+            return
+        started, self._started = self._started, None
+        result = record.result
+        try:
+            run.record(to_dict(record))
+            self._last_progress(record.position, record.name, record.time)
+            # Journaled before its rollback runs, so a crash during that rollback still
+            # leaves it to recovery. Only a step whose execute ran: can_skip() and progress
+            # callback failures have nothing of their own to undo.
+            if started == record.position and result is not None:
+                run.step_completed(
+                    record.position,
+                    record.name,
+                    result.data,
+                    result.rollback_data,
+                    success=False,
+                )
+        except Exception as exc:
+            self._broken(exc)
+
+    def on_rollback_start(self, record: StepRollbackStarted) -> None:
+        run = self.run
+        if run is None:
+            return
+        try:
+            run.record(to_dict(record))
+            # A step whose result never reached the journal (an interrupt in an earlier
+            # subscriber's hook) has no entry: nothing to mark.
+            if run.holds(record.name):
+                run.rollback_started(record.name)
+        except Exception as exc:
+            self._broken(exc)
+
+    def on_step_rollback(self, record: StepRolledBack) -> None:
+        run = self.run
+        if run is None:
+            return
+        try:
+            run.record(to_dict(record))
+            if run.holds(record.name):
+                run.step_rolled_back(record.name, record.error)
+        except Exception as exc:
+            self._broken(exc)
+
+    def on_step_skip(self, record: StepSkipped) -> None:
+        self._record(record)
+
+    def on_step_reuse(self, record: StepReused) -> None:
+        self._record(record)
+
+    def on_run_progress(self, record: RunProgress) -> None:
+        self._record(record)
+
+    def on_log(self, record: Logged) -> None:
+        self._record(record)
+
+    def on_metrics(self, record: MetricsReported) -> None:
+        self._record(record)
+
+    def on_run_end(self, record: RunFinished) -> None:
+        self._record(record)
+        if record.kept:
+            # Kept for resume()/rollback(): the run stays open, its steps recoverable. Commit
+            # what was buffered so the journal shows the run as far as it got.
+            return
+        self._finish(record.status)
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _last_progress(self, position: int, name: str, at: float) -> None:
+        """Journal where each progress bar of the step ended.
+
+        Read from the run's state rather than heard through ``on_progress``: subscribing to
+        progress records would put every ``set_progress`` call of a run without a display on
+        the recorder's slower path (a few hundred ns each); this costs nothing per call.
+        """
+        run = self.run
+        recorder = self.recorder
+        if run is None or recorder is None:
+            return
+        steps = recorder.run.steps
+        if not 0 <= position < len(steps):
+            return
+        for category, (current, total) in steps[position].categories.items():
+            run.progress(
+                (name, category),
+                {
+                    "type": PROGRESS_TYPE,
+                    "category": category,
+                    "current": current,
+                    "total": total,
+                    "time": at,
+                    "step": name,
+                },
+            )
+
+    def _record(self, record: Any) -> None:
+        run = self.run
+        if run is not None:
+            try:
+                run.record(to_dict(record))
+            except Exception as exc:
+                self._broken(exc)
+
+    def _finish(self, status: str) -> None:
+        run, self.run = self.run, None
+        if run is not None and run.finished is None:
+            try:
+                run.finish(status)
+            except Exception as exc:
+                self.run = run
+                self._broken(exc)
+
+    def _broken(self, exc: Exception) -> None:
+        """Stop journaling this run (the run itself goes on) and say so once per file."""
+        run, self.run = self.run, None
+        path = self.journal.path
+        if path not in _FAILED:
+            _FAILED.add(path)
+            warn_user(
+                f"The run journal at {path} cannot be written ({type(exc).__name__}: {exc}); "
+                "this run goes on without it, so it cannot be recovered if the process dies. "
+                "Pass Orchestrator(..., journal=<a writable path>) or journal=False.",
+                RuntimeWarning,
+            )
+        if run is not None and run.finished is None:
+            # Best effort: a half-journaled run must not later be offered for recovery.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                with contextlib.suppress(Exception):
+                    run.finish("journal-error")
+
+
+def _notice(info: RunInfo, path: str | None) -> str:
+    done = [step.name for step in info.completed_steps if step.rollback != "done"]
+    where = "" if path is None else f", path={path!r}"
+    started = info.started_at.strftime("%Y-%m-%d %H:%M:%S")
+    return (
+        f"The last run of workflow '{info.workflow}' (run {info.run_id}, started {started}) "
+        f"did not finish: its process died with {len(done)} completed step(s) not rolled back"
+        f"{' (' + ', '.join(done) + ')' if done else ''}. To undo them, rebuild the registry "
+        f"and context, then: from synapse_steps.journal import recover, abandon; "
+        f"recover('{info.run_id}', registry, context{where}). Or, to leave them as they are: "
+        f"abandon('{info.run_id}'{where})."
+    )
