@@ -9,7 +9,7 @@ from __future__ import annotations
 import traceback
 from collections.abc import Callable
 from itertools import count
-from typing import Any, Generic, NoReturn
+from typing import TYPE_CHECKING, Any, Generic, NoReturn
 
 from synapse_steps.errors import RunFailedError, StepFailedError, UsageError
 from synapse_steps.events import (
@@ -29,6 +29,9 @@ from synapse_steps.steps.context import BaseStepContext
 from synapse_steps.steps.progress import percent, plan_steps
 from synapse_steps.steps.registry import StepRegistry
 
+if TYPE_CHECKING:
+    from synapse_steps.executors import Executor
+
 ProgressCallback = Callable[[int, int], None]
 
 _run_ids = count(1)
@@ -46,6 +49,9 @@ class Orchestrator(Generic[C]):
     ``name`` names the workflow in the run's records (default: the context's class name).
     One runtime runs one workflow at a time: starting a run inside a step of another run on the
     same runtime raises ``NestedRunError``.
+
+    ``executor`` runs the workflow elsewhere (e.g. ``executors.ray.RayExecutor``) while its
+    records still reach this context's runtime; ``None`` runs it here, in this process.
     """
 
     def __init__(
@@ -55,6 +61,7 @@ class Orchestrator(Generic[C]):
         progress_callback: ProgressCallback | None = None,
         *,
         name: str | None = None,
+        executor: Executor | None = None,
     ) -> None:
         # Checked here so a swapped or missing argument fails at this line, not mid-run.
         if not isinstance(registry, StepRegistry):
@@ -77,12 +84,19 @@ class Orchestrator(Generic[C]):
         self.context = context
         self.progress_callback = progress_callback
         self.name = name or type(context).__name__
+        self.executor = executor
+
+    def in_process(self) -> Orchestrator[C]:
+        """The same workflow without an executor: what an executor runs where it runs it."""
+        return Orchestrator(self.registry, self.context, self.progress_callback, name=self.name)
 
     def execute(self) -> dict[str, Any]:
         """Run every step once; a second call starts a fresh run on the same context."""
         # Hides the orchestrator's own frames from IPython and pytest tracebacks: a user
         # should see their step's frames and the StepFailedError, not our plumbing.
         __tracebackhide__ = True
+        if self.executor is not None:
+            return self.executor.execute(self)
         try:
             with self.context.runtime_ctx.running():
                 run = _Run(self.registry.get_steps(), self.context, self.progress_callback)
