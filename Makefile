@@ -7,8 +7,9 @@ PIP := $(BIN)/python -m pip
 STAMP_TEST := $(VENV)/.installed-test
 STAMP_DEMO := $(VENV)/.installed-demo
 STAMP_BROWSER := $(VENV)/.installed-browser
+STAMP_RAY := $(VENV)/.installed-ray
 
-.PHONY: demo test lint typecheck notebooks test-browser update-screenshot bench clean
+.PHONY: demo test test-ray lint typecheck notebooks test-browser update-screenshot bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +23,10 @@ $(STAMP_DEMO): pyproject.toml | $(BIN)/python
 	$(PIP) install --quiet -e '.[docs]'
 	touch $@
 
+$(STAMP_RAY): pyproject.toml | $(BIN)/python
+	$(PIP) install --quiet -e '.[test-ray]'
+	touch $@
+
 $(STAMP_BROWSER): pyproject.toml | $(BIN)/python
 	$(PIP) install --quiet -e '.[test,browser]'
 	touch $@
@@ -33,9 +38,18 @@ demo: $(STAMP_DEMO)
 
 ## make test: lint, types, unit/property/integration tests and the notebooks (nbval)
 test: $(STAMP_TEST) lint typecheck
-	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not browser" tests notebooks \
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not browser and not ray" tests notebooks \
 		--nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg \
-		--nbval-cell-timeout=300 --ignore-glob='tests/browser/*.ipynb'
+		--nbval-cell-timeout=300 --ignore-glob='tests/browser/*.ipynb' \
+		--ignore=tests/ray --ignore=notebooks/10_scaling_out_with_ray.ipynb
+
+## make test-ray: the Ray executor against a local Ray cluster the tests start, and its tutorial
+test-ray: $(STAMP_RAY)
+	RAY_DISABLE_USAGE_STATS=1 $(BIN)/python -m pytest -q -p no:cacheprovider -m ray tests/ray \
+		--timeout=600
+	RAY_DISABLE_USAGE_STATS=1 $(BIN)/python -m pytest -q -p no:cacheprovider --nbval \
+		--nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg \
+		--nbval-cell-timeout=300 notebooks/10_scaling_out_with_ray.ipynb
 
 lint: $(STAMP_TEST)
 	$(BIN)/ruff check synapse_steps tests benchmarks tools

@@ -13,6 +13,7 @@ from synapse_steps.errors import (
     DatasetError,
     InvalidModelError,
     InvalidParamsError,
+    MissingDependencyError,
     MissingFileError,
     NestedRunError,
     NotAStepError,
@@ -24,6 +25,7 @@ from synapse_steps.errors import (
     SynapseStepsError,
     UnknownStepError,
     UsageError,
+    WorkerDiedError,
 )
 from synapse_steps.recorder import Recorder
 from synapse_steps.steps import (
@@ -62,6 +64,7 @@ __all__ = [
     "InvalidModelError",
     "InvalidParamsError",
     "LoggingStep",
+    "MissingDependencyError",
     "MissingFileError",
     "NestedRunError",
     "NotAStepError",
@@ -80,5 +83,6 @@ __all__ = [
     "UnknownStepError",
     "UsageError",
     "ValidationStep",
+    "WorkerDiedError",
     "__version__",
 ]
