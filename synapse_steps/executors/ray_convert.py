@@ -285,11 +285,11 @@ def _merged_categories(
     names: set[str] = set()
     points: dict[str, dict[str, None]] = {}
     for document in documents:
-        for category in document["categories"]:
-            names.add(category["name"])
-            if "keypoints" in category:
-                order = points.setdefault(category["name"], {})
-                order.update((point, None) for point in category["keypoints"])
+        for found in document["categories"]:
+            names.add(found["name"])
+            if "keypoints" in found:
+                order = points.setdefault(found["name"], {})
+                order.update((point, None) for point in found["keypoints"])
     categories = []
     for index, name in enumerate(list(fixed) if fixed is not None else sorted(names), 1):
         category: dict[str, Any] = {"id": index, "name": name, "supercategory": ""}
