@@ -41,14 +41,14 @@ class RunActor:
         thread.start()
 
     def _run(self, token: int, payload: bytes, spec: dict[str, Any], buffer: RecordBuffer) -> None:
-        runtime = RuntimeContext(
-            logger=[buffer], env=spec["env"], job_id=spec["job_id"], **spec["client"]
-        )
+        runtime = RuntimeContext(logger=[buffer], env=spec["env"], job_id=spec["job_id"])
         context: Any = None
         result: dict[str, Any] | None = None
         failure: BaseException | None = None
         try:
-            registry, context, name = land(payload, runtime)
+            registry, context, name, client = land(payload, runtime)
+            if client is not None:
+                runtime.client = client
             orchestrator = Orchestrator(registry, context, name=name)
             with self._lock:
                 self._running = (token, threading.get_ident())

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from itertools import count
 from typing import TYPE_CHECKING, Any
 
-from synapse_steps.errors import MissingDependencyError
+from synapse_steps.errors import MissingDependencyError, UsageError
 from synapse_steps.events import Record
 from synapse_steps.executors.remote_run import RemoteRun
 
@@ -65,6 +65,9 @@ class RayExecutor:
             whose nodes do not have the package yet).
         log_to_driver: also print the workers' stdout/stderr here (steps should report through
             ``context.log``, which always reaches the notebook).
+        keep_workers: keep idle workers between calls, so the next run starts at once. An idle
+            worker holds its CPUs, so other Ray work of the session (a sharded conversion, your
+            own tasks) waits for them: off by default; ``shutdown()`` releases them.
     """
 
     def __init__(
@@ -75,6 +78,7 @@ class RayExecutor:
         cpus_per_run: float = 1.0,
         runtime_env: dict[str, Any] | None = None,
         log_to_driver: bool = False,
+        keep_workers: bool = False,
     ) -> None:
         self._ray = require_ray()
         self.address = address
@@ -82,6 +86,7 @@ class RayExecutor:
         self.cpus_per_run = cpus_per_run
         self.runtime_env = runtime_env
         self.log_to_driver = log_to_driver
+        self.keep_workers = keep_workers
         self._started_ray = False
         self._actor_class: Any = None
         self._idle: list[Any] = []
@@ -133,11 +138,15 @@ class RayExecutor:
         else:
             self._ray.kill(actor, no_restart=True)
 
-    def shutdown(self) -> None:
-        """Stop the idle workers, and Ray itself when this executor started it."""
+    def release_workers(self) -> None:
+        """Stop the idle workers, giving their CPUs back to the cluster."""
         for actor in self._idle:
             self._ray.kill(actor, no_restart=True)
         self._idle.clear()
+
+    def shutdown(self) -> None:
+        """Stop the idle workers, and Ray itself when this executor started it."""
+        self.release_workers()
         if self._started_ray and self._ray.is_initialized():
             self._ray.shutdown()
         self._started_ray = False
@@ -175,63 +184,79 @@ class RayExecutor:
         __tracebackhide__ = True
         self._connect()
         limit = max_parallel or self.parallelism()
+        payloads = [self._pack(orchestrator) for orchestrator in orchestrators]
         waiting = list(enumerate(orchestrators))
         runs: list[RemoteRun | None] = [None] * len(orchestrators)
         active: dict[Any, RemoteRun] = {}
         stopping: KeyboardInterrupt | None = None
-        while waiting or active:
-            try:
-                while waiting and len(active) < limit and stopping is None:
-                    index, orchestrator = waiting.pop(0)
-                    run = self._start(orchestrator, index, on_record)
-                    runs[index] = run
-                    active[run.ref] = run
-                if not active:
-                    break
-                ready, _ = self._ray.wait(list(active), num_returns=1, timeout=0.5)
-                for ref in ready:
-                    run = active.pop(ref)
-                    run.receive()
-                    if run.done:
-                        self._release(run.actor, run.reusable)
-                    else:
+        try:
+            while waiting or active:
+                try:
+                    while waiting and len(active) < limit and stopping is None:
+                        index, orchestrator = waiting.pop(0)
+                        run = self._start(orchestrator, payloads[index], index, on_record)
+                        runs[index] = run
                         active[run.ref] = run
-                if stopping is not None:
-                    for run in list(active.values()):
-                        if run.overdue():
-                            del active[run.ref]
-                            run.kill("did not roll back within the grace period after stop")
-            except KeyboardInterrupt as interrupt:
-                if stopping is not None:  # stop pressed twice: do not wait for rollbacks
+                    if not active:
+                        break
+                    ready, _ = self._ray.wait(list(active), num_returns=1, timeout=0.5)
+                    for ref in ready:
+                        run = active.pop(ref)
+                        run.receive()
+                        if run.done:
+                            self._release(run.actor, run.reusable)
+                        else:
+                            active[run.ref] = run
+                    if stopping is not None:
+                        for run in list(active.values()):
+                            if run.overdue():
+                                del active[run.ref]
+                                run.kill("did not roll back within the grace period after stop")
+                except KeyboardInterrupt as interrupt:
+                    if stopping is not None:  # stop pressed twice: do not wait for rollbacks
+                        for run in active.values():
+                            run.kill("stopped twice: killed without waiting for its rollback")
+                        active.clear()
+                        raise
+                    stopping = interrupt
                     for run in active.values():
-                        run.kill("stopped twice: killed without waiting for its rollback")
-                    active.clear()
-                    raise
-                stopping = interrupt
-                for run in active.values():
-                    run.cancel(CANCEL_GRACE)
+                        run.cancel(CANCEL_GRACE)
+        finally:
+            if not self.keep_workers:
+                self.release_workers()
         if stopping is not None:
             raise stopping
         return [run for run in runs if run is not None]
 
-    def _start(
-        self,
-        orchestrator: Orchestrator[Any],
-        index: int,
-        on_record: Callable[[int, Record], None] | None,
-    ) -> RemoteRun:
+    def _pack(self, orchestrator: Orchestrator[Any]) -> bytes:
+        """The workflow as one blob; everything is checked before any run starts."""
         from ray import cloudpickle
 
         from synapse_steps.executors.transport import ship
 
         runtime = orchestrator.context.runtime_ctx
-        payload = ship(
-            (orchestrator.registry, orchestrator.context, orchestrator.name),
-            runtime,
-            cloudpickle.CloudPickler,
-        )
-        client = {} if runtime._client is _unset() else {"client": runtime._client}
-        spec = {"env": runtime.env, "job_id": runtime.job_id, "client": client}
+        # The default client is opened afresh on the worker; one you gave travels by value.
+        client = None if runtime._client is _unset() else runtime._client
+        shipped = (orchestrator.registry, orchestrator.context, orchestrator.name, client)
+        try:
+            return ship(shipped, runtime, cloudpickle.CloudPickler)
+        except Exception as exc:
+            raise UsageError(
+                f"workflow {orchestrator.name!r} cannot be sent to a Ray worker: its steps, "
+                f"context and client must pickle, and this failed with {type(exc).__name__}: "
+                f"{exc}. Keep open files, locks and connections out of steps and context "
+                "fields (open them inside execute())"
+            ) from exc
+
+    def _start(
+        self,
+        orchestrator: Orchestrator[Any],
+        payload: bytes,
+        index: int,
+        on_record: Callable[[int, Record], None] | None,
+    ) -> RemoteRun:
+        runtime = orchestrator.context.runtime_ctx
+        spec = {"env": dict(runtime.env), "job_id": runtime.job_id}
         actor = self._acquire()
         token = next(self._tokens)
         actor.start.remote(token, payload, spec)

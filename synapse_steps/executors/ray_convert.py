@@ -154,6 +154,7 @@ def _run_shards(
     progress: ProgressCallback | None,
 ) -> tuple[list[Path], list[dict[str, Any]]]:
     executor._connect()
+    executor.release_workers()  # idle run workers would hold the CPUs the shards need
     ray = executor._ray
     board = ray.remote(num_cpus=0)(_Board).remote(len(folders))
     task = ray.remote(num_cpus=executor.cpus_per_run)(_convert_shard)

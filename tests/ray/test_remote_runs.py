@@ -18,6 +18,7 @@ from synapse_steps import (
     RuntimeContext,
     StepFailedError,
     StepRegistry,
+    UsageError,
     WorkerDiedError,
 )
 from synapse_steps.events import ProgressReported, RunFinished, RunStarted
@@ -195,3 +196,16 @@ def test_train_action_runs_remotely_with_the_same_result(executor: RayExecutor) 
     assert action.context is not None
     assert action.context.runtime_ctx is runtime
     assert runtime.recorder.run.metrics.latest() == {"train": {"loss": 0.5 / 3}}
+
+
+def test_a_workflow_that_cannot_travel_is_refused_before_anything_runs(
+    executor: RayExecutor, tmp_path: Path
+) -> None:
+    step = Add("load", 2)
+    step.lock = threading.Lock()  # type: ignore[attr-defined]
+    runtime = RuntimeContext(display="off")
+    context = WorkCtx(runtime_ctx=runtime, marks=str(tmp_path))
+    with pytest.raises(UsageError, match="workflow 'WorkCtx' cannot be sent to a Ray worker"):
+        Orchestrator(registry(step), context, executor=executor).execute()
+    assert runtime.recorder.run.phase == "idle"
+    assert context.total == 0
