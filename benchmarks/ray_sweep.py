@@ -1,8 +1,8 @@
 """Scaling out on Ray: sweep speed-up, record latency, sharded conversion.
 
-    python benchmarks/ray_sweep.py [--runs 8] [--seconds 1.0] [--images 20000] [--calls 60]
+    python benchmarks/ray_sweep.py [--runs 8] [--updates 150000] [--images 20000] [--calls 60]
 
-1. A sweep of ``--runs`` small training runs (pure-Python CPU work of about ``--seconds`` each),
+1. A sweep of ``--runs`` small training runs (fixed pure-Python CPU work, ``--updates``),
    sequential in this process vs on a local Ray with 2 CPUs (``RayExecutor(num_cpus=2)``). The
    Ray figure is measured on a warm executor (Ray started, workers up, after a 2-run warm-up
    sweep); the start-up cost is printed separately.
@@ -40,24 +40,23 @@ from synapse_steps.executors.ray_convert import convert_sharded
 
 class Params(BaseTrainParams):
     lr: float = 0.01
-    seconds: float = 1.0
+    #: SGD updates per epoch (10 epochs); 150,000 is about 1 s of CPU on the machine below.
+    updates: int = 150_000
 
 
 class SmallTrain(BaseTrainAction[Params]):
-    """Fits y = 3x + 1 by SGD in pure Python for about ``seconds`` of CPU."""
+    """Fits y = 3x + 1 by SGD in pure Python: the same fixed work wherever it runs."""
 
     def execute(self, context: TrainContext) -> dict[str, Any]:
-        weight, bias, epochs = 0.0, 0.0, 10
-        deadline_per_epoch = self.params.seconds / epochs
+        weight, bias, epochs, lr = 0.0, 0.0, 10, self.params.lr
         for epoch in range(epochs):
-            started = time.process_time()
             loss = 0.0
-            while time.process_time() - started < deadline_per_epoch:
+            for _ in range(self.params.updates // 200):
                 for i in range(200):
                     x = (i % 20) / 20
                     error = weight * x + bias - (3 * x + 1)
-                    weight -= self.params.lr * error * x
-                    bias -= self.params.lr * error
+                    weight -= lr * error * x
+                    bias -= lr * error
                     loss = error * error
             context.set_progress(epoch + 1, epochs)
             context.set_metrics({"epoch": epoch, "loss": loss})
@@ -92,8 +91,8 @@ class Arrivals:
         self.at.setdefault(int(record.current), time.time())
 
 
-def bench_sweep(executor: RayExecutor, runs: int, seconds: float) -> None:
-    variants = [{"lr": 0.01 * (i + 1), "seconds": seconds} for i in range(runs)]
+def bench_sweep(executor: RayExecutor, runs: int, updates: int) -> None:
+    variants = [{"lr": 0.01 * (i + 1), "updates": updates} for i in range(runs)]
     started = time.perf_counter()
     local = sweep(SmallTrain, variants, display="off")
     sequential = time.perf_counter() - started
@@ -102,7 +101,7 @@ def bench_sweep(executor: RayExecutor, runs: int, seconds: float) -> None:
     remote = sweep(SmallTrain, variants, executor=executor, display="off")
     parallel = time.perf_counter() - started
     assert [r.status for r in local] == [r.status for r in remote] == ["succeeded"] * runs
-    print(f"sweep of {runs} runs x ~{seconds:.1f}s CPU")
+    print(f"sweep of {runs} runs x {updates * 10:,} SGD updates")
     print(f"  sequential here: {sequential:6.2f} s")
     print(f"  Ray, 2 workers : {parallel:6.2f} s   speed-up {sequential / parallel:.2f}x")
 
@@ -141,22 +140,27 @@ def bench_convert(executor: RayExecutor, images: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=8)
-    parser.add_argument("--seconds", type=float, default=1.0)
+    parser.add_argument("--updates", type=int, default=150_000)
+    parser.add_argument("--skip-convert", action="store_true")
     parser.add_argument("--calls", type=int, default=60)
     parser.add_argument("--images", type=int, default=20_000)
     args = parser.parse_args()
     print(f"Python {platform.python_version()}, Ray {ray.__version__}, {os.cpu_count()} CPUs")
+    print("load average before:", " ".join(f"{x:.1f}" for x in os.getloadavg()))
     started = time.perf_counter()
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
     print(f"ray.init(num_cpus=2): {time.perf_counter() - started:.1f} s (once per session)")
-    executor = RayExecutor()
+    # Workers kept between the warm-up and the measured sweep (see RayExecutor(keep_workers=)).
+    executor = RayExecutor(keep_workers=True)
     try:
-        bench_sweep(executor, args.runs, args.seconds)
+        bench_sweep(executor, args.runs, args.updates)
         bench_latency(executor, args.calls)
-        bench_convert(executor, args.images)
+        if not args.skip_convert:
+            bench_convert(executor, args.images)
     finally:
         executor.shutdown()
         ray.shutdown()
+        print("load average after:", " ".join(f"{x:.1f}" for x in os.getloadavg()))
 
 
 if __name__ == "__main__":
