@@ -72,10 +72,11 @@ update-screenshot:
 	SYNAPSE_STEPS_UPDATE_SCREENSHOT=1 $(MAKE) test-browser
 
 bench: $(STAMP_TEST)
-	$(PIP) install --quiet -e '.[bench]'
+	$(PIP) install --quiet -e '.[bench,ray]'
 	$(BIN)/python benchmarks/orchestrator_overhead.py
 	$(BIN)/python benchmarks/notebook_overhead.py
 	$(BIN)/python benchmarks/convert_throughput.py
+	$(BIN)/python benchmarks/ray_sweep.py
 
 clean:
 	rm -rf $(VENV) build .mypy_cache .ruff_cache .pytest_cache

@@ -44,6 +44,35 @@ class Params(BaseTrainParams):
     updates: int = 150_000
 
 
+def sgd(lr: float, updates: int) -> float:
+    """The same work as one epoch of ``SmallTrain``, bare (the plain-Ray ceiling)."""
+    weight = bias = loss = 0.0
+    for _ in range(updates // 200):
+        for i in range(200):
+            x = (i % 20) / 20
+            error = weight * x + bias - (3 * x + 1)
+            weight -= lr * error * x
+            bias -= lr * error
+            loss = error * error
+    return loss
+
+
+def bench_ceiling(runs: int, updates: int) -> None:
+    """What Ray itself gives on this machine now: the same work as bare tasks."""
+    started = time.perf_counter()
+    for i in range(runs):
+        for _ in range(10):
+            sgd(0.01 * (i + 1), updates)
+    sequential = time.perf_counter() - started
+    task = ray.remote(lambda lr, updates: [sgd(lr, updates) for _ in range(10)])
+    ray.get([task.remote(0.01, 200) for _ in range(2)])  # workers up
+    started = time.perf_counter()
+    ray.get([task.remote(0.01 * (i + 1), updates) for i in range(runs)])
+    parallel = time.perf_counter() - started
+    print(f"  ceiling, bare functions: {sequential:6.2f} s here vs {parallel:6.2f} s as plain "
+          f"Ray tasks: {sequential / parallel:.2f}x")  # fmt: skip
+
+
 class SmallTrain(BaseTrainAction[Params]):
     """Fits y = 3x + 1 by SGD in pure Python: the same fixed work wherever it runs."""
 
@@ -154,6 +183,8 @@ def main() -> None:
     executor = RayExecutor(keep_workers=True)
     try:
         bench_sweep(executor, args.runs, args.updates)
+        executor.release_workers()  # the kept workers hold both CPUs
+        bench_ceiling(args.runs, args.updates)
         bench_latency(executor, args.calls)
         if not args.skip_convert:
             bench_convert(executor, args.images)

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 #: Seconds a drain call waits on the worker for a record (a long poll: latency stays at the
 #: round trip, and an idle run costs one call per interval).
-POLL_WAIT = 0.05
+POLL_WAIT = 0.25
 #: Seconds a stopped run gets to roll back on its worker before the worker is killed.
 CANCEL_GRACE = 60.0
 
