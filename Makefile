@@ -7,8 +7,9 @@ PIP := $(BIN)/python -m pip
 STAMP_TEST := $(VENV)/.installed-test
 STAMP_DEMO := $(VENV)/.installed-demo
 STAMP_BROWSER := $(VENV)/.installed-browser
+STAMP_RAY := $(VENV)/.installed-ray
 
-.PHONY: demo test lint typecheck notebooks test-browser update-screenshot bench clean
+.PHONY: demo test test-ray lint typecheck notebooks test-browser update-screenshot bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +21,10 @@ $(STAMP_TEST): pyproject.toml | $(BIN)/python
 
 $(STAMP_DEMO): pyproject.toml | $(BIN)/python
 	$(PIP) install --quiet -e '.[docs]'
+	touch $@
+
+$(STAMP_RAY): pyproject.toml | $(BIN)/python
+	$(PIP) install --quiet -e '.[test-ray]'
 	touch $@
 
 $(STAMP_BROWSER): pyproject.toml | $(BIN)/python
@@ -35,9 +40,18 @@ demo: $(STAMP_DEMO)
 # The tutorials keep real times (masked by notebooks/sanitize.cfg) and the unit tests check real
 # durations, so deterministic output stays off here even where CI=true would turn it on.
 test: $(STAMP_TEST) lint typecheck
-	SYNAPSE_STEPS_DETERMINISTIC=0 $(BIN)/python -m pytest -q -p no:cacheprovider -m "not browser" tests notebooks \
+	SYNAPSE_STEPS_DETERMINISTIC=0 $(BIN)/python -m pytest -q -p no:cacheprovider -m "not browser and not ray" tests notebooks \
 		--nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg \
-		--nbval-cell-timeout=300 --ignore-glob='tests/browser/*.ipynb'
+		--nbval-cell-timeout=300 --ignore-glob='tests/browser/*.ipynb' \
+		--ignore=tests/ray --ignore=notebooks/10_scaling_out_with_ray.ipynb
+
+## make test-ray: the Ray executor against a local Ray cluster the tests start, and its tutorial
+test-ray: $(STAMP_RAY)
+	RAY_DISABLE_USAGE_STATS=1 $(BIN)/python -m pytest -q -p no:cacheprovider -m ray tests/ray \
+		--timeout=600
+	RAY_DISABLE_USAGE_STATS=1 $(BIN)/python -m pytest -q -p no:cacheprovider --nbval \
+		--nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg \
+		--nbval-cell-timeout=300 notebooks/10_scaling_out_with_ray.ipynb
 
 lint: $(STAMP_TEST)
 	$(BIN)/ruff check synapse_steps tests benchmarks tools
@@ -60,10 +74,11 @@ update-screenshot:
 	SYNAPSE_STEPS_UPDATE_SCREENSHOT=1 $(MAKE) test-browser
 
 bench: $(STAMP_TEST)
-	$(PIP) install --quiet -e '.[bench]'
+	$(PIP) install --quiet -e '.[bench,ray]'
 	$(BIN)/python benchmarks/orchestrator_overhead.py
 	$(BIN)/python benchmarks/notebook_overhead.py
 	$(BIN)/python benchmarks/convert_throughput.py
+	$(BIN)/python benchmarks/ray_sweep.py
 
 clean:
 	rm -rf $(VENV) build .mypy_cache .ruff_cache .pytest_cache

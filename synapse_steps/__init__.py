@@ -17,6 +17,7 @@ from synapse_steps.errors import (
     InvalidModelError,
     InvalidParamsError,
     JournalError,
+    MissingDependencyError,
     MissingFileError,
     NestedRunError,
     NotAStepError,
@@ -28,6 +29,7 @@ from synapse_steps.errors import (
     SynapseStepsError,
     UnknownStepError,
     UsageError,
+    WorkerDiedError,
 )
 from synapse_steps.recorder import Recorder
 from synapse_steps.steps import (
@@ -70,6 +72,7 @@ __all__ = [
     "InvalidParamsError",
     "JournalError",
     "LoggingStep",
+    "MissingDependencyError",
     "MissingFileError",
     "NestedRunError",
     "NotAStepError",
@@ -88,5 +91,6 @@ __all__ = [
     "UnknownStepError",
     "UsageError",
     "ValidationStep",
+    "WorkerDiedError",
     "__version__",
 ]

@@ -36,6 +36,10 @@ class ConfigurationError(SynapseStepsError, ValueError):
     """A setting (argument or environment variable) has a value synapse_steps does not know."""
 
 
+class MissingDependencyError(SynapseStepsError, ImportError):
+    """An optional feature was used without its extra installed (the message names the extra)."""
+
+
 class InvalidParamsError(SynapseStepsError, TypeError):
     """A train action was given a params object of the wrong class."""
 
@@ -67,6 +71,13 @@ class StepFailedError(RunFailedError):
     def __reduce__(self) -> tuple[object, ...]:
         # Exceptions pickle their args; ours has a different signature (needed across processes).
         return (type(self), (self.step, self.error, self.rollback_errors))
+
+
+class WorkerDiedError(RunFailedError):
+    """The process running a workflow remotely (a Ray worker) died; the run ended as failed.
+
+    Steps the dead worker had executed could not be rolled back there.
+    """
 
 
 class NestedRunError(SynapseStepsError, RuntimeError):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import typing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
@@ -23,6 +23,9 @@ from synapse_steps.steps.base import BaseStep, StepResult
 from synapse_steps.steps.dataset import DatasetContext, remove_temporary_work_dirs
 from synapse_steps.steps.orchestrator import Orchestrator
 from synapse_steps.steps.registry import StepRegistry
+
+if TYPE_CHECKING:
+    from synapse_steps.executors import Executor
 
 
 class BaseTrainParams(BaseModel):
@@ -72,7 +75,13 @@ class BaseTrainAction(Generic[P]):
     #: Weights of the automatic pipeline's steps.
     train_weight: ClassVar[float] = 0.7
 
-    def __init__(self, params: P, runtime_ctx: RuntimeContext | None = None) -> None:
+    def __init__(
+        self,
+        params: P,
+        runtime_ctx: RuntimeContext | None = None,
+        *,
+        executor: Executor | None = None,
+    ) -> None:
         expected = self.params_model()
         if not isinstance(params, expected):
             action = type(self).__name__
@@ -84,6 +93,8 @@ class BaseTrainAction(Generic[P]):
         self.params = params
         self.runtime_ctx = runtime_ctx if runtime_ctx is not None else RuntimeContext()
         self.context: TrainContext | None = None
+        #: Where the steps run (``None``: here; see ``synapse_steps.executors``).
+        self.executor = executor
 
     # -- what subclasses provide ---------------------------------------------------------------
 
@@ -112,11 +123,15 @@ class BaseTrainAction(Generic[P]):
 
     @classmethod
     def dispatch(
-        cls, params: dict[str, Any], runtime_ctx: RuntimeContext | None = None
+        cls,
+        params: dict[str, Any],
+        runtime_ctx: RuntimeContext | None = None,
+        *,
+        executor: Executor | None = None,
     ) -> dict[str, Any]:
         """Validate ``params`` with the action's params model, then run."""
         validated = cls.params_model().model_validate(params)
-        return cls(validated, runtime_ctx).run()  # type: ignore[arg-type]
+        return cls(validated, runtime_ctx, executor=executor).run()  # type: ignore[arg-type]
 
     def create_context(self) -> TrainContext:
         return self.context_class(
@@ -135,7 +150,10 @@ class BaseTrainAction(Generic[P]):
         self.context = context
         try:
             registry = self.build_registry()
-            result = Orchestrator(registry, context, name=type(self).__name__).execute()
+            orchestrator = Orchestrator(
+                registry, context, name=type(self).__name__, executor=self.executor
+            )
+            result = orchestrator.execute()
         finally:
             # Scratch folders the steps made for themselves (no output_dir given) go now.
             remove_temporary_work_dirs(context.step_results)

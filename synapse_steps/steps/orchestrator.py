@@ -34,6 +34,7 @@ from synapse_steps.steps.progress import percent, plan_steps
 from synapse_steps.steps.registry import StepRegistry
 
 if TYPE_CHECKING:
+    from synapse_steps.executors import Executor
     from synapse_steps.journal.writer import JournalWriter
 
 ProgressCallback = Callable[[int, int], None]
@@ -63,6 +64,9 @@ class Orchestrator(Generic[C]):
     ``journal``: each run is journaled as it goes (``synapse_steps.journal``), so that after the
     process dies its completed steps can be rolled back from a new one. ``True`` (default): the
     local store's journal; a path: that journal file (or folder); ``False``: no journal.
+
+    ``executor`` runs the workflow elsewhere (e.g. ``executors.ray.RayExecutor``) while its
+    records still reach this context's runtime; ``None`` runs it here, in this process.
     """
 
     def __init__(
@@ -73,6 +77,7 @@ class Orchestrator(Generic[C]):
         *,
         name: str | None = None,
         journal: bool | str | os.PathLike[str] = True,
+        executor: Executor | None = None,
     ) -> None:
         # Checked here so a swapped or missing argument fails at this line, not mid-run.
         if not isinstance(registry, StepRegistry):
@@ -105,6 +110,17 @@ class Orchestrator(Generic[C]):
         self._writer: JournalWriter | None = None
         #: The last run, when it failed and kept its completed steps (for resume / rollback).
         self._kept: _Run[C] | None = None
+        self.executor = executor
+
+    def in_process(self) -> Orchestrator[C]:
+        """The same workflow without an executor: what an executor runs where it runs it."""
+        return Orchestrator(
+            self.registry,
+            self.context,
+            self.progress_callback,
+            name=self.name,
+            journal=self.journal,
+        )
 
     def execute(self, on_failure: OnFailure = "rollback") -> dict[str, Any]:
         """Run every step once; a second call starts a fresh run on the same context.
@@ -181,6 +197,8 @@ class Orchestrator(Generic[C]):
 
     def _start(self, run: _Run[C], start: int) -> dict[str, Any]:
         __tracebackhide__ = True
+        if self.executor is not None:
+            return self.executor.execute(self)
         try:
             with self.context.runtime_ctx.running(), self._journaling():
                 return run.execute(self.name, start)
