@@ -74,6 +74,15 @@ class LocalBackend:
         self._opened: Records | None = None
         self._open_lock = threading.Lock()
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Sent to another process (a Ray worker): only the root travels; it opens there itself.
+        return {"root": self.root}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.root = state["root"]
+        self._opened = None
+        self._open_lock = threading.Lock()
+
     @property
     def _records(self) -> Records:
         """The opened store: created and recovered once, by the first operation."""

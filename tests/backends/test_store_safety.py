@@ -267,3 +267,13 @@ def test_export_target_filled_during_the_copy_is_never_replaced(
         backend.export_dataset(two_datasets[0], out, progress=other_process_publishes)
     assert sorted(p.name for p in out.iterdir()) == ["theirs.txt"]
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def test_a_backend_travels_to_another_process_by_its_root(tmp_path: Path) -> None:
+    import pickle
+
+    backend = LocalBackend(tmp_path / "store")
+    backend.list_datasets()  # opened here
+    copy = pickle.loads(pickle.dumps(backend))
+    assert copy.root == backend.root
+    assert copy.list_datasets() == []  # opens itself on first use
