@@ -70,6 +70,6 @@ def test_quickstart_runs_in_an_environment_built_from_binder_requirements(
     assert run.returncode == 0, run.stderr[-3000:]
     outputs = json.loads(run.stdout.strip().splitlines()[-1])
     joined = "\n".join(outputs)
-    assert "Run: 3 steps [load_rows 0.3, score 0.5, write_report 0.2]" in joined
-    assert "succeeded - 3 of 3 steps executed" in joined
+    assert "✔ succeeded - 3 of 3 steps executed" in joined  # the run's record
+    assert "3  write_report  done" in joined
     assert "{'success': True, 'steps_executed': 3, 'steps_total': 3}" in joined

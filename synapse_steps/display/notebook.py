@@ -79,6 +79,9 @@ STATUS_ICONS = {
 #: One grid for the overall row and every step row, so bars and times line up.
 LABEL_WIDTH, TIME_WIDTH, BARS_WIDTH, BAR_WIDTH = "30%", "9%", "61%", "68%"
 
+#: Seconds between two redraws of a run that reports nothing (its timers still move).
+TICK_SECONDS = 0.5
+
 #: Views still on screen, to close the ones a re-run replaces.
 _views: weakref.WeakSet[RunView] = weakref.WeakSet()
 
@@ -212,7 +215,18 @@ class RunView:
             ]
         self.widget = RunWidget(children=children)
         self._lock = threading.Lock()
+        self._stopped = threading.Event()
         _views.add(self)
+
+    def tick_every(self, seconds: float) -> None:
+        """Redraw every ``seconds`` until the run ends: timers move while a step (or its
+        rollback) reports nothing."""
+
+        def tick() -> None:
+            while not self._stopped.wait(seconds):
+                self.refresh()
+
+        threading.Thread(target=tick, name="synapse-steps-view-ticker", daemon=True).start()
 
     # -- updates -------------------------------------------------------------------------------
 
@@ -280,10 +294,12 @@ class RunView:
         return bool(self._plots)
 
     def finish(self) -> None:
+        self._stopped.set()
         self.refresh(plots=not self.compact, block=True)
         self.finished = True
 
     def close(self) -> None:
+        self._stopped.set()
         self.finished = True
         for widget in self._all_widgets():
             widget.close()
@@ -487,6 +503,7 @@ class NotebookLogger(FrontEnd):
         self._next_plot = 0.0
         view.refresh(block=True)
         show(view.widget)
+        view.tick_every(TICK_SECONDS)
 
     @_or_console
     def on_step_start(self, record: StepStarted) -> None:

@@ -136,7 +136,12 @@ class Orchestrator(Generic[C]):
             writer.discard_kept()
             writer.notify_unfinished()
         run = _Run(self.registry.get_steps(), self.context, self.progress_callback, on_failure)
-        return self._start(run, 0)
+        try:
+            return self._start(run, 0)
+        except RunFailedError as failure:
+            # Raised afresh from here, so the traceback ends at the user's call instead of in
+            # the run's internals; the step's own exception stays chained as the cause.
+            raise failure.with_traceback(None) from failure.__cause__
 
     def resume(self, on_failure: OnFailure = "rollback") -> dict[str, Any]:
         """Continue a run that failed with ``on_failure="keep"``, from the step that failed.
@@ -161,7 +166,10 @@ class Orchestrator(Generic[C]):
         run = _Run(steps, self.context, self.progress_callback, on_failure)
         run.reuse(kept)
         self._kept = None
-        return self._start(run, start)
+        try:
+            return self._start(run, start)
+        except RunFailedError as failure:  # see execute()
+            raise failure.with_traceback(None) from failure.__cause__
 
     def rollback(self) -> None:
         """Undo the steps a failed run kept (``execute(on_failure="keep")``), newest first."""
@@ -202,12 +210,7 @@ class Orchestrator(Generic[C]):
         try:
             with self.context.runtime_ctx.running(), self._journaling():
                 return run.execute(self.name, start)
-        except RunFailedError as failure:
-            self._kept = run if run.kept_steps else None
-            # Raised afresh from here, so the traceback ends at the user's call instead of in
-            # the run's internals; the step's own exception stays chained as the cause.
-            raise failure.with_traceback(None) from failure.__cause__
-        except BaseException:  # an interrupt: with on_failure="keep" it keeps the steps too
+        except BaseException:  # an interrupt too: with on_failure="keep" it keeps the steps
             self._kept = run if run.kept_steps else None
             raise
 
