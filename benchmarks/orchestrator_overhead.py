@@ -132,7 +132,7 @@ def measure(step_type: type[PrebuiltStep], n: int, repeat: int) -> dict[str, flo
                 callback: Callable[[int, int], None] | None = callback,
             ) -> None:
                 context = BaseStepContext(runtime_ctx=make_runtime())
-                Orchestrator(registry, context, callback).execute()
+                Orchestrator(registry, context, callback, journal=False).execute()
 
             figures[label] = best_of(run, repeat) - _runtime_cost(make_runtime, repeat)
     return figures
@@ -175,7 +175,7 @@ def profile(n: int) -> None:
         )
         context = BaseStepContext(runtime_ctx=runtime)
         profiler = cProfile.Profile()
-        profiler.runcall(Orchestrator(registry, context).execute)
+        profiler.runcall(Orchestrator(registry, context, journal=False).execute)
         print(f"\n## cProfile, {label}, {n} steps (top 15 by own time)\n")
         pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(15)
 
