@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sized
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from synapse_steps.context import RuntimeContext
+from synapse_steps.errors import UsageError
 from synapse_steps.steps.base import StepResult
+
+T = TypeVar("T")
+#: Progress reports per tracked loop at most (plus the last): cheap whatever the loop's length.
+TRACK_UPDATES = 200
 
 
 @dataclass
@@ -38,3 +43,40 @@ class BaseStepContext:
     def set_metrics(self, value: Mapping[str, Any], category: str | None = None) -> None:
         """Report metrics (e.g. ``{'loss': 0.3, 'epoch': 2}``); category defaults as above."""
         self.runtime_ctx.set_metrics(value, self.current_step if category is None else category)
+
+    def track(
+        self, iterable: Iterable[T], total: int | None = None, category: str | None = None
+    ) -> Iterator[T]:
+        """Iterate ``iterable`` reporting progress, like wrapping a loop in ``tqdm``::
+
+            for batch in context.track(loader):
+                ...
+
+        ``total`` defaults to ``len(iterable)``. Progress is reported at most
+        ``TRACK_UPDATES`` times (and after the last item), so the loop pays a counter per item.
+        """
+        if total is None:
+            if not isinstance(iterable, Sized):
+                raise UsageError(
+                    f"track() needs total= for an iterable without len(), got "
+                    f"{type(iterable).__name__}; e.g. context.track(stream, total=1000)"
+                )
+            total = len(iterable)
+        category = self.current_step if category is None else category
+        # Checked above, at the call; the loop itself runs when iterated.
+        return _tracked(iterable, total, category, self.runtime_ctx.set_progress)
+
+
+def _tracked(iterable: Iterable[T], total: int, category: str | None, report: Any) -> Iterator[T]:
+    step = max(1, total // TRACK_UPDATES)
+    done = 0
+    report(0, total, category)
+    next_report = step
+    for item in iterable:
+        yield item
+        done += 1
+        if done >= next_report:
+            report(min(done, total), total, category)
+            next_report = done + step
+    if done % step:
+        report(min(done, total), total, category)
