@@ -36,7 +36,9 @@ def test_build_docs_writes_offline_pages_and_an_index(tmp_path: Path) -> None:
     output = tmp_path / "build"
 
     done = subprocess.run(
-        [sys.executable, str(REPO / "tools" / "build_docs.py"), "--output", str(output), source],
+        # A relative --output, as `make demo` passes it ("build").
+        [sys.executable, str(REPO / "tools" / "build_docs.py"), "--output", "build", source],
+        cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=240,

@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         pages.append((page.name, title))
         print(f"  -> {page}")
     index = write_index(output, pages)
-    print(f"\nThe tutorials as HTML pages: open {index.as_uri()}")
+    print(f"\nThe tutorials as HTML pages: open {index.resolve().as_uri()}")
     return 0
 
 
