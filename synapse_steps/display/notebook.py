@@ -30,6 +30,7 @@ import ipywidgets as widgets
 from synapse_steps.clock import Clock
 from synapse_steps.display import kernel
 from synapse_steps.display.base import FrontEnd, format_seconds
+from synapse_steps.display.record import latest_metrics
 from synapse_steps.display.summary import display_record, show
 from synapse_steps.display.theme import CSS, css_class
 from synapse_steps.events import (
@@ -256,7 +257,9 @@ class RunView:
         )
         self.header.value = CSS + header_html(run, compact=self.compact)
         if self.compact:
-            self.bar_text.value += f" · {format_seconds(run.elapsed(at))}" + _compact_detail(run)
+            self.bar_text.value += f" · {format_seconds(run.elapsed(at))}" + html.escape(
+                latest_metrics(run, limit=4)
+            )
             return
         for row in self.rows:
             row.refresh(at)
@@ -353,12 +356,6 @@ def header_html(run: RunState, *, compact: bool = False) -> str:
 
 def outcome_html(run: RunState) -> str:
     return f'<b class="{css_class(run.phase)}">{html.escape(run.outcome())}</b>'
-
-
-def _compact_detail(run: RunState) -> str:
-    latest = run.metrics.latest()
-    shown = [f"{name}={value:.4g}" for group in latest.values() for name, value in group.items()]
-    return f" · {html.escape(' '.join(shown[:4]))}" if shown else ""
 
 
 def _current_cell_key() -> str | None:

@@ -14,7 +14,13 @@ import html
 from typing import Any
 
 from synapse_steps.display.base import format_seconds
-from synapse_steps.display.tables import SUMMARY_COLUMNS, html_table, summary_rows, text_table
+from synapse_steps.display.tables import (
+    SUMMARY_COLUMNS,
+    cell,
+    html_table,
+    summary_rows,
+    text_table,
+)
 from synapse_steps.display.theme import CSS, css_class
 from synapse_steps.output_mode import deterministic
 from synapse_steps.run_state import RunState
@@ -32,8 +38,8 @@ def outcome_line(run: RunState) -> str:
 def record_text(run: RunState, *, compact: bool = False) -> str:
     line = outcome_line(run)
     if compact:
-        return f"{run.workflow or 'run'}: {line}{_latest_metrics(run)}"
-    rows = [tuple(_cell(v) for v in row) for row in summary_rows(run)]
+        return f"{run.workflow or 'run'}: {line}{latest_metrics(run)}"
+    rows = [tuple(cell(v) for v in row) for row in summary_rows(run)]
     return f"{line}\n{text_table(SUMMARY_COLUMNS, rows)}"
 
 
@@ -41,9 +47,9 @@ def record_html(run: RunState, *, compact: bool = False, log: list[str] | None =
     head = f'{CSS}<b class="{css_class(run.phase)}">{html.escape(outcome_line(run))}</b>'
     if compact:
         name = html.escape(run.workflow or "run")
-        metrics = html.escape(_latest_metrics(run))
+        metrics = html.escape(latest_metrics(run))
         return f'<div class="synapse-steps-run"><code>{name}</code> {head}{metrics}</div>'
-    rows = [tuple(_cell(v) for v in row) for row in summary_rows(run)]
+    rows = [tuple(cell(v) for v in row) for row in summary_rows(run)]
     parts = [
         f"<div>{head}</div>",
         html_table(SUMMARY_COLUMNS, rows, run.describe_plan()),
@@ -80,13 +86,8 @@ def figure_bundle(run: RunState) -> dict[str, Any] | None:
     return {"image/png": png, "text/plain": f"<metrics figure: {names}>"}
 
 
-def _latest_metrics(run: RunState) -> str:
+def latest_metrics(run: RunState, limit: int = 6) -> str:
+    """`` · loss=0.25 acc=0.9``: the latest value of the first ``limit`` metrics, or nothing."""
     latest = run.metrics.latest()
     values = [f"{name}={value:.4g}" for group in latest.values() for name, value in group.items()]
-    return f" · {' '.join(values[:6])}" if values else ""
-
-
-def _cell(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
+    return f" · {' '.join(values[:limit])}" if values else ""

@@ -63,14 +63,14 @@ def registry_text(steps: Sequence[BaseStep[Any]]) -> str:
     )
     if not steps:
         return title
-    rows = [tuple(_cell(v) for v in row) for row in registry_rows(steps)]
+    rows = [tuple(cell(v) for v in row) for row in registry_rows(steps)]
     return title + "\n" + text_table(REGISTRY_COLUMNS, rows)
 
 
 def registry_html(steps: Sequence[BaseStep[Any]]) -> str:
     total = sum(step.progress_weight for step in steps)
     caption = f"StepRegistry: {len(steps)} steps, total weight {total:g}"
-    rows = [tuple(_cell(v) for v in row) for row in registry_rows(steps)]
+    rows = [tuple(cell(v) for v in row) for row in registry_rows(steps)]
     return html_table(REGISTRY_COLUMNS, rows, caption)
 
 
@@ -98,14 +98,15 @@ def summary_rows(run: RunState) -> list[tuple[Any, ...]]:
 
 def summary_text(run: RunState) -> str:
     return f"{run.outcome()}\n" + text_table(
-        SUMMARY_COLUMNS, [tuple(_cell(v) for v in row) for row in summary_rows(run)]
+        SUMMARY_COLUMNS, [tuple(cell(v) for v in row) for row in summary_rows(run)]
     )
 
 
 # -- formatting helpers ------------------------------------------------------------------------
 
 
-def _cell(value: Any) -> str:
+def cell(value: Any) -> str:
+    """A table cell's text: floats in their shortest form."""
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)
