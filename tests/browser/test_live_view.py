@@ -389,8 +389,11 @@ def test_live_run_view(page: Any, jupyterlab: Any, output_dir: Path, console: li
         f"the overall bar never showed an intermediate value: {seen_overall}"
     )
     assert seen_overall == sorted(seen_overall), f"the overall bar went back: {seen_overall}"
-    for name in STEPS:
+    # Every step but the last is seen done while the next one runs. The last one's "done" may
+    # last a single tick before the view closes at the run's end (its record says done, below).
+    for name in STEPS[:-1]:
         assert "done" in seen_labels[name], (name, seen_labels)
+    assert seen_labels[STEPS[-1]] & {"running", "done"}, seen_labels
     assert "running" in seen_labels["train"], seen_labels
     assert any("running train" in header for header in seen["header"]), seen["header"]
     assert seen["eta"], "no ETA shown while the run went"
