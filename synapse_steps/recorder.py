@@ -55,6 +55,19 @@ class LoggedEvent(NamedTuple):
 
 #: Seconds between two progress records at most (tqdm's default refresh interval).
 PROGRESS_INTERVAL = 0.1
+#: About how often a steady loop's progress calls take the full path (and read the clock).
+GATE_SECONDS = 0.005
+#: The gate's first width, as a share of the total, and the narrowest (a slow loop's calls all
+#: take the full path: int progress never gates less than one step).
+GATE_START_SHARE = 1e-4
+GATE_MIN_SHARE = 1e-9
+
+
+def _tenth_start(total: float, tenth: int) -> float:
+    """The smallest progress value in ``tenth`` (0..10) of ``total``; exact for int totals."""
+    if isinstance(total, int):
+        return -(-total * tenth // 10)  # ceil(total * tenth / 10) in integers
+    return total * tenth / 10
 
 
 class Recorder:
@@ -85,12 +98,22 @@ class Recorder:
         self._tenths: dict[str, int] = {}
         self._next_progress = 0.0
         self._warned_progress = False
+        # The progress gate (see set_progress): the category, total and value range whose calls
+        # only remember their value, the value held, and how many calls pass before a full one.
+        self._gate_category: str | None = None
+        self._gate_total: float = math.nan
+        self._gate_low, self._gate_high = math.inf, -math.inf
+        self._gate_end: float = -math.inf  # where the armed tenth ends
+        self._gate_current: float | None = None
+        self._gate_share = GATE_START_SHARE  # the slice's width, as a share of the total
+        self._gate_armed_at = 0.0
         # One record at a time reaches the subscribers, whichever thread reports it.
         self._lock = threading.RLock()
 
     @property
     def run(self) -> RunState:
-        """The current (or last) run."""
+        """The current (or last) run, with the latest progress folded in."""
+        self._show_gated()
         return self.runs[-1]
 
     # -- subscribers -------------------------------------------------------------------------
@@ -123,6 +146,7 @@ class Recorder:
     def publish(self, record: Record) -> None:
         """Fold a record into the run's state, then hand it to the subscribers."""
         kind = type(record)
+        self._take_gated()
         if self._unsent:
             with self._lock:
                 self._send_progress()
@@ -179,10 +203,28 @@ class Recorder:
         self.publish(Logged(event, dict(data or {}), file, self.clock.wall()))
 
     def set_progress(self, current: float, total: float, category: str | None = None) -> None:
-        # The hot path of every loop: update the state, send a record only now and then.
+        # The hot path of every loop, kept to three comparisons and a store: a call whose value
+        # stays inside the range the last full call armed (the "gate": same category and total,
+        # a slice of the current tenth) only leaves its value for the state. The slice's width
+        # adapts so a steady loop leaves it about every GATE_SECONDS (tqdm's miniters idea,
+        # counted in progress instead of calls: no counter to keep).
+        try:
+            if (
+                category == self._gate_category
+                and total == self._gate_total
+                and self._gate_low <= current < self._gate_high
+            ):
+                self._gate_current = current
+                return
+        except TypeError:  # not numbers: the full path says so (a zero-cost try in 3.11+)
+            pass
+        self._progress_in_full(current, total, category)
+
+    def _progress_in_full(self, current: Any, total: Any, category: str | None) -> None:
+        self._take_gated()
         try:
             in_range = 0 <= current <= total < math.inf
-        except TypeError:  # not numbers (a zero-cost try in Python 3.11+)
+        except TypeError:
             in_range = False
         if not in_range:
             sanitized = self._sanitize_progress(current, total, category)
@@ -190,19 +232,75 @@ class Recorder:
                 return
             current, total = sanitized
         self.runs[-1].progress(current, total, category)
+        now = self.clock.now()
+        tenth = int(10 * current / total) if total else 10
         if self._hooks[ProgressReported]:
             key = category or "progress"
             # Every tenth of a category goes out too, so what a front end prints does not
             # depend on timing (a notebook checked by nbval prints the same lines every run).
-            tenth = int(10 * current / total) if total else 10
             crossed = self._tenths.get(key) != tenth
             self._unsent[key] = (current, total)
-            now = self.clock.now()
             if crossed or now >= self._next_progress:
                 self._tenths[key] = tenth
                 with self._lock:
                     self._send_progress()
                 self._next_progress = now + self.progress_interval
+        self._arm_gate(current, total, category, tenth, now)
+
+    def _arm_gate(
+        self, current: float, total: float, category: str | None, tenth: int, now: float
+    ) -> None:
+        """Let the next calls from ``current`` up to a slice of its tenth take the fast path."""
+        if (
+            category == self._gate_category
+            and total == self._gate_total
+            and self._gate_high <= current < self._gate_end
+        ):
+            # The loop went past the slice (not past the tenth): aim at GATE_SECONDS per slice.
+            elapsed = now - self._gate_armed_at
+            if elapsed < GATE_SECONDS / 2:
+                self._gate_share = min(2 * self._gate_share, 0.1)
+            elif elapsed > 2 * GATE_SECONDS:
+                self._gate_share = max(self._gate_share / 2, GATE_MIN_SHARE)
+        with self._lock:  # a reader folding the gate sees its fields change together
+            self._gate_current = None
+            self._gate_category = category
+            self._gate_total = total
+            if tenth < 10:
+                end = _tenth_start(total, tenth + 1)
+                width = total * self._gate_share
+                if isinstance(total, int) and isinstance(current, int):
+                    width = max(1, int(width))  # int bounds: int-to-float compares cost more
+                self._gate_low = current
+                self._gate_high = min(current + width, end)
+                self._gate_end = end
+            else:  # at the end: the last call always takes the full path
+                self._gate_low, self._gate_high, self._gate_end = math.inf, -math.inf, -math.inf
+            self._gate_armed_at = now
+
+    def _take_gated(self) -> None:
+        """Fold the value the gate holds into the state and the unsent progress (reporter side)."""
+        current = self._gate_current
+        if current is None:
+            return
+        self._gate_current = None
+        category, total = self._gate_category, self._gate_total
+        self.runs[-1].progress(current, total, category)
+        if self._hooks[ProgressReported]:
+            self._unsent[category or "progress"] = (current, total)
+
+    def _show_gated(self) -> None:
+        """Fold the gate's value into the state for a reader (a display's ticker thread).
+
+        The value stays held: only the reporting side sends it, so a reader racing the loop
+        never drops the last value of a loop that paused.
+        """
+        if self._gate_current is None:
+            return
+        with self._lock:
+            current = self._gate_current
+            if current is not None:
+                self.runs[-1].progress(current, self._gate_total, self._gate_category)
 
     def set_metrics(self, value: Mapping[str, Any], category: str | None = None) -> None:
         if not isinstance(value, Mapping):

@@ -349,6 +349,91 @@ def test_unsent_progress_is_flushed_before_any_other_record() -> None:
     assert subscriber.got == [("a", 1, 100, 0.0), ("a", 5, 100, 0.0), ("log", "next")]
 
 
+# -- the progress gate: most calls only leave their value behind ---------------------------------
+
+
+def _count_full_calls(recorder: Recorder) -> list[int]:
+    """Count the calls that take the full path (instance attribute over the method)."""
+    count = [0]
+    full = recorder._progress_in_full
+
+    def counted(*args: Any) -> None:
+        count[0] += 1
+        full(*args)
+
+    recorder._progress_in_full = counted  # type: ignore[method-assign]
+    return count
+
+
+class TickingClock(StoppedClock):
+    """A clock that moves ``step`` seconds each time it is read: a loop of that speed."""
+
+    def __init__(self, step: float) -> None:
+        super().__init__()
+        self.step = step
+
+    def now(self) -> float:
+        self.t += self.step
+        return self.t
+
+
+def test_a_fast_loop_takes_the_full_path_rarely_and_a_slow_one_every_call() -> None:
+    fast = RuntimeContext(logger=ProgressSubscriber(), clock=TickingClock(1e-6))  # type: ignore[arg-type]
+    full = _count_full_calls(fast.recorder)
+    for i in range(100_000):
+        fast.set_progress(i, 100_000, "loop")
+    assert full[0] < 300, full  # tenths, the widening gate, then about one per GATE_SECONDS
+
+    subscriber = ProgressSubscriber()
+    slow = RuntimeContext(logger=subscriber, clock=TickingClock(0.5))  # type: ignore[arg-type]
+    for i in range(1, 51):
+        slow.set_progress(i, 100_000, "loop")
+    # Half a second per call: within a few calls the gate narrows to one step, and from then
+    # on every new value goes out (a remote run's driver sees each of them).
+    assert [current for _, current, _, _ in subscriber.got[-30:]] == list(range(21, 51))
+
+
+def test_the_state_shows_the_latest_value_even_when_the_loop_pauses() -> None:
+    runtime = RuntimeContext(display="off", clock=StoppedClock())  # type: ignore[arg-type]
+    for i in range(1, 500):  # all inside the first tenth's gate but the first
+        runtime.set_progress(i, 100_000, "loop")
+    # A reader (a display's ticker thread) sees the last call, not the last full one.
+    assert runtime.recorder.run.loose_categories == {"loop": (499, 100_000)}
+    runtime.set_progress(500, 100_000, "loop")
+    assert runtime.recorder.run.loose_categories == {"loop": (500, 100_000)}
+
+
+def test_a_failure_stops_the_bar_at_the_last_reported_value() -> None:
+    class FailsPartWay(BaseStep[BaseStepContext]):
+        name = "fails"
+        progress_weight = 1.0
+
+        def execute(self, context: BaseStepContext) -> StepResult:
+            for i in range(1, 374):
+                context.set_progress(i, 1000)
+            raise RuntimeError("boom")
+
+    runtime = RuntimeContext(display="off", clock=StoppedClock())  # type: ignore[arg-type]
+    registry = StepRegistry()
+    registry.register(FailsPartWay())
+    with pytest.raises(Exception, match="boom"):
+        Orchestrator(registry, BaseStepContext(runtime_ctx=runtime), journal=False).execute()
+    # Folded before the failure record: the bar stops where the loop was, not at its last
+    # full-path call.
+    assert runtime.recorder.run.stopped_fraction == pytest.approx(0.373)
+
+
+def test_non_numbers_and_other_categories_leave_the_gate() -> None:
+    runtime = RuntimeContext(display="off", clock=StoppedClock())  # type: ignore[arg-type]
+    runtime.set_progress(10, 1000, "a")
+    runtime.set_progress(11, 1000, "b")
+    runtime.set_progress(12, 2000, "b")  # a new total
+    with pytest.warns(RuntimeWarning, match="ignored"):
+        runtime.set_progress("13", 1000, "b")  # type: ignore[arg-type]
+    runtime.set_progress(1001, 1000, "a")  # past the total: clamped (warned once already)
+    assert runtime.recorder.run.loose_categories == {"a": (1000.0, 1000.0), "b": (12, 2000)}
+
+
 @pytest.mark.parametrize("plain_logger", [False, True], ids=["store only", "with a plain logger"])
 def test_the_progress_warning_points_at_the_step_s_call(plain_logger: bool) -> None:
     class Plain:

@@ -145,9 +145,9 @@ def test_step_row_shows_running_status_and_a_bar_per_category(
         def execute(self, context: BaseStepContext) -> StepResult:
             clock.advance(0.5)
             context.set_progress(3, 10, "download")
-            context.set_progress(1, 4, "extract")
+            context.set_progress(1, 8, "extract")
             clock.advance(0.5)
-            context.set_progress(1, 4, "extract")  # drawn: the clock passed the interval
+            context.set_progress(2, 8, "extract")  # drawn: a new value after the interval
             assert logger.view is not None
             seen.append(rows(logger.view)[0])
             return StepResult()
@@ -159,7 +159,7 @@ def test_step_row_shows_running_status_and_a_bar_per_category(
             "1.00s",
             [
                 ("download", 0.3, "info", "download 3/10"),
-                ("extract", 0.25, "info", "extract 1/4"),
+                ("extract", 0.25, "info", "extract 2/8"),
             ],
         )
     ]
