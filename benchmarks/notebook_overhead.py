@@ -5,8 +5,10 @@ taken inside the kernel, in the same run, with ``time.perf_counter``, best of a 
 
 - a bare ``for`` loop, per iteration;
 - ``context.set_progress`` per call inside a running step, with the default runtime (the live
-  ``NotebookLogger`` view attached, throttled refreshes included);
-- ``tqdm.notebook``: ``bar.update(1)`` per call, and iterating ``tqdm(range(n))``;
+  ``NotebookLogger`` view attached, throttled refreshes included), and ``context.track``
+  wrapping the loop's iterable;
+- ``tqdm.notebook``: ``bar.update(1)`` per call, and iterating ``tqdm(range(n))`` (the issue's
+  yardstick: the way most users use tqdm); these four interleaved, repeat by repeat;
 - ``context.set_metrics`` per call with live plots (amortized: the loop, every throttled redraw,
   and the end of the run with the final redraw and the summary figure);
 - livelossplot's ``PlotLosses.send()`` with its default output (it redraws on every send).
@@ -120,6 +122,12 @@ def progress_loop(context):
         context.set_progress(i + 1, n)
     return perf_counter() - started
 
+def track_loop(context):
+    started = perf_counter()
+    for i in context.track(range(CALLS)):
+        pass
+    return perf_counter() - started
+
 def tqdm_update(n):
     # Not displayed (its widget still gets every update), so this cell's outputs stay ours.
     bar = tqdm(total=n, display=False)
@@ -130,24 +138,23 @@ def tqdm_update(n):
     bar.close()
     return seconds
 
-# Interleaved, so that a noisy moment on the machine hits every contender alike.
-best = {"set_progress": [], "tqdm_update": []}
-for _ in range(REPEATS):
-    best["set_progress"].append(run_step(progress_loop)[0])
-    best["tqdm_update"].append(tqdm_update(CALLS))
-for key, seconds in best.items():
-    results[key] = min(seconds) / CALLS
-profiled("set_progress", lambda: run_step(progress_loop))
-"""
-
-TQDM = """\
 def tqdm_iterate(n):
+    # The way most users use it: wrapping the loop's iterable (its bar is displayed).
     started = perf_counter()
     for i in tqdm(range(n)):
         pass
     return perf_counter() - started
 
-results["tqdm_iterate"] = min(tqdm_iterate(CALLS) for _ in range(REPEATS)) / CALLS
+# Interleaved, so that a noisy moment on the machine hits every contender alike.
+best = {"set_progress": [], "track": [], "tqdm_update": [], "tqdm_iterate": []}
+for _ in range(REPEATS):
+    best["set_progress"].append(run_step(progress_loop)[0])
+    best["track"].append(run_step(track_loop)[0])
+    best["tqdm_update"].append(tqdm_update(CALLS))
+    best["tqdm_iterate"].append(tqdm_iterate(CALLS))
+for key, seconds in best.items():
+    results[key] = min(seconds) / CALLS
+profiled("set_progress", lambda: run_step(progress_loop))
 """
 
 METRICS = """\
@@ -191,12 +198,12 @@ print("PROFILES " + json.dumps(profiles))
 """
 
 #: Cells whose outputs are the notebook display's own (sizes reported per cell).
-DISPLAY_CELLS = {"set_progress": 2, "set_metrics": 4}
+DISPLAY_CELLS = {"set_progress": 2, "set_metrics": 3}
 
 
 def build(calls: int, repeats: int, sends: int, profile: bool) -> nbformat.NotebookNode:
     setup = SETUP.format(calls=calls, repeats=repeats, sends=sends, profile=profile)
-    sources = [setup, BARE, PROGRESS, TQDM, METRICS, LIVELOSSPLOT, REPORT]
+    sources = [setup, BARE, PROGRESS, METRICS, LIVELOSSPLOT, REPORT]
     notebook = new_notebook(cells=[new_code_cell(source) for source in sources])
     notebook.metadata["kernelspec"] = {
         "name": KERNEL,
@@ -292,10 +299,11 @@ def main(argv: list[str] | None = None) -> int:
         (
             "context.set_progress, live view",
             results["set_progress"],
-            "target: <= tqdm.notebook update",
+            "target: <= tqdm.notebook iterating",
         ),
+        ("for x in context.track(...), live view", results["track"], ""),
         ("tqdm.notebook bar.update(1)", results["tqdm_update"], ""),
-        ("tqdm.notebook iterating", results["tqdm_iterate"], ""),
+        ("for x in tqdm.notebook.tqdm(...)", results["tqdm_iterate"], ""),
         (
             "context.set_metrics, live plots (loop only)",
             results["set_metrics_loop"],
@@ -320,13 +328,15 @@ def main(argv: list[str] | None = None) -> int:
     for key in small_sizes:
         print(f"| {key} | {small_sizes[key]:,} | {large_sizes[key]:,} |")
 
-    progress_ok = results["set_progress"] <= results["tqdm_update"]
+    # The issue's comparison: tqdm the way most users use it, wrapping the loop's iterable.
+    progress_ok = results["set_progress"] <= results["tqdm_iterate"]
     metrics_ok = results["set_metrics_amortized"] < 20e-6
     display_keys = [f"{name} cell outputs" for name in DISPLAY_CELLS]
     growth = max(large_sizes[k] / small_sizes[k] for k in display_keys)
     size_ok = growth < 1.1
     print(
-        f"\nset_progress <= tqdm.notebook update: {'yes' if progress_ok else 'NO'}; "
+        f"\nset_progress <= tqdm.notebook iterating: {'yes' if progress_ok else 'NO'} "
+        f"(x{results['set_progress'] / results['tqdm_iterate']:.2f}); "
         f"set_metrics < 20 us amortized: {'yes' if metrics_ok else 'NO'}; "
         f"display outputs independent of calls (x{growth:.3f}): {'yes' if size_ok else 'NO'}"
     )
