@@ -206,6 +206,20 @@ _BY_NAME: dict[str, type[Any]] = {record_type.__name__: record_type for record_t
 _LOCAL_FIELDS = frozenset({"result", "exception"})
 
 
+#: Fields stored as tuples in a record and as lists in its dict form.
+_TUPLE_FIELDS = frozenset({"rolled_back", "rollback_errors", "kept"})
+#: Per record type, the fields ``to_dict`` must change (leave out, or convert): most have none,
+#: so the hot ones (metrics, logs, progress) cost one dict update.
+_SPECIAL_FIELDS: dict[type[Any], tuple[str, ...]] = {
+    record_type: tuple(
+        name
+        for name in record_type._fields
+        if name in _LOCAL_FIELDS or name in _TUPLE_FIELDS or name == "steps"
+    )
+    for record_type in RECORD_TYPES
+}
+
+
 def to_dict(record: Record) -> dict[str, Any]:
     """The record as JSON-able data: ``{"type": "StepStarted", "position": 0, ...}``.
 
@@ -213,14 +227,14 @@ def to_dict(record: Record) -> dict[str, Any]:
     are; a caller writing JSON decides how to encode what is not JSON (see the journal).
     """
     data: dict[str, Any] = {"type": type(record).__name__}
-    for name, value in zip(record._fields, record, strict=True):
+    data.update(zip(record._fields, record, strict=True))
+    for name in _SPECIAL_FIELDS[type(record)]:
         if name in _LOCAL_FIELDS:
-            continue
-        if name == "steps":
-            value = [step._asdict() for step in value]
-        elif isinstance(value, tuple):
-            value = list(value)
-        data[name] = value
+            del data[name]
+        elif name == "steps":
+            data[name] = [step._asdict() for step in data[name]]
+        else:
+            data[name] = list(data[name])
     return data
 
 
