@@ -58,8 +58,6 @@ class MetricStore:
 
     def add(self, value: Mapping[str, Any], category: str | None) -> None:
         """Record one ``set_metrics`` call; nested mappings become ``outer/inner`` names."""
-        if any(type(m) not in _SCALARS and isinstance(m, Mapping) for m in value.values()):
-            value = flatten(value)
         key = category or "metrics"
         with self._lock:
             count = self._calls.get(key, 0)
@@ -83,19 +81,36 @@ class MetricStore:
             if group is None:
                 group = self.series[key] = {}
                 self.x_labels[key] = x_key or "call"
+            nested: dict[str, Any] | None = None
             for name, metric in value.items():
-                if name == x_key:
-                    continue
                 kind = type(metric)
                 if kind is float or kind is int or (kind is not bool and isinstance(metric, Real)):
-                    series = group.get(name)
-                    if series is None:
-                        series = group[name] = MetricSeries()
-                    series.x.append(x)
-                    series.y.append(float(metric))
-                    self.version += 1
+                    if name == x_key:
+                        continue
+                    self._append(group, name, x, metric)
+                elif kind not in _SCALARS and isinstance(metric, Mapping):
+                    # Rare: found while walking, so flat calls pay nothing for the check.
+                    nested = nested or {}
+                    nested.update(flatten(metric, f"{name}/"))
                 else:
-                    self.others.setdefault(key, {}).setdefault(str(name), []).append((x, metric))
+                    self._keep_other(key, name, x, metric)
+            for name, metric in (nested or {}).items():
+                kind = type(metric)
+                if kind is float or kind is int or (kind is not bool and isinstance(metric, Real)):
+                    self._append(group, name, x, metric)
+                else:
+                    self._keep_other(key, name, x, metric)
+
+    def _append(self, group: dict[str, MetricSeries], name: str, x: float, metric: Any) -> None:
+        series = group.get(name)
+        if series is None:
+            series = group[name] = MetricSeries()
+        series.x.append(x)
+        series.y.append(float(metric))
+        self.version += 1
+
+    def _keep_other(self, key: str, name: Any, x: float, metric: Any) -> None:
+        self.others.setdefault(key, {}).setdefault(str(name), []).append((x, metric))
 
     def __iter__(self) -> Iterator[tuple[str, str, MetricSeries]]:
         # Snapshots of the dicts: another thread may add a category or metric meanwhile.

@@ -305,7 +305,7 @@ class Recorder:
                 self.runs[-1].progress(current, self._gate_total, self._gate_category)
 
     def set_metrics(self, value: Mapping[str, Any], category: str | None = None) -> None:
-        if not isinstance(value, Mapping):
+        if type(value) is not dict and not isinstance(value, Mapping):  # dict: skip the ABC
             raise UsageError(
                 f"set_metrics() takes a mapping of metric names to values, got {value!r} of "
                 f"type {type(value).__name__}; e.g. context.set_metrics({{'loss': 0.25, "
