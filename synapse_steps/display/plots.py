@@ -21,8 +21,9 @@ Options, per figure or as defaults for every figure (the live view's included)::
     plots.CategoryPlot(store, "train", groups=..., theme="light")
 
 ``groups`` maps a panel name to the metrics it shows (any not listed are grouped automatically).
-``theme``: ``"auto"`` (default) has a transparent background and colours that read on
-JupyterLab's light and dark themes alike; ``"light"`` and ``"dark"`` paint their own background
+``theme``: ``"auto"`` (default) has a transparent background and dark text for light pages;
+the view's and the record's style invert it in JupyterLab's and VS Code's dark themes, so it
+reads on both; ``"light"`` and ``"dark"`` paint their own background and are never inverted
 (see ``synapse_steps.display.palette``).
 
 No pyplot: figures are built on ``matplotlib.figure.Figure`` directly, so nothing here touches
@@ -66,7 +67,6 @@ LABEL_SIZE = 10.5
 TICK_SIZE = 9.5
 CARD_VALUE_SIZE = 26.0
 CARD_LINE_SIZE = 16.0
-HALO_WIDTH = 1.0  # points
 LEGEND_COLUMNS = 2
 LEGEND_ROW = 15.0  # points: one row of legend entries at TICK_SIZE
 
@@ -191,17 +191,8 @@ def _new_figure(panels: int, palette: Palette, legend_rows: int = 0) -> tuple[Fi
     return figure, axes
 
 
-def _effects(palette: Palette) -> list[Any]:
-    if palette.halo is None:
-        return []
-    from matplotlib import patheffects
-
-    return [patheffects.withStroke(linewidth=HALO_WIDTH, foreground=palette.halo)]
-
-
 def _text(text: Text, palette: Palette) -> Text:
     text.set_color(palette.text)
-    text.set_path_effects(_effects(palette))
     return text
 
 
@@ -228,12 +219,7 @@ def _style_axes(ax: Axes, x_label: str, palette: Palette) -> None:
     for name, spine in ax.spines.items():
         spine.set_color(palette.muted)
         spine.set_visible(name in ("left", "bottom"))
-    effects = _effects(palette)
     for axis in (ax.xaxis, ax.yaxis):
-        # Later ticks copy the first tick's label properties, path effects included.
-        for tick in axis.get_major_ticks():
-            tick.label1.set_path_effects(effects)
-        axis.get_offset_text().set_path_effects(effects)
         axis.get_offset_text().set_color(palette.text)
         axis.get_offset_text().set_fontsize(TICK_SIZE)
 
@@ -395,6 +381,8 @@ class CategoryPlot:
         self.groups = _check_groups(groups)
         self.theme = _check_theme(theme) if theme is not None else None
         self.scale = scale
+        #: The palette of the last render (the live view styles the image after it).
+        self.palette: Palette = PALETTES[self.theme or _defaults["theme"]]
         self._canvas: _Canvas | None = None
         #: The axes and line of each metric, by the name the step reported.
         self._axes: dict[str, Axes] = {}
@@ -406,7 +394,7 @@ class CategoryPlot:
         return category_panels(self.store, self.category, groups=groups)
 
     def render(self) -> bytes:
-        palette = PALETTES[self.theme or _defaults["theme"]]
+        palette = self.palette = PALETTES[self.theme or _defaults["theme"]]
         if self._canvas is None or self._canvas.palette is not palette:
             self._canvas = _Canvas(palette)
         group = self.store.series.get(self.category, {})
@@ -428,12 +416,17 @@ def _metrics(panel: Panel) -> list[str]:
     return [line.metric for line in panel.lines]
 
 
+def default_palette() -> Palette:
+    """The palette of a figure given no ``theme`` (``configure`` sets it)."""
+    return PALETTES[_defaults["theme"]]
+
+
 def metrics_figure(
     store: MetricStore, *, groups: Groups | None = None, theme: Theme | None = None
 ) -> ShowableFigure:
     """A static figure of every metric, panels as in the live view (category-prefixed titles
     when there are several categories)."""
-    palette = PALETTES[_check_theme(theme) if theme is not None else _defaults["theme"]]
+    palette = PALETTES[_check_theme(theme)] if theme is not None else default_palette()
     chosen = _check_groups(groups) if groups is not None else _defaults["groups"]
     panels = store_panels(store, groups=chosen)
     if not panels:
