@@ -34,6 +34,7 @@ figure, from fixed margins: a layout engine on every redraw would cost more than
 
 from __future__ import annotations
 
+import base64
 import io
 import math
 from collections.abc import Sequence
@@ -135,11 +136,34 @@ class ShowableFigure(Figure):
     Figures here are built without pyplot, so IPython's inline backend may not be active to
     render them; ``_repr_png_`` makes ``recorder.plot_metrics()`` display either way. It
     renders twice the pixels and tells the front end the size to show them at.
+
+    An ``auto`` figure (drawn for light pages) also offers HTML: the same PNG in an ``<img>``
+    with the style that inverts it in dark themes (``theme.FIGURE_CSS``). Front ends that
+    prefer HTML (JupyterLab, VS Code, nbconvert) show that; the rest show the PNG as drawn.
     """
+
+    #: Set by ``_new_figure`` from the palette (see ``palette.Palette.inverted_in_dark``).
+    inverted_in_dark = False
 
     def _repr_png_(self) -> tuple[bytes, dict[str, int]]:
         width, height = display_size(self)
         return figure_png(self, scale=2.0), {"width": width, "height": height}
+
+    def _repr_mimebundle_(
+        self, include: Any = None, exclude: Any = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        png, size = self._repr_png_()
+        encoded = base64.b64encode(png).decode("ascii")
+        data: dict[str, Any] = {"image/png": encoded}
+        if self.inverted_in_dark:
+            from synapse_steps.display.theme import FIGURE_CLASS, FIGURE_CSS
+
+            data["text/html"] = (
+                f'{FIGURE_CSS}<img class="{FIGURE_CLASS}" alt="metrics figure" '
+                f'width="{size["width"]}" height="{size["height"]}" '
+                f'src="data:image/png;base64,{encoded}">'
+            )
+        return data, {"image/png": size}
 
 
 def display_size(figure: Figure) -> tuple[int, int]:
@@ -175,6 +199,7 @@ def _new_figure(panels: int, palette: Palette, legend_rows: int = 0) -> tuple[Fi
     panel_width, panel_height = PANEL_SIZE[0], PANEL_SIZE[1] + legend_rows * LEGEND_ROW / 72
     width, height = panel_width * columns, panel_height * rows
     figure = ShowableFigure(figsize=(width, height), dpi=DPI)
+    figure.inverted_in_dark = palette.inverted_in_dark
     FigureCanvasAgg(figure)
     if palette.background is None:
         figure.patch.set_alpha(0.0)

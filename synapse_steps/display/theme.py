@@ -10,7 +10,9 @@ keeps the page's own colour, which is readable by definition.
 The same style block turns our ``auto`` metric figures over in dark themes (why: the
 ``palette`` module docstring). Two places hold such a figure:
 
-- the live view's Image widget, whose element is the ``<img>``: it carries ``FIGURE_CLASS``;
+- the live view's Image widget, whose element is the ``<img>``: it carries ``FIGURE_CLASS``,
+  as does the ``<img>`` of a figure shown on its own (``recorder.plot_metrics()``: its HTML
+  brings ``FIGURE_CSS``);
 - the record's figure, a separate ``image/png`` output right after the record's HTML output,
   which no class of ours can reach: the record carries ``FIGURE_NEXT_CLASS`` and the rule
   selects the image of the next output child (``:has``, in Chromium, Safari and Firefox since
@@ -66,14 +68,17 @@ def _css() -> str:
         rules.append(f".sst-{name}{{color:{light}}}")
         dark_rules = ",".join(f"{selector} .sst-{name}" for selector in DARK_SELECTORS)
         rules.append(f"{dark_rules}{{color:{dark}}}")
-    figures = ",".join(
-        f"{selector} {target}"
-        for selector in DARK_SELECTORS
-        for target in (f"img.{FIGURE_CLASS}", RECORD_FIGURE)
-    )
-    rules.append(f"{figures}{{filter:{DARK_FILTER}}}")
+    rules.append(_filter_rule((f"img.{FIGURE_CLASS}", RECORD_FIGURE)))
     return "<style>" + "".join(rules) + "</style>"
+
+
+def _filter_rule(targets: tuple[str, ...]) -> str:
+    """``targets`` inverted under every dark-theme marker."""
+    figures = ",".join(f"{selector} {target}" for selector in DARK_SELECTORS for target in targets)
+    return f"{figures}{{filter:{DARK_FILTER}}}"
 
 
 #: The style block, put once in a view (repeating it is harmless: the rules are the same).
 CSS = _css()
+#: Only the rule for ``img.FIGURE_CLASS``: what a figure shown on its own brings.
+FIGURE_CSS = f"<style>{_filter_rule((f'img.{FIGURE_CLASS}',))}</style>"

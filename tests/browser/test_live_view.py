@@ -15,6 +15,8 @@ static record (HTML with a text twin, plus one metrics figure) takes its place (
 - the metric plots' text reaches 4.5:1 and their lines 3:1 as the screen shows them, in the
   light and the dark theme, in the live view (the Image widget) and in the record's figure:
   measured on element screenshots (``figure_pixels``), so CSS filters count.
+- a figure shown on its own (what ``recorder.plot_metrics()`` returns), in the dark theme and,
+  after switching back, the light one: measured like the others.
 - ``compact_loop.ipynb``: five runs in a loop with ``display="compact"`` leave five one-line
   records.
 
@@ -675,6 +677,83 @@ def test_dark_theme(page: Any, jupyterlab: Any, output_dir: Path, console: list[
         )
     finally:
         # The theme is a user setting of the session's server: leave it light for other tests.
+        page.evaluate(THEME_JS, "JupyterLab Light")
+        page.wait_for_function(
+            "() => document.body.dataset.jpThemeLight === 'true'", timeout=20_000
+        )
+
+
+# A figure shown on its own: what recorder.plot_metrics() returns (metrics_figure of the store).
+STATIC_FIGURE_CELL = """\
+import math
+
+from synapse_steps.display.plots import metrics_figure
+from synapse_steps.metrics import MetricStore
+
+store = MetricStore()
+for epoch in range(30):
+    loss = 2.0 * math.exp(-epoch / 8) + 0.05 * math.sin(epoch)
+    store.add({"loss": loss, "accuracy": 1 - 0.9 * math.exp(-epoch / 6), "epoch": epoch}, "train")
+metrics_figure(store)
+"""
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(300)
+def test_static_figure_in_both_themes(
+    page: Any, jupyterlab: Any, output_dir: Path, console: list[str]
+) -> None:
+    notebook = {
+        "cells": [
+            {
+                "cell_type": "code",
+                "execution_count": None,
+                "id": "static-figure",
+                "metadata": {},
+                "outputs": [],
+                "source": STATIC_FIGURE_CELL,
+            }
+        ],
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    (jupyterlab.root / "static_figure.ipynb").write_text(json.dumps(notebook))
+    _open(page, jupyterlab, "static_figure.ipynb", console)
+    page.evaluate(THEME_JS, "JupyterLab Dark")
+    try:
+        page.wait_for_function(
+            "() => document.body.dataset.jpThemeLight === 'false'", timeout=20_000
+        )
+        _dismiss_toasts(page, console)
+        _run_all(page)
+        image = _run_output(page).locator("img").last
+        image.wait_for(state="visible", timeout=RUN_TIMEOUT * 1000)
+        page.wait_for_function(
+            "img => img.complete && img.naturalWidth > 0",
+            arg=image.element_handle(),
+            timeout=20_000,
+        )
+        output = _run_output(page).locator(".jp-OutputArea-output").last
+        # The HTML twin (with its style) is what JupyterLab shows, not the bare PNG.
+        assert output.get_attribute("data-mime-type") == "text/html"
+        found = {
+            "dark": _assert_figure_contrast(
+                image, output_dir / "dark_static_figure.png", "dark static figure"
+            )
+        }
+        assert max(found["dark"].background) < 64, found
+        page.evaluate(THEME_JS, "JupyterLab Light")
+        page.wait_for_function(
+            "() => document.body.dataset.jpThemeLight === 'true'", timeout=20_000
+        )
+        found["light"] = _assert_figure_contrast(
+            image, output_dir / "light_static_figure.png", "light static figure"
+        )
+        assert min(found["light"].background) > 200, found
+        _assert_clean_page(page, console)
+        print("static figure: " + "; ".join(f"{k}: {v.summary()}" for k, v in found.items()))
+    finally:
         page.evaluate(THEME_JS, "JupyterLab Light")
         page.wait_for_function(
             "() => document.body.dataset.jpThemeLight === 'true'", timeout=20_000

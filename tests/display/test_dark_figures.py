@@ -4,6 +4,7 @@ background). What the page then shows is measured in the browser test."""
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -19,6 +20,7 @@ from synapse_steps.display.theme import (
     CSS,
     DARK_SELECTORS,
     FIGURE_CLASS,
+    FIGURE_CSS,
     FIGURE_NEXT_CLASS,
     RECORD_FIGURE,
 )
@@ -115,3 +117,36 @@ def test_a_plots_palette_follows_configure_between_renders() -> None:
     plots.configure(theme="dark")
     plot.render()
     assert not plot.palette.inverted_in_dark
+
+
+def _static_store() -> MetricStore:
+    store = MetricStore()
+    for step in range(5):
+        store.add({"loss": 1 / (step + 1), "step": step}, "fit")
+    return store
+
+
+def test_a_figure_shown_on_its_own_brings_the_style_that_inverts_it() -> None:
+    """``recorder.plot_metrics()``: no record precedes it, so its HTML carries the rule."""
+    figure = plots.metrics_figure(_static_store())
+    data, metadata = figure._repr_mimebundle_()
+    assert metadata == {"image/png": {"width": 400, "height": 260}}
+    png = base64.b64decode(data["image/png"])
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    html = data["text/html"]
+    assert html.startswith(FIGURE_CSS)
+    assert _rules(FIGURE_CSS) == {
+        f"{dark} img.{FIGURE_CLASS}": f"filter:{DARK_FILTER}" for dark in DARK_SELECTORS
+    }
+    tag = r'<img class="([^"]+)" alt="[^"]+" width="400" height="260" src="([^"]+)">'
+    img = re.fullmatch(tag, html.removeprefix(FIGURE_CSS))
+    assert img is not None, html
+    assert img.group(1) == FIGURE_CLASS
+    assert img.group(2) == f"data:image/png;base64,{data['image/png']}"
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_a_figure_with_its_own_background_offers_only_the_png(theme: str) -> None:
+    figure = plots.metrics_figure(_static_store(), theme=theme)  # type: ignore[arg-type]
+    data, _ = figure._repr_mimebundle_()
+    assert sorted(data) == ["image/png"]
