@@ -32,7 +32,7 @@ from synapse_steps.display import kernel
 from synapse_steps.display.base import FrontEnd, format_seconds
 from synapse_steps.display.record import latest_metrics
 from synapse_steps.display.summary import display_record, show
-from synapse_steps.display.theme import CSS, css_class
+from synapse_steps.display.theme import CSS, FIGURE_CLASS, css_class
 from synapse_steps.events import (
     Logged,
     MetricsReported,
@@ -290,7 +290,15 @@ class RunView:
                 self._plots[category] = entry
                 self.plots.children = (*self.plots.children, image)
             plot, image = entry
-            image.value = plot.render()
+            png = plot.render()
+            # An auto figure is drawn for light pages: the view's style inverts it in dark
+            # themes (theme.CSS). Set before the picture shows; add/remove_class send nothing
+            # when the class is already as wanted.
+            if plot.palette.inverted_in_dark:
+                image.add_class(FIGURE_CLASS)
+            else:
+                image.remove_class(FIGURE_CLASS)
+            image.value = png
 
     @property
     def has_plots(self) -> bool:

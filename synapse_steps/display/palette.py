@@ -3,15 +3,27 @@
 No matplotlib here: a browser test can import the palette and check it against what a page
 actually shows.
 
-Why the ``auto`` theme draws a dark outline around its text: it has a transparent background, so
-the same PNG sits on JupyterLab's light theme (white) and dark theme (``#111111`` /
-``#1e1e1e``). Text needs 4.5:1 against its background, and no colour reaches that against both
-white and ``#111111`` (the best grey, ``#797979``, gets 4.35:1 on each; see
-``best_grey_on_both``). So ``auto`` text is a mid grey that passes 4.5:1 on white *and* on
-black, drawn over a thin black outline: wherever it lands, the pixels around each glyph are the
-outline's black (4.6:1) and, on a white page, the outlined glyph reads as dark text (4.5:1 fill,
-21:1 outline). Lines and markers need 3:1 (WCAG non-text contrast), which mid-tones do reach
-against white and both dark greys, so one set of line colours serves every theme.
+Why the ``auto`` theme is drawn for light pages and inverted by CSS on dark ones: it has a
+transparent background, so the same PNG sits on JupyterLab's light theme (white) and dark theme
+(``#111111`` / ``#1e1e1e``). Text needs 4.5:1 against its background, and no colour reaches
+that against both white and ``#111111`` (the best grey, ``#797979``, gets 4.35:1 on each; see
+``best_grey_on_both``). An earlier ``auto`` drew mid grey in a thin black outline: on dark
+pages the glyphs themselves stayed under 4.5:1 (4.2:1 measured in the browser). So ``auto`` is
+drawn as a light-page figure (dark text, 15:1 on white) and the page's own style turns it over
+in dark themes: ``theme.CSS`` gives our figure images ``filter: invert(1) hue-rotate(180deg)``
+(``DARK_FILTER``) under JupyterLab's and VS Code's dark-theme markers. Inverting turns the dark
+text light (``#262626`` -> ``#d9d9d9``, 11.8:1 on ``#1e1e1e``) and keeps transparent pixels
+transparent; the half-turn of hue brings each line colour back to its own hue, only lighter, so
+blue stays blue and every line keeps 3:1 on the dark pages (``dark_filtered`` computes what the
+filter makes of a colour; the tests check each against what Chromium shows).
+
+Where no page style reaches the image it shows as drawn, which is right on white pages (GitHub,
+HTML exports in the default light theme; an export in nbconvert's dark theme carries
+JupyterLab's markers and classes, so the style applies). A dark page our style cannot reach (a
+viewer without ``:has`` or without JupyterLab's output classes, e.g. VS Code's record figure)
+shows dark text on dark: pass ``theme="dark"`` there (``plots.configure``). No outline is drawn
+to soften that: an outline is not the text, and measured as text it would hide a missing
+filter from the browser test.
 """
 
 from __future__ import annotations
@@ -43,32 +55,46 @@ class Palette:
     text: str  # titles, tick labels, axis labels, legend, value cards
     muted: str  # spines and tick marks (non-text: >= 3:1)
     grid: str  # decoration only: deliberately faint
-    #: Outline drawn under text, or None. See the module docstring.
-    halo: str | None
     lines: tuple[str, ...] = LINE_COLOURS
-    #: Backgrounds this palette is meant to be read on (what the tests check it against).
+    #: Backgrounds this palette is meant to be read on as drawn (what the tests check).
     pages: tuple[str, ...] = (WHITE,)
+    #: Backgrounds it is read on through ``DARK_FILTER`` (dark themes invert the figure).
+    filtered_pages: tuple[str, ...] = ()
+
+    @property
+    def inverted_in_dark(self) -> bool:
+        """Whether dark themes show this palette's figures through ``DARK_FILTER``."""
+        return bool(self.filtered_pages)
 
 
 PALETTES: dict[Theme, Palette] = {
-    "light": Palette(background=WHITE, text="#262626", muted="#6b6b6b", grid="#e3e3e3", halo=None),
+    "light": Palette(background=WHITE, text="#262626", muted="#6b6b6b", grid="#e3e3e3"),
     "dark": Palette(
         background=JUPYTERLAB_DARK[0],
         text="#e0e0e0",
         muted="#a0a0a0",
         grid="#333333",
-        halo=None,
         pages=JUPYTERLAB_DARK,
     ),
+    # The light palette on a transparent background (see the module docstring).
     "auto": Palette(
         background=None,
-        text="#767676",
-        muted="#808080",
-        grid="#808080",
-        halo="#000000",
-        pages=(WHITE, *JUPYTERLAB_DARK),
+        text="#262626",
+        muted="#6b6b6b",
+        grid="#808080",  # drawn at alpha 0.35: faint on white and, inverted, on dark
+        filtered_pages=JUPYTERLAB_DARK,
     ),
 }
+
+#: The CSS filter dark themes apply to ``auto`` figures (``theme.CSS`` holds the rules).
+DARK_FILTER = "invert(1) hue-rotate(180deg)"
+# hue-rotate(180deg) as the Filter Effects spec defines it (cos = -1, sin = 0): rows sum to 1,
+# so greys are left as they are.
+_HUE_ROTATE_180 = (
+    (0.213 - 0.787, 0.715 + 0.715, 0.072 + 0.072),
+    (0.213 + 0.213, 0.715 - 0.285, 0.072 + 0.072),
+    (0.213 + 0.213, 0.715 + 0.715, 0.072 - 0.928),
+)
 
 
 def _channel(value: int) -> float:
@@ -83,6 +109,16 @@ def relative_luminance(colour: str) -> float:
         raise ValueError(f"expected a colour like '#1e1e1e', got {colour!r}")
     r, g, b = (_channel(int(text[i : i + 2], 16)) for i in (0, 2, 4))
     return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def dark_filtered(colour: str) -> str:
+    """What ``DARK_FILTER`` makes of an ``#rrggbb`` colour (sRGB, clamped, as browsers do)."""
+    text = colour.lstrip("#")
+    if len(text) != 6:
+        raise ValueError(f"expected a colour like '#1e1e1e', got {colour!r}")
+    inverted = [1 - int(text[i : i + 2], 16) / 255 for i in (0, 2, 4)]
+    rotated = (sum(m * c for m, c in zip(row, inverted, strict=True)) for row in _HUE_ROTATE_180)
+    return "#" + "".join(f"{round(255 * min(1.0, max(0.0, c))):02x}" for c in rotated)
 
 
 def contrast_ratio(foreground: str, background: str) -> float:

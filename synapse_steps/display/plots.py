@@ -21,8 +21,9 @@ Options, per figure or as defaults for every figure (the live view's included)::
     plots.CategoryPlot(store, "train", groups=..., theme="light")
 
 ``groups`` maps a panel name to the metrics it shows (any not listed are grouped automatically).
-``theme``: ``"auto"`` (default) has a transparent background and colours that read on
-JupyterLab's light and dark themes alike; ``"light"`` and ``"dark"`` paint their own background
+``theme``: ``"auto"`` (default) has a transparent background and dark text for light pages;
+the view's and the record's style invert it in JupyterLab's and VS Code's dark themes, so it
+reads on both; ``"light"`` and ``"dark"`` paint their own background and are never inverted
 (see ``synapse_steps.display.palette``).
 
 No pyplot: figures are built on ``matplotlib.figure.Figure`` directly, so nothing here touches
@@ -33,6 +34,7 @@ figure, from fixed margins: a layout engine on every redraw would cost more than
 
 from __future__ import annotations
 
+import base64
 import io
 import math
 from collections.abc import Sequence
@@ -66,7 +68,6 @@ LABEL_SIZE = 10.5
 TICK_SIZE = 9.5
 CARD_VALUE_SIZE = 26.0
 CARD_LINE_SIZE = 16.0
-HALO_WIDTH = 1.0  # points
 LEGEND_COLUMNS = 2
 LEGEND_ROW = 15.0  # points: one row of legend entries at TICK_SIZE
 
@@ -135,11 +136,34 @@ class ShowableFigure(Figure):
     Figures here are built without pyplot, so IPython's inline backend may not be active to
     render them; ``_repr_png_`` makes ``recorder.plot_metrics()`` display either way. It
     renders twice the pixels and tells the front end the size to show them at.
+
+    An ``auto`` figure (drawn for light pages) also offers HTML: the same PNG in an ``<img>``
+    with the style that inverts it in dark themes (``theme.FIGURE_CSS``). Front ends that
+    prefer HTML (JupyterLab, VS Code, nbconvert) show that; the rest show the PNG as drawn.
     """
+
+    #: Set by ``_new_figure`` from the palette (see ``palette.Palette.inverted_in_dark``).
+    inverted_in_dark = False
 
     def _repr_png_(self) -> tuple[bytes, dict[str, int]]:
         width, height = display_size(self)
         return figure_png(self, scale=2.0), {"width": width, "height": height}
+
+    def _repr_mimebundle_(
+        self, include: Any = None, exclude: Any = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        png, size = self._repr_png_()
+        encoded = base64.b64encode(png).decode("ascii")
+        data: dict[str, Any] = {"image/png": encoded}
+        if self.inverted_in_dark:
+            from synapse_steps.display.theme import FIGURE_CLASS, FIGURE_CSS
+
+            data["text/html"] = (
+                f'{FIGURE_CSS}<img class="{FIGURE_CLASS}" alt="metrics figure" '
+                f'width="{size["width"]}" height="{size["height"]}" '
+                f'src="data:image/png;base64,{encoded}">'
+            )
+        return data, {"image/png": size}
 
 
 def display_size(figure: Figure) -> tuple[int, int]:
@@ -175,6 +199,7 @@ def _new_figure(panels: int, palette: Palette, legend_rows: int = 0) -> tuple[Fi
     panel_width, panel_height = PANEL_SIZE[0], PANEL_SIZE[1] + legend_rows * LEGEND_ROW / 72
     width, height = panel_width * columns, panel_height * rows
     figure = ShowableFigure(figsize=(width, height), dpi=DPI)
+    figure.inverted_in_dark = palette.inverted_in_dark
     FigureCanvasAgg(figure)
     if palette.background is None:
         figure.patch.set_alpha(0.0)
@@ -191,17 +216,8 @@ def _new_figure(panels: int, palette: Palette, legend_rows: int = 0) -> tuple[Fi
     return figure, axes
 
 
-def _effects(palette: Palette) -> list[Any]:
-    if palette.halo is None:
-        return []
-    from matplotlib import patheffects
-
-    return [patheffects.withStroke(linewidth=HALO_WIDTH, foreground=palette.halo)]
-
-
 def _text(text: Text, palette: Palette) -> Text:
     text.set_color(palette.text)
-    text.set_path_effects(_effects(palette))
     return text
 
 
@@ -228,12 +244,7 @@ def _style_axes(ax: Axes, x_label: str, palette: Palette) -> None:
     for name, spine in ax.spines.items():
         spine.set_color(palette.muted)
         spine.set_visible(name in ("left", "bottom"))
-    effects = _effects(palette)
     for axis in (ax.xaxis, ax.yaxis):
-        # Later ticks copy the first tick's label properties, path effects included.
-        for tick in axis.get_major_ticks():
-            tick.label1.set_path_effects(effects)
-        axis.get_offset_text().set_path_effects(effects)
         axis.get_offset_text().set_color(palette.text)
         axis.get_offset_text().set_fontsize(TICK_SIZE)
 
@@ -395,6 +406,8 @@ class CategoryPlot:
         self.groups = _check_groups(groups)
         self.theme = _check_theme(theme) if theme is not None else None
         self.scale = scale
+        #: The palette of the last render (the live view styles the image after it).
+        self.palette: Palette = PALETTES[self.theme or _defaults["theme"]]
         self._canvas: _Canvas | None = None
         #: The axes and line of each metric, by the name the step reported.
         self._axes: dict[str, Axes] = {}
@@ -406,7 +419,7 @@ class CategoryPlot:
         return category_panels(self.store, self.category, groups=groups)
 
     def render(self) -> bytes:
-        palette = PALETTES[self.theme or _defaults["theme"]]
+        palette = self.palette = PALETTES[self.theme or _defaults["theme"]]
         if self._canvas is None or self._canvas.palette is not palette:
             self._canvas = _Canvas(palette)
         group = self.store.series.get(self.category, {})
@@ -428,12 +441,17 @@ def _metrics(panel: Panel) -> list[str]:
     return [line.metric for line in panel.lines]
 
 
+def default_palette() -> Palette:
+    """The palette of a figure given no ``theme`` (``configure`` sets it)."""
+    return PALETTES[_defaults["theme"]]
+
+
 def metrics_figure(
     store: MetricStore, *, groups: Groups | None = None, theme: Theme | None = None
 ) -> ShowableFigure:
     """A static figure of every metric, panels as in the live view (category-prefixed titles
     when there are several categories)."""
-    palette = PALETTES[_check_theme(theme) if theme is not None else _defaults["theme"]]
+    palette = PALETTES[_check_theme(theme)] if theme is not None else default_palette()
     chosen = _check_groups(groups) if groups is not None else _defaults["groups"]
     panels = store_panels(store, groups=chosen)
     if not panels:

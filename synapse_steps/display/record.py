@@ -11,6 +11,7 @@ cell's own error output.
 from __future__ import annotations
 
 import html
+from dataclasses import dataclass
 from typing import Any
 
 from synapse_steps.display.base import format_seconds
@@ -21,7 +22,7 @@ from synapse_steps.display.tables import (
     summary_rows,
     text_table,
 )
-from synapse_steps.display.theme import CSS, css_class
+from synapse_steps.display.theme import CSS, FIGURE_NEXT_CLASS, css_class
 from synapse_steps.output_mode import deterministic
 from synapse_steps.run_state import RunState
 
@@ -43,7 +44,15 @@ def record_text(run: RunState, *, compact: bool = False) -> str:
     return f"{line}\n{text_table(SUMMARY_COLUMNS, rows)}"
 
 
-def record_html(run: RunState, *, compact: bool = False, log: list[str] | None = None) -> str:
+def record_html(
+    run: RunState,
+    *,
+    compact: bool = False,
+    log: list[str] | None = None,
+    inverted_figure: bool = False,
+) -> str:
+    """``inverted_figure``: an ``auto`` figure follows, for the style to invert in dark themes
+    (``theme``)."""
     head = f'{CSS}<b class="{css_class(run.phase)}">{html.escape(outcome_line(run))}</b>'
     if compact:
         name = html.escape(run.workflow or "run")
@@ -62,28 +71,44 @@ def record_html(run: RunState, *, compact: bool = False, log: list[str] | None =
             # quote=False: inside <pre> quotes need no escaping, and sanitize rules see them
             f"{html.escape(chr(10).join(log), quote=False)}</pre></details>"
         )
-    return '<div class="synapse-steps-run">' + "".join(parts) + "</div>"
+    classes = "synapse-steps-run" + (f" {FIGURE_NEXT_CLASS}" if inverted_figure else "")
+    return f'<div class="{classes}">' + "".join(parts) + "</div>"
 
 
 def record_bundle(
-    run: RunState, *, compact: bool = False, log: list[str] | None = None
+    run: RunState,
+    *,
+    compact: bool = False,
+    log: list[str] | None = None,
+    inverted_figure: bool = False,
 ) -> dict[str, Any]:
     """The MIME bundle of the record (``text/html`` with its ``text/plain`` twin)."""
     return {
-        "text/html": record_html(run, compact=compact, log=log),
+        "text/html": record_html(run, compact=compact, log=log, inverted_figure=inverted_figure),
         "text/plain": record_text(run, compact=compact),
     }
 
 
-def figure_bundle(run: RunState) -> dict[str, Any] | None:
+@dataclass(frozen=True)
+class RecordFigure:
+    """The record's figure: its MIME bundle, and whether dark themes show it inverted."""
+
+    bundle: dict[str, Any]
+    inverted_in_dark: bool
+
+
+def figure_bundle(run: RunState) -> RecordFigure | None:
     """The run's metrics as one PNG (with a text twin naming the panels), or None."""
     if not len(run.metrics):
         return None
-    from synapse_steps.display.plots import figure_png, metrics_figure
+    from synapse_steps.display.plots import default_palette, figure_png, metrics_figure
 
     names = ", ".join(f"{category}/{name}" for category, name, _ in run.metrics)
+    palette = default_palette()
     png = figure_png(metrics_figure(run.metrics))
-    return {"image/png": png, "text/plain": f"<metrics figure: {names}>"}
+    return RecordFigure(
+        {"image/png": png, "text/plain": f"<metrics figure: {names}>"}, palette.inverted_in_dark
+    )
 
 
 def latest_metrics(run: RunState, limit: int = 6) -> str:

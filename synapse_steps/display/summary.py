@@ -20,9 +20,14 @@ def show(obj: Any, *, raw: bool = False) -> None:
 
 
 def display_record(run: RunState, *, compact: bool = False, log: list[str] | None = None) -> None:
-    """The run's record, and (full form) one figure of its metrics."""
-    show(record_bundle(run, compact=compact, log=log), raw=True)
-    if not compact:
-        figure = figure_bundle(run)
-        if figure is not None:
-            show(figure, raw=True)
+    """The run's record, and (full form) one figure of its metrics right after it.
+
+    The figure is drawn first: the record says whether its style must invert the figure in dark
+    themes, and the two outputs then follow each other with nothing drawn in between (the
+    style finds the figure as the record's next output).
+    """
+    figure = None if compact else figure_bundle(run)
+    inverted = figure is not None and figure.inverted_in_dark
+    show(record_bundle(run, compact=compact, log=log, inverted_figure=inverted), raw=True)
+    if figure is not None:
+        show(figure.bundle, raw=True)

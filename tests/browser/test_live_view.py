@@ -12,6 +12,11 @@ static record (HTML with a text twin, plus one metrics figure) takes its place (
   the failure colour, no ETA), then the record (``rollback failed`` for ``open_db``).
 - the same notebook in JupyterLab's dark theme: every status colour reaches 4.5:1 on its
   background and the figure is no white rectangle.
+- the metric plots' text reaches 4.5:1 and their lines 3:1 as the screen shows them, in the
+  light and the dark theme, in the live view (the Image widget) and in the record's figure:
+  measured on element screenshots (``figure_pixels``), so CSS filters count.
+- a figure shown on its own (what ``recorder.plot_metrics()`` returns), in the dark theme and,
+  after switching back, the light one: measured like the others.
 - ``compact_loop.ipynb``: five runs in a loop with ``display="compact"`` leave five one-line
   records.
 
@@ -32,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from figure_pixels import MIN_LINE_PIXELS, MIN_TEXT_PIXELS, FigureContrast, measure
 
 STEPS = ("load_data", "train", "save")
 PLAN = "Run: 3 steps [load_data 0.2, train 0.7, save 0.1]"
@@ -44,8 +50,9 @@ WIDGET_ERRORS = ("Error displaying widget", "Error rendering", "Failed to load m
 REPO = Path(__file__).resolve().parents[2]
 DOCS_IMAGES = REPO / "docs" / "images"
 UPDATE_SCREENSHOTS = os.environ.get("SYNAPSE_STEPS_UPDATE_SCREENSHOT") == "1"
-#: WCAG AA for normal text.
+#: WCAG AA for normal text; for lines and other non-text (1.4.11).
 MIN_CONTRAST = 4.5
+MIN_LINE_CONTRAST = 3.0
 
 # Everything the tests look at in the run cell (the notebook's last code cell), in one call.
 STATE_JS = """
@@ -311,6 +318,31 @@ def _shot(page: Any, path: Path) -> None:
     output.screenshot(path=str(path))
 
 
+def _live_image(page: Any) -> Any:
+    """The live view's plot: the Image widget (its element is the ``<img>`` itself)."""
+    return _run_output(page).locator("img.widget-image").last
+
+
+def _record_image(page: Any) -> Any:
+    """The record's figure: the ``image/png`` output after the record's HTML."""
+    return _run_output(page).locator(".jp-RenderedImage img").last
+
+
+def _assert_figure_contrast(image: Any, path: Path, where: str) -> FigureContrast:
+    """Text >= 4.5:1 and lines >= 3:1 on the screenshot of a rendered figure (see
+    ``figure_pixels``); the screenshot is kept at ``path`` for a look."""
+    image.scroll_into_view_if_needed()
+    image.screenshot(path=str(path))
+    found = measure(path.read_bytes())
+    assert found.text_pixels >= MIN_TEXT_PIXELS, f"too little text found in the {where}: {found}"
+    assert found.line_pixels >= MIN_LINE_PIXELS, f"too few line pixels in the {where}: {found}"
+    assert found.text >= MIN_CONTRAST, f"figure text under {MIN_CONTRAST}:1 in the {where}: {found}"
+    assert found.lines >= MIN_LINE_CONTRAST, (
+        f"figure lines under {MIN_LINE_CONTRAST}:1 in the {where}: {found}"
+    )
+    return found
+
+
 def _assert_clean_page(page: Any, console: list[str]) -> None:
     page_text = page.inner_text("body")
     for message in WIDGET_ERRORS:
@@ -346,6 +378,7 @@ def test_live_run_view(page: Any, jupyterlab: Any, output_dir: Path, console: li
     seen_overall: list[float] = []
     seen_labels: dict[str, set[str]] = {name: set() for name in STEPS}
     seen: dict[str, Any] = {"eta": False, "plot": None, "header": set(), "closing": 0}
+    figures: dict[str, FigureContrast] = {}
     live_shot = output_dir / "run_view.png"
     live_shot.unlink(missing_ok=True)
     closing_shot = output_dir / "run_view_closing.png"
@@ -380,6 +413,9 @@ def test_live_run_view(page: Any, jupyterlab: Any, output_dir: Path, console: li
         ):
             _dismiss_toasts(page, console)
             _shot(page, live_shot)
+            figures["live"] = _assert_figure_contrast(
+                _live_image(page), output_dir / "light_live_figure.png", "live view"
+            )
 
     state = _watch(page, jupyterlab, console, on_state)
     run_seconds = time.monotonic() - started
@@ -420,6 +456,10 @@ def test_live_run_view(page: Any, jupyterlab: Any, output_dir: Path, console: li
 
     _dismiss_toasts(page, console)
     _shot(page, output_dir / "run_record.png")
+    assert "live" in figures, "the live view's figure was never measured"
+    figures["record"] = _assert_figure_contrast(
+        _record_image(page), output_dir / "light_record_figure.png", "record"
+    )
     page.screenshot(path=str(output_dir / "jupyterlab.png"))
     if UPDATE_SCREENSHOTS:
         DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
@@ -435,7 +475,8 @@ def test_live_run_view(page: Any, jupyterlab: Any, output_dir: Path, console: li
     assert "run succeeded" in log_text, log_text
     print(
         f"notebook opened and run in {run_seconds:.1f}s; overall bar seen at {seen_overall}; "
-        f"{seen['closing']} polls saw the view half-closed"
+        f"{seen['closing']} polls saw the view half-closed; figure contrast "
+        + "; ".join(f"{where}: {found.summary()}" for where, found in figures.items())
     )
 
 
@@ -597,6 +638,7 @@ def test_dark_theme(page: Any, jupyterlab: Any, output_dir: Path, console: list[
         _dismiss_toasts(page, console)
         _run_all(page)
         live: list[list[dict[str, Any]]] = []
+        figures: dict[str, FigureContrast] = {}
         shot = output_dir / "dark_live.png"
         shot.unlink(missing_ok=True)
 
@@ -605,6 +647,9 @@ def test_dark_theme(page: Any, jupyterlab: Any, output_dir: Path, console: list[
             if not live and any("rolling back" in r["label"] for r in state["view"]["rows"]):
                 live.append(_assert_contrast(page, "live view"))
                 _shot(page, shot)
+                figures["live"] = _assert_figure_contrast(
+                    _live_image(page), output_dir / "dark_live_figure.png", "dark live view"
+                )
 
         state, _, rolling = _watch_rollback(page, jupyterlab, console, on_rollback=on_rollback)
         assert live, f"the view was never seen rolling back ({len(rolling)} states)"
@@ -618,12 +663,97 @@ def test_dark_theme(page: Any, jupyterlab: Any, output_dir: Path, console: list[
         assert pixels["light_opaque"] < 0.05, pixels
         assert pixels["corner"][3] < 16 or max(pixels["corner"][:3]) < 100, pixels
         _shot(page, output_dir / "dark.png")
+        assert "live" in figures, "the live view's figure was never measured"
+        figures["record"] = _assert_figure_contrast(
+            _record_image(page), output_dir / "dark_record_figure.png", "dark record"
+        )
+        for where, found in figures.items():
+            # The page behind the figure is JupyterLab's dark one (the test measured that).
+            assert max(found.background) < 64, (where, found)
         print(
             f"dark theme: live view contrasts {[(i['cls'], i['ratio']) for i in live[0]]}; "
-            f"record {[(i['cls'], i['ratio']) for i in record]}; figure {pixels}"
+            f"record {[(i['cls'], i['ratio']) for i in record]}; figure {pixels}; "
+            + "; ".join(f"{where} figure: {found.summary()}" for where, found in figures.items())
         )
     finally:
         # The theme is a user setting of the session's server: leave it light for other tests.
+        page.evaluate(THEME_JS, "JupyterLab Light")
+        page.wait_for_function(
+            "() => document.body.dataset.jpThemeLight === 'true'", timeout=20_000
+        )
+
+
+# A figure shown on its own: what recorder.plot_metrics() returns (metrics_figure of the store).
+STATIC_FIGURE_CELL = """\
+import math
+
+from synapse_steps.display.plots import metrics_figure
+from synapse_steps.metrics import MetricStore
+
+store = MetricStore()
+for epoch in range(30):
+    loss = 2.0 * math.exp(-epoch / 8) + 0.05 * math.sin(epoch)
+    store.add({"loss": loss, "accuracy": 1 - 0.9 * math.exp(-epoch / 6), "epoch": epoch}, "train")
+metrics_figure(store)
+"""
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(300)
+def test_static_figure_in_both_themes(
+    page: Any, jupyterlab: Any, output_dir: Path, console: list[str]
+) -> None:
+    notebook = {
+        "cells": [
+            {
+                "cell_type": "code",
+                "execution_count": None,
+                "id": "static-figure",
+                "metadata": {},
+                "outputs": [],
+                "source": STATIC_FIGURE_CELL,
+            }
+        ],
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    (jupyterlab.root / "static_figure.ipynb").write_text(json.dumps(notebook))
+    _open(page, jupyterlab, "static_figure.ipynb", console)
+    page.evaluate(THEME_JS, "JupyterLab Dark")
+    try:
+        page.wait_for_function(
+            "() => document.body.dataset.jpThemeLight === 'false'", timeout=20_000
+        )
+        _dismiss_toasts(page, console)
+        _run_all(page)
+        image = _run_output(page).locator("img").last
+        image.wait_for(state="visible", timeout=RUN_TIMEOUT * 1000)
+        page.wait_for_function(
+            "img => img.complete && img.naturalWidth > 0",
+            arg=image.element_handle(),
+            timeout=20_000,
+        )
+        output = _run_output(page).locator(".jp-OutputArea-output").last
+        # The HTML twin (with its style) is what JupyterLab shows, not the bare PNG.
+        assert output.get_attribute("data-mime-type") == "text/html"
+        found = {
+            "dark": _assert_figure_contrast(
+                image, output_dir / "dark_static_figure.png", "dark static figure"
+            )
+        }
+        assert max(found["dark"].background) < 64, found
+        page.evaluate(THEME_JS, "JupyterLab Light")
+        page.wait_for_function(
+            "() => document.body.dataset.jpThemeLight === 'true'", timeout=20_000
+        )
+        found["light"] = _assert_figure_contrast(
+            image, output_dir / "light_static_figure.png", "light static figure"
+        )
+        assert min(found["light"].background) > 200, found
+        _assert_clean_page(page, console)
+        print("static figure: " + "; ".join(f"{k}: {v.summary()}" for k, v in found.items()))
+    finally:
         page.evaluate(THEME_JS, "JupyterLab Light")
         page.wait_for_function(
             "() => document.body.dataset.jpThemeLight === 'true'", timeout=20_000

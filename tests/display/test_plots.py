@@ -22,6 +22,7 @@ from synapse_steps.display.palette import (
     WHITE,
     best_grey_on_both,
     contrast_ratio,
+    dark_filtered,
 )
 from synapse_steps.display.panels import category_panels, group_metrics, split_role
 from synapse_steps.display.plots import CategoryPlot, ShowableFigure, metrics_figure
@@ -366,32 +367,49 @@ def test_contrast_ratio_follows_wcag() -> None:
 
 
 def test_no_one_text_colour_reaches_4_5_on_white_and_jupyterlab_dark() -> None:
-    """Why the transparent theme outlines its text (palette module docstring)."""
+    """Why dark themes invert the transparent theme's figures (palette module docstring)."""
     grey, ratio = best_grey_on_both(WHITE, JUPYTERLAB_DARK[0])
     assert ratio < TEXT_CONTRAST
     assert grey == "#797979"
 
 
+def test_the_dark_filter_inverts_greys_and_keeps_hues() -> None:
+    assert dark_filtered("#ffffff") == "#000000"
+    assert dark_filtered("#262626") == "#d9d9d9"
+    assert dark_filtered("#808080") == "#7f7f7f"
+    # invert(1) alone would turn blue orange; the half-turn of hue brings each hue back.
+    for colour in LINE_COLOURS[:5]:
+        before = [int(colour[i : i + 2], 16) for i in (1, 3, 5)]
+        after = [int(dark_filtered(colour)[i : i + 2], 16) for i in (1, 3, 5)]
+        assert after.index(max(after)) == before.index(max(before)), (colour, after)
+        # and lighter: a line for a dark page
+        assert contrast_ratio(dark_filtered(colour), "#000000") > contrast_ratio(colour, "#000000")
+    with pytest.raises(ValueError, match="'#fff'"):
+        dark_filtered("#fff")
+
+
 @pytest.mark.parametrize("theme", ["light", "dark", "auto"])
 def test_palette_text_and_lines_reach_wcag_contrast(theme: str) -> None:
+    """As drawn on its pages, and through the dark filter on its filtered pages."""
     palette = PALETTES[theme]  # type: ignore[index]
-    for page in palette.pages:
+    shown = [(page, lambda colour: colour) for page in palette.pages]
+    shown += [(page, dark_filtered) for page in palette.filtered_pages]
+    for page, seen in shown:
         for colour in (*palette.lines, palette.muted):
-            assert contrast_ratio(colour, page) >= NON_TEXT_CONTRAST, (colour, page)
-        if palette.halo is None:
-            assert contrast_ratio(palette.text, page) >= TEXT_CONTRAST, page
-    if palette.halo is not None:
-        # The glyph's surround is the outline, whatever the page; on white both read.
-        assert contrast_ratio(palette.text, palette.halo) >= TEXT_CONTRAST
-        assert contrast_ratio(palette.text, WHITE) >= TEXT_CONTRAST
-        assert contrast_ratio(palette.halo, WHITE) >= TEXT_CONTRAST
+            assert contrast_ratio(seen(colour), page) >= NON_TEXT_CONTRAST, (colour, page)
+        assert contrast_ratio(seen(palette.text), page) >= TEXT_CONTRAST, page
 
 
-def test_the_auto_theme_is_read_on_white_and_on_both_jupyterlab_darks() -> None:
+def test_the_auto_theme_is_drawn_for_white_and_inverted_on_both_jupyterlab_darks() -> None:
     auto = PALETTES["auto"]
-    assert set(auto.pages) == {"#ffffff", "#111111", "#1e1e1e"}
+    assert auto.pages == (WHITE,)
+    assert auto.filtered_pages == JUPYTERLAB_DARK == ("#111111", "#1e1e1e")
     assert auto.background is None
     assert auto.lines == LINE_COLOURS
+    assert auto.inverted_in_dark
+    # The explicit themes paint their own background: never inverted.
+    assert not PALETTES["light"].inverted_in_dark
+    assert not PALETTES["dark"].inverted_in_dark
 
 
 @pytest.mark.parametrize(
@@ -412,7 +430,7 @@ def test_backgrounds_are_transparent_or_the_themes_own(
         assert (pixel[3] if isinstance(corner, int) else pixel) == corner  # type: ignore[index]
 
 
-def test_auto_text_is_outlined_and_the_text_colour_is_drawn() -> None:
+def test_auto_text_is_drawn_in_its_colour_without_an_outline() -> None:
     store = MetricStore()
     for step in range(5):
         store.add({"loss": 1 / (step + 1), "step": step}, "fit")
@@ -420,11 +438,14 @@ def test_auto_text_is_outlined_and_the_text_colour_is_drawn() -> None:
     png = plot.render()
     ax = plot._axes["loss"]
     for text in (ax.title, ax.xaxis.label, *ax.get_xticklabels(), *ax.get_yticklabels()):
-        assert text.get_path_effects(), text
+        assert not text.get_path_effects(), text
         assert text.get_color() == PALETTES["auto"].text
-    pixels = {tuple(p[:3]) for p in np.asarray(image(png).convert("RGBA")).reshape(-1, 4)}
-    assert (0x76, 0x76, 0x76) in pixels
-    assert (0, 0, 0) in pixels
+    # Opaque pixels only: transparent ones carry no colour a page shows.
+    pixels = {
+        tuple(p[:3]) for p in np.asarray(image(png).convert("RGBA")).reshape(-1, 4) if p[3] == 255
+    }
+    assert (0x26, 0x26, 0x26) in pixels
+    assert (0, 0, 0) not in pixels  # the old black outline
 
 
 def test_the_palette_and_panels_load_without_matplotlib() -> None:
