@@ -28,7 +28,7 @@ $(STAMP_RAY): pyproject.toml | $(BIN)/python
 	touch $@
 
 $(STAMP_BROWSER): pyproject.toml | $(BIN)/python
-	$(PIP) install --quiet -e '.[test,browser]'
+	$(PIP) install --quiet -e '.[test,browser,ray]'  # Run All covers tutorial 10 (Ray)
 	touch $@
 
 ## make demo: the main job on the embedded defaults, in the terminal; tutorials as HTML in build/
