@@ -21,6 +21,7 @@ from typing import Any
 from synapse_steps.journal._codec import decode
 from synapse_steps.journal._errors import JournalError
 from synapse_steps.journal._lock import RunLock, is_held, lock_path
+from synapse_steps.journal._metric_batch import expand
 from synapse_steps.journal._store import Store, run_keys, store_for
 
 #: ``rollback(step_name, data, rollback_data)``: undo one step from its journaled result.
@@ -307,4 +308,10 @@ def run_records(journal: Path, run_id: str) -> list[dict[str, Any]]:
             "ORDER BY id",
             run_keys(row[0]),
         ).fetchall()
-    return [record for (body,) in bodies for record in decode(body)]
+    try:
+        return expand(record for (body,) in bodies for record in decode(body))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise JournalError(
+            f"The records of run {run_id!r} in {journal} cannot be read ({exc}); the journal "
+            "file was modified by something else."
+        ) from exc

@@ -24,6 +24,7 @@ from synapse_steps._warn import warn_user
 from synapse_steps.journal._codec import encode_mapping, encode_records
 from synapse_steps.journal._errors import JournalError
 from synapse_steps.journal._lock import RunLock
+from synapse_steps.journal._metric_batch import METRICS_TYPE, MetricBatch
 from synapse_steps.journal._store import Store, row_key
 
 #: ``record()`` types that are coalesced (the core's ``ProgressReported.to_dict()["type"]``).
@@ -65,7 +66,11 @@ class JournalRun:
         self.run_id = run_id
         self.workflow = workflow
         self._lock = lock
-        self._pending: list[dict[str, Any]] = []
+        self._pending: list[dict[str, Any] | MetricBatch] = []
+        #: The metric batch the next metric record may join, and the rows added to it since
+        #: it was buffered (they count towards FLUSH_RECORDS).
+        self._batch: MetricBatch | None = None
+        self._batched = 0
         self._next_entry = row_key(key, 0)
         self._progress: dict[Hashable, dict[str, Any] | SupportsToDict] = {}
         self._last_commit = time.monotonic()
@@ -93,17 +98,48 @@ class JournalRun:
         if event.get("type") == PROGRESS_TYPE:
             self._progress[(event.get("step"), event.get("category"))] = event
             return
+        self._batch = None  # a later metric record starts a new batch: the order is kept
+        self._buffer(event)
+
+    def metrics(self, category: str, values: dict[str, Any], at: float) -> None:
+        """Buffer one metric record (``MetricsReported``): the per-call path of a training loop.
+
+        Consecutive records of one category with the same plain-number values are kept as
+        columns (see ``_metric_batch``); ``run_records`` gives them back as metric records.
+        """
+        batch = self._batch
+        if batch is not None and batch.add(category, values, at):
+            self._batched += 1
+            if (
+                self._batched >= FLUSH_RECORDS
+                or time.monotonic() - self._last_commit >= FLUSH_SECONDS
+            ):
+                self._flush_buffered()
+            return
+        self._batch = batch = MetricBatch.start(category, values, at)
+        if batch is None:
+            self._buffer({"type": METRICS_TYPE, "category": category, "values": values, "time": at})
+        else:
+            self._buffer(batch)
+
+    def _buffer(self, item: dict[str, Any] | MetricBatch) -> None:
         pending = self._pending
         if self._progress:
             pending.extend(_as_dicts(self._progress.values()))
             self._progress = {}
-        pending.append(event)
-        if len(pending) >= FLUSH_RECORDS or time.monotonic() - self._last_commit >= FLUSH_SECONDS:
-            if self._finished is not None:
-                # A record after finish() (a stray late log) has no run to go to.
-                self._pending = []
-                return
-            self._commit()
+        pending.append(item)
+        if (
+            len(pending) + self._batched >= FLUSH_RECORDS
+            or time.monotonic() - self._last_commit >= FLUSH_SECONDS
+        ):
+            self._flush_buffered()
+
+    def _flush_buffered(self) -> None:
+        if self._finished is not None:
+            # A record after finish() (a stray late log) has no run to go to.
+            self._pending, self._batch, self._batched = [], None, 0
+            return
+        self._commit()
 
     def progress(self, key: Hashable, record: dict[str, Any] | SupportsToDict) -> None:
         """Fast path for a progress record: it replaces the previous one with the same ``key``.
@@ -118,10 +154,11 @@ class JournalRun:
     def _take_records(self) -> str | None:
         """What ``record`` buffered, as one JSON array (``None`` if nothing); the buffer empties."""
         pending, self._pending = self._pending, []
+        self._batch, self._batched = None, 0  # a committed batch is never added to again
         if self._progress:
             progress, self._progress = self._progress, {}
             pending.extend(_as_dicts(progress.values()))
-        return encode_records(pending) if pending else None
+        return encode_records(_as_dicts(pending)) if pending else None
 
     def _commit(
         self, step: tuple[Any, ...] | None = None, sql: str | None = None, params: Any = ()

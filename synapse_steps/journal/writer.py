@@ -197,7 +197,13 @@ class JournalWriter:
         self._record(record)
 
     def on_metrics(self, record: MetricsReported) -> None:
-        self._record(record)
+        # A training loop's per-call path: no dict per record (see JournalRun.metrics).
+        run = self.run
+        if run is not None:
+            try:
+                run.metrics(record.category, record.values, record.time)
+            except Exception as exc:
+                self._broken(exc)
 
     def on_run_end(self, record: RunFinished) -> None:
         self._record(record)

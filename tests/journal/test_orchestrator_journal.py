@@ -21,6 +21,7 @@ import pytest
 from orchestrator_child import WORKFLOW, FileStep, context, lines, registry
 
 from synapse_steps import JournalError, SynapseStepsError
+from synapse_steps.context import RuntimeContext
 from synapse_steps.events import StepFailed
 from synapse_steps.journal import JournalError as LayerJournalError
 from synapse_steps.journal import (
@@ -30,7 +31,7 @@ from synapse_steps.journal import (
     run_records,
     unfinished_runs,
 )
-from synapse_steps.steps import BaseStep, BaseStepContext, Orchestrator, StepResult
+from synapse_steps.steps import BaseStep, BaseStepContext, Orchestrator, StepRegistry, StepResult
 
 _CONTEXT = multiprocessing.get_context("forkserver")
 _CONTEXT.set_forkserver_preload(["orchestrator_child"])
@@ -323,3 +324,45 @@ def test_interrupt_in_an_earlier_hook_closes_the_journal_quietly(tmp_path: Path)
     (run_id,) = orch._writer.journal_run_ids
     assert run_records(run_id, path=journal)[-1]["status"] == "interrupted"
     assert _sides(tmp_path) == set()
+
+
+def test_a_training_loop_s_metrics_are_journaled_in_order_with_its_logs(tmp_path: Path) -> None:
+    class Fit(BaseStep[BaseStepContext]):
+        name = "fit"
+        progress_weight = 1.0
+
+        def execute(self, context: BaseStepContext) -> StepResult:
+            for i in range(2500):
+                context.set_metrics({"loss": 1 / (i + 1), "step": i})
+                if i % 700 == 350:  # mid-batch, not at a flush
+                    context.log("checkpoint", {"at": i})
+            context.set_metrics({"note": "text values stay plain records"})
+            return StepResult()
+
+    class Stream:
+        def __init__(self) -> None:
+            self.seen: list[Any] = []
+
+        def on_metrics(self, record: Any) -> None:
+            self.seen.append(("MetricsReported", record.category, record.values))
+
+        def on_log(self, record: Any) -> None:
+            self.seen.append(("Logged", record.event, record.data))
+
+    reg = StepRegistry[BaseStepContext]()
+    reg.register(Fit())
+    stream = Stream()
+    journal = tmp_path / "journal.sqlite3"
+    ctx = BaseStepContext(runtime_ctx=RuntimeContext(logger=[stream]))
+    orch = Orchestrator(reg, ctx, journal=journal)
+    orch.execute()
+    records = run_records(orch._writer.journal_run_ids[-1], path=journal)
+    journaled = [
+        (r["type"], r["category"], r["values"])
+        if r["type"] == "MetricsReported"
+        else (r["type"], r["event"], r["data"])
+        for r in records
+        if r["type"] in ("MetricsReported", "Logged")
+    ]
+    assert journaled == stream.seen
+    assert len(journaled) == 2500 + 4 + 1
