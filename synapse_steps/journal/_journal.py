@@ -18,7 +18,11 @@ from synapse_steps.journal._errors import JournalError
 from synapse_steps.journal._lock import RunLock, lock_path
 from synapse_steps.journal._recovery import RecoveryReport, Rollback, RunInfo
 from synapse_steps.journal._run import JournalRun
-from synapse_steps.journal._store import FILE_NAME, default_path, store_for
+from synapse_steps.journal._store import FILE_NAME, default_path, run_keys, store_for
+
+#: Finished runs kept per workflow; older ones are removed when a new run of it starts, so a
+#: journal used every day stays small. Unfinished runs are never removed.
+KEEP_FINISHED = 50
 
 
 def resolve_path(path: str | os.PathLike[str] | None) -> Path:
@@ -80,6 +84,7 @@ class Journal:
                         socket.gethostname(),
                     ),
                 ).lastrowid
+                _prune(conn, workflow)
         except BaseException:
             lock.release(remove=True)
             raise
@@ -109,3 +114,15 @@ class Journal:
     def records(self, run_id: str) -> list[dict[str, Any]]:
         """The records a run journaled, in order (progress coalesced)."""
         return _recovery.run_records(self.path, run_id)
+
+
+def _prune(conn: Any, workflow: str) -> None:
+    """Remove the workflow's finished runs beyond the newest ``KEEP_FINISHED``, with entries."""
+    old = conn.execute(
+        "SELECT id FROM runs WHERE workflow = ? AND status IS NOT NULL "
+        "ORDER BY id DESC LIMIT -1 OFFSET ?",
+        (workflow, KEEP_FINISHED),
+    ).fetchall()
+    for (key,) in old:
+        conn.execute("DELETE FROM entries WHERE id BETWEEN ? AND ?", run_keys(key))
+        conn.execute("DELETE FROM runs WHERE id = ?", (key,))

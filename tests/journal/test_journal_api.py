@@ -588,3 +588,39 @@ def test_import_synapse_steps_does_not_import_the_journal_which_needs_only_the_s
         "assert not other, other\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_old_finished_runs_are_pruned_per_workflow_unfinished_ones_never(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import synapse_steps.journal._journal as journal_module
+
+    monkeypatch.setattr(journal_module, "KEEP_FINISHED", 3)
+    journal = Journal(tmp_path / "j.sqlite3")
+    unfinished = journal.start_run("A", ["s"])
+    unfinished.step_completed(0, "s", {}, {"path": "x"})
+    finished_a = []
+    for _ in range(5):
+        run = journal.start_run("A", ["s"])
+        run.record({"type": "Logged", "event": "hello"})
+        run.finish("succeeded")
+        finished_a.append(run.run_id)
+    other = journal.start_run("B", ["s"])
+    other.finish("failed")
+    latest = journal.start_run("A", ["s"])  # prunes A's finished runs beyond the newest 3
+    latest.finish("succeeded")
+
+    for run_id in finished_a[:2]:
+        with pytest.raises(JournalError, match="has no run"):
+            journal.records(run_id)
+    for run_id in finished_a[2:]:
+        assert [r["type"] for r in journal.records(run_id)] == ["Logged"]
+    assert journal.records(other.run_id) == []  # another workflow: untouched
+    # The unfinished run (its step not rolled back) is never pruned.
+    assert [info.run_id for info in journal.unfinished_runs()] == [unfinished.run_id]
+    with sqlite3.connect(journal.path) as conn:
+        orphans = conn.execute(
+            "SELECT COUNT(*) FROM entries WHERE (id >> 32) NOT IN (SELECT id FROM runs)"
+        ).fetchone()[0]
+    assert orphans == 0
+    unfinished.finish("abandoned")
