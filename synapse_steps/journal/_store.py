@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from synapse_steps.journal._checkpoint import BACKSTOP_PAGES, Checkpointer
 from synapse_steps.journal._errors import JournalError
 
 SCHEMA_VERSION = 1
@@ -93,6 +94,9 @@ class Store:
         self.pid = os.getpid()
         self.lock = threading.RLock()
         self.conn = self._open()
+        self.checkpointer = Checkpointer(path)
+        #: Commits since the last background checkpoint was asked for (``JournalRun``).
+        self.commits = 0
 
     def _open(self) -> sqlite3.Connection:
         try:
@@ -110,6 +114,8 @@ class Store:
             conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
             self._init_schema(conn)
             conn.execute("PRAGMA synchronous = NORMAL")
+            # Checkpoints run in the background (see _checkpoint); this one is the backstop.
+            conn.execute(f"PRAGMA wal_autocheckpoint = {BACKSTOP_PAGES}")
         except BaseException:
             conn.close()
             raise

@@ -1,0 +1,103 @@
+"""WAL checkpoints happen in a background thread, not inside a step's commit."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+import synapse_steps.journal._checkpoint as checkpoint_module
+import synapse_steps.journal._run as run_module
+from synapse_steps.journal import Journal
+from synapse_steps.journal._checkpoint import BACKSTOP_PAGES, Checkpointer
+from synapse_steps.journal._store import store_for
+
+
+def _wal_frames(path: Path) -> tuple[int, int]:
+    """(frames in the WAL, frames of it already copied into the database), seen from outside."""
+    with sqlite3.connect(path) as conn:
+        # A PASSIVE checkpoint by another connection that copies nothing new: it only reports.
+        _busy, log, done = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    return log, done
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def test_the_writer_does_not_checkpoint_every_thousand_pages(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite3")
+    journal.start_run("wf", ["a"]).finish("succeeded")
+    conn = store_for(journal.path).conn
+    assert conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == BACKSTOP_PAGES
+    assert conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+
+
+def test_a_finished_run_is_checkpointed_in_the_background(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite3")
+    checkpointer = store_for(journal.path).checkpointer
+    before = checkpointer.done
+    run = journal.start_run("wf", ["a", "b"])
+    for i, name in enumerate(["a", "b"]):
+        run.step_completed(i, name, {"n": i}, {"path": tmp_path / name})
+    assert checkpointer.done == before  # no checkpoint while the run goes on
+    run.finish("succeeded")
+    assert _wait_for(lambda: checkpointer.done > before)
+    log, done = _wal_frames(journal.path)
+    assert log == done  # everything the run wrote is in the database file
+
+
+def test_a_long_run_asks_for_a_checkpoint_every_so_many_commits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(run_module, "EVERY_COMMITS", 5)
+    journal = Journal(tmp_path / "j.sqlite3")
+    checkpointer = store_for(journal.path).checkpointer
+    asked: list[str] = []
+    monkeypatch.setattr(
+        checkpointer, "request", lambda: asked.append(threading.current_thread().name)
+    )
+    run = journal.start_run("wf", [f"s{i}" for i in range(12)])
+    for i in range(12):
+        run.step_completed(i, f"s{i}", {}, {})
+    assert len(asked) == 2  # after the 5th and the 10th commit
+    run.finish("succeeded")
+    assert len(asked) == 3
+
+
+def test_an_idle_checkpoint_thread_ends_and_starts_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(checkpoint_module, "IDLE_SECONDS", 0.05)
+    journal = Journal(tmp_path / "j.sqlite3")
+    journal.start_run("wf", ["a"]).finish("succeeded")
+    checkpointer = Checkpointer(journal.path)
+    checkpointer.request()
+    first = checkpointer._thread
+    assert first is not None
+    assert _wait_for(lambda: checkpointer.done == 1)
+    assert _wait_for(lambda: checkpointer._thread is None)
+    first.join(timeout=5)
+    assert not first.is_alive()  # its connection closed with it
+    checkpointer.request()
+    assert _wait_for(lambda: checkpointer.done == 2)
+    assert checkpointer._thread is not first
+
+
+def test_a_checkpoint_failure_is_ignored(tmp_path: Path) -> None:
+    # A path SQLite cannot open: the thread ignores the error and keeps serving requests.
+    checkpointer = Checkpointer(tmp_path / "missing-folder" / "j.sqlite3")
+    checkpointer.request()
+    time.sleep(0.1)
+    assert checkpointer.done == 0
+    assert checkpointer._thread is not None
+    assert checkpointer._thread.is_alive()
