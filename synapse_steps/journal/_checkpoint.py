@@ -18,6 +18,8 @@ import sqlite3
 import threading
 from pathlib import Path
 
+from synapse_steps.storage import sqlite
+
 #: The writer's own (synchronous) checkpoint happens when the WAL reaches this many pages
 #: (~16 MB of 4 KB pages; a step's commit is usually one page). It only matters in a run that
 #: commits continuously: the background checkpoint then lags behind the new commits and the
@@ -68,9 +70,7 @@ class Checkpointer:
                 self._wake.clear()
                 try:
                     if conn is None:
-                        conn = sqlite3.connect(
-                            self.path, timeout=1.0, isolation_level=None, check_same_thread=False
-                        )
+                        conn = sqlite.connect(self.path, "NORMAL", busy_timeout=1.0)
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                     self.done += 1
                 except sqlite3.Error:
