@@ -103,11 +103,13 @@ class Store:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # check_same_thread=False: `lock` guards the connection.
             conn = sqlite.connect(self.path, "NORMAL", check_same_thread=False)
+        except sqlite3.DatabaseError as exc:
+            # Setting the pragmas reads the header: a file that is not a journal fails here.
+            if not isinstance(exc, sqlite3.OperationalError):
+                raise self.error(exc) from exc
+            raise self._cannot_open(exc) from exc
         except (OSError, sqlite3.Error) as exc:
-            raise JournalError(
-                f"Cannot open the run journal {self.path}: {exc}. Check that the folder is "
-                "writable, or pass another journal path (or journal=False to run without one)."
-            ) from exc
+            raise self._cannot_open(exc) from exc
         try:
             try:
                 sqlite.retry_while_locked(lambda: self._init_schema(conn), BUSY_TIMEOUT_S, 0.02)
@@ -119,6 +121,12 @@ class Store:
             conn.close()
             raise
         return conn
+
+    def _cannot_open(self, exc: BaseException) -> JournalError:
+        return JournalError(
+            f"Cannot open the run journal {self.path}: {exc}. Check that the folder is "
+            "writable, or pass another journal path (or journal=False to run without one)."
+        )
 
     def _init_schema(self, conn: sqlite3.Connection) -> None:
         mode = sqlite.set_wal(conn)
