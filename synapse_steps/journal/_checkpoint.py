@@ -14,8 +14,10 @@ the next opener replays (SQLite's design). A checkpoint only bounds the WAL's si
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
+import weakref
 from pathlib import Path
 
 from synapse_steps.storage import sqlite
@@ -27,9 +29,10 @@ from synapse_steps.storage import sqlite
 BACKSTOP_PAGES = 4000
 #: Within a run, a background checkpoint is asked for after this many commits.
 EVERY_COMMITS = 1000
-#: An idle checkpoint thread closes its connection and ends after this long (started again
-#: on the next request), so a process that touched many journals keeps no threads for them.
-IDLE_SECONDS = 10.0
+#: An idle checkpoint thread ends after this long (started again on the next request): a
+#: process forked while it lives is multi-threaded (Python 3.12 warns about that), and a
+#: process that touched many journals keeps no threads for them.
+IDLE_SECONDS = 0.5
 
 
 class Checkpointer:
@@ -37,16 +40,23 @@ class Checkpointer:
 
     PASSIVE never waits for, nor blocks, the writers and readers of the file; what it cannot
     copy now is copied by a later checkpoint. Failures are ignored: the writer's backstop
-    checkpoint still bounds the WAL.
+    checkpoint still bounds the WAL. Each checkpoint opens and closes its own connection.
+
+    ``os.fork()`` waits for a checkpoint in progress (see ``_before_fork``): a child forked
+    while the thread is inside SQLite could inherit one of SQLite's process-wide mutexes locked
+    and hang on its first SQLite call (a DataLoader worker that opens the store, say).
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._wake = threading.Event()
         self._lock = threading.Lock()
+        #: Held while the thread is inside SQLite.
+        self._running = threading.Lock()
         self._thread: threading.Thread | None = None
         #: Checkpoints this checkpointer ran (for tests and benchmarks).
         self.done = 0
+        _ALL.add(self)
 
     def request(self) -> None:
         """Checkpoint soon, in the background (returns at once)."""
@@ -59,22 +69,63 @@ class Checkpointer:
                 self._thread.start()
 
     def _run(self) -> None:
-        conn: sqlite3.Connection | None = None
+        while True:
+            if not self._wake.wait(IDLE_SECONDS):
+                with self._lock:
+                    if not self._wake.is_set():
+                        self._thread = None
+                        return
+            self._wake.clear()
+            with self._running:
+                self._checkpoint()
+
+    def _checkpoint(self) -> None:
         try:
-            while True:
-                if not self._wake.wait(IDLE_SECONDS):
-                    with self._lock:
-                        if not self._wake.is_set():
-                            self._thread = None
-                            return
-                self._wake.clear()
-                try:
-                    if conn is None:
-                        conn = sqlite.connect(self.path, "NORMAL", busy_timeout=1.0)
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                    self.done += 1
-                except sqlite3.Error:
-                    pass
+            conn = sqlite.connect(self.path, "NORMAL", busy_timeout=1.0)
+        except sqlite3.Error:
+            return
+        try:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            self.done += 1
+        except sqlite3.Error:
+            pass
         finally:
-            if conn is not None:
-                conn.close()
+            conn.close()
+
+    def _reset_in_child(self) -> None:
+        # The thread does not exist in the child; locks may have been copied held.
+        self._wake = threading.Event()
+        self._lock = threading.Lock()
+        self._running = threading.Lock()
+        self._thread = None
+
+
+_ALL: weakref.WeakSet[Checkpointer] = weakref.WeakSet()
+_HELD: list[Checkpointer] = []
+
+
+def _before_fork() -> None:
+    # Wait for checkpoints in progress (tens of ms at most) and keep new ones from starting.
+    _HELD[:] = list(_ALL)
+    for checkpointer in _HELD:
+        checkpointer._running.acquire()
+
+
+def _after_fork_in_parent() -> None:
+    for checkpointer in _HELD:
+        checkpointer._running.release()
+    _HELD.clear()
+
+
+def _after_fork_in_child() -> None:
+    for checkpointer in _ALL:
+        checkpointer._reset_in_child()
+    _HELD.clear()
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows, which has no fork
+    os.register_at_fork(
+        before=_before_fork,
+        after_in_parent=_after_fork_in_parent,
+        after_in_child=_after_fork_in_child,
+    )

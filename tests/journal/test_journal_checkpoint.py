@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
@@ -87,17 +88,45 @@ def test_an_idle_checkpoint_thread_ends_and_starts_again(
     assert _wait_for(lambda: checkpointer.done == 1)
     assert _wait_for(lambda: checkpointer._thread is None)
     first.join(timeout=5)
-    assert not first.is_alive()  # its connection closed with it
+    assert not first.is_alive()
     checkpointer.request()
     assert _wait_for(lambda: checkpointer.done == 2)
     assert checkpointer._thread is not first
 
 
 def test_a_checkpoint_failure_is_ignored(tmp_path: Path) -> None:
-    # A path SQLite cannot open: the thread ignores the error and keeps serving requests.
+    # A path SQLite cannot open: the error stays in the thread, which then ends by idling.
     checkpointer = Checkpointer(tmp_path / "missing-folder" / "j.sqlite3")
     checkpointer.request()
-    time.sleep(0.1)
+    assert _wait_for(lambda: checkpointer._thread is None)
     assert checkpointer.done == 0
-    assert checkpointer._thread is not None
-    assert checkpointer._thread.is_alive()
+
+
+def test_fork_waits_for_a_checkpoint_in_progress(tmp_path: Path) -> None:
+    # A child forked while the thread is inside SQLite could inherit SQLite's mutexes locked.
+    checkpointer = Checkpointer(tmp_path / "j.sqlite3")
+    started, finished = threading.Event(), threading.Event()
+
+    def slow_checkpoint() -> None:
+        started.set()
+        time.sleep(0.3)
+        finished.set()
+
+    checkpointer._checkpoint = slow_checkpoint  # type: ignore[method-assign]
+    checkpointer.request()
+    assert started.wait(10)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report what it inherited, then leave at once
+        state = f"{int(finished.is_set())}{int(checkpointer._thread is None)}"
+        state += str(int(checkpointer._running.acquire(blocking=False)))
+        os.write(write, state.encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        state = pipe.read()
+    os.waitpid(pid, 0)
+    # Finished before the fork; the child has no thread and a free lock of its own.
+    assert state == "111"
+    assert checkpointer._running.acquire(timeout=5)  # released in the parent too
+    checkpointer._running.release()
