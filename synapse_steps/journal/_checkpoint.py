@@ -5,7 +5,8 @@ takes 20-140 ms of wall clock, and SQLite's default (a checkpoint inside whichev
 the WAL reach 1,000 pages) put that stall into one step in ~500: 30-77 us per step on average,
 more than all the rest of the journal's per-step work. Here the writer's connection checkpoints
 only as a backstop (``BACKSTOP_PAGES``), and a thread with its own connection checkpoints when
-asked: when a run finishes and every ``EVERY_COMMITS`` commits.
+asked: when a run finishes (after ``FINISH_COMMITS`` commits or more since the last one) and
+every ``EVERY_COMMITS`` commits.
 
 Durability does not depend on checkpoints: a commit is in the WAL file (``write()`` before
 ``COMMIT`` returns) and a process that dies at any point, during a checkpoint too, leaves a WAL
@@ -29,6 +30,8 @@ from synapse_steps.storage import sqlite
 BACKSTOP_PAGES = 4000
 #: Within a run, a background checkpoint is asked for after this many commits.
 EVERY_COMMITS = 1000
+#: When a run finishes, one is asked for if this many commits were made since the last.
+FINISH_COMMITS = 250
 #: An idle checkpoint thread ends after this long (started again on the next request): a
 #: process forked while it lives is multi-threaded (Python 3.12 warns about that), and a
 #: process that touched many journals keeps no threads for them.

@@ -21,7 +21,7 @@ from collections.abc import Hashable, Iterable
 from typing import Any, Protocol
 
 from synapse_steps._warn import warn_user
-from synapse_steps.journal._checkpoint import EVERY_COMMITS
+from synapse_steps.journal._checkpoint import EVERY_COMMITS, FINISH_COMMITS
 from synapse_steps.journal._codec import encode_mapping, encode_records
 from synapse_steps.journal._errors import JournalError
 from synapse_steps.journal._lock import RunLock
@@ -291,9 +291,12 @@ class JournalRun:
         self._finished = status
         self._finalizer.detach()
         self._lock.release(remove=True)
-        # Between runs the writer is idle: the checkpoint's disk flush lands in no step.
-        self._store.commits = 0
-        self._store.checkpointer.request()
+        # Between runs the writer is idle: the checkpoint's disk flush lands in no step. Not
+        # after a few commits: a checkpoint syncs two files, and the next run may start at once.
+        store = self._store
+        if store.commits >= FINISH_COMMITS:
+            store.commits = 0
+            store.checkpointer.request()
 
     @property
     def finished(self) -> str | None:

@@ -43,7 +43,10 @@ def test_the_writer_does_not_checkpoint_every_thousand_pages(tmp_path: Path) -> 
     assert conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
 
 
-def test_a_finished_run_is_checkpointed_in_the_background(tmp_path: Path) -> None:
+def test_a_finished_run_is_checkpointed_in_the_background(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(run_module, "FINISH_COMMITS", 3)
     journal = Journal(tmp_path / "j.sqlite3")
     checkpointer = store_for(journal.path).checkpointer
     before = checkpointer.done
@@ -51,27 +54,29 @@ def test_a_finished_run_is_checkpointed_in_the_background(tmp_path: Path) -> Non
     for i, name in enumerate(["a", "b"]):
         run.step_completed(i, name, {"n": i}, {"path": tmp_path / name})
     assert checkpointer.done == before  # no checkpoint while the run goes on
-    run.finish("succeeded")
+    run.finish("succeeded")  # the third commit
     assert _wait_for(lambda: checkpointer.done > before)
     log, done = _wal_frames(journal.path)
     assert log == done  # everything the run wrote is in the database file
 
 
-def test_a_long_run_asks_for_a_checkpoint_every_so_many_commits(
+def test_checkpoints_are_asked_for_every_so_many_commits_and_after_a_long_enough_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(run_module, "EVERY_COMMITS", 5)
+    monkeypatch.setattr(run_module, "FINISH_COMMITS", 2)
     journal = Journal(tmp_path / "j.sqlite3")
     checkpointer = store_for(journal.path).checkpointer
-    asked: list[str] = []
-    monkeypatch.setattr(
-        checkpointer, "request", lambda: asked.append(threading.current_thread().name)
-    )
+    asked: list[int] = []
+    monkeypatch.setattr(checkpointer, "request", lambda: asked.append(1))
     run = journal.start_run("wf", [f"s{i}" for i in range(12)])
     for i in range(12):
         run.step_completed(i, f"s{i}", {}, {})
     assert len(asked) == 2  # after the 5th and the 10th commit
-    run.finish("succeeded")
+    run.finish("succeeded")  # 3 commits since the last request
+    assert len(asked) == 3
+    short = journal.start_run("wf", ["a"])
+    short.finish("succeeded")  # 1 commit: not worth syncing two files for
     assert len(asked) == 3
 
 
