@@ -4,7 +4,9 @@
 
 Each figure is a whole ``Orchestrator.execute()`` (``RuntimeContext(display="off")``), run
 with the journal at ``--dir`` and with ``journal=False``, interleaved (one repeat of each in
-turn), best of ``--repeat``; the difference divided by the count is the journal's cost:
+turn), best of ``--repeat``; the difference divided by the count is the journal's cost (the
+difference of the median runs is printed too: it includes the occasional slow commit, e.g. a
+WAL checkpoint, that the best run may have missed):
 
 * *per step*: ``--steps`` steps returning a small ``data`` and ``rollback_data={"path": ...}``;
 * *per progress call*: one step calling ``context.set_progress`` 200,000 times;
@@ -16,6 +18,7 @@ Run start and end (one commit each, the notice check) are included, spread over 
 from __future__ import annotations
 
 import argparse
+import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -67,21 +70,24 @@ def _workflow(steps: int, root: Path, journal: Any, **kw: Any) -> Callable[[], N
     return run
 
 
-def _best_pair(make: Callable[[Any], Callable[[], None]], journal: Path, repeat: int) -> Any:
+def _best_pair(
+    make: Callable[[Any], Callable[[], None]], journal: Path, repeat: int
+) -> tuple[float, float, float, float]:
+    """Best and median time of the run with the journal on and off: (on, off, on_med, off_med)."""
     on, off = make(journal), make(False)
     on(), off()  # warm up: imports, the journal file, the first run's notice check
-    best_on = best_off = float("inf")
+    times: dict[str, list[float]] = {"on": [], "off": []}
     for _ in range(repeat):
-        for which in ("on", "off"):
-            run = on if which == "on" else off
+        for which, run in (("on", on), ("off", off)):
             start = time.perf_counter()
             run()
-            took = time.perf_counter() - start
-            if which == "on":
-                best_on = min(best_on, took)
-            else:
-                best_off = min(best_off, took)
-    return best_on, best_off
+            times[which].append(time.perf_counter() - start)
+    return (
+        min(times["on"]),
+        min(times["off"]),
+        statistics.median(times["on"]),
+        statistics.median(times["off"]),
+    )
 
 
 def main() -> None:
@@ -94,23 +100,28 @@ def main() -> None:
         root = Path(tmp)
         journal = root / "journal.sqlite3"
         n = args.steps
-        on, off = _best_pair(lambda j: _workflow(n, root, j), journal, args.repeat)
+        on, off, on_med, off_med = _best_pair(lambda j: _workflow(n, root, j), journal, args.repeat)
         print(
             f"per step:          {1e6 * (on - off) / n:7.1f} us  ({n} steps; "
-            f"{1e6 * on / n:.1f} us on, {1e6 * off / n:.1f} us off)"
+            f"{1e6 * on / n:.1f} us on, {1e6 * off / n:.1f} us off; "
+            f"median run: {1e6 * (on_med - off_med) / n:.1f} us)"
         )
-        on, off = _best_pair(
+        on, off, on_med, off_med = _best_pair(
             lambda j: _workflow(1, root, j, progress=PROGRESS_CALLS), journal, args.repeat
         )
         print(
             f"per progress call: {1e9 * (on - off) / PROGRESS_CALLS:7.1f} ns  "
-            f"({1e9 * on / PROGRESS_CALLS:.0f} ns on, {1e9 * off / PROGRESS_CALLS:.0f} ns off)"
+            f"({1e9 * on / PROGRESS_CALLS:.0f} ns on, {1e9 * off / PROGRESS_CALLS:.0f} ns off; "
+            f"median run: {1e9 * (on_med - off_med) / PROGRESS_CALLS:.1f} ns)"
         )
         m = max(n // 5, 10)
-        on, off = _best_pair(lambda j: _workflow(m, root, j, work_s=0.001), journal, args.repeat)
+        on, off, on_med, off_med = _best_pair(
+            lambda j: _workflow(m, root, j, work_s=0.001), journal, args.repeat
+        )
         print(
             f"1 ms step:         {100 * (on - off) / off:+7.1f} %   "
-            f"({1e3 * on / m:.3f} ms on, {1e3 * off / m:.3f} ms off per step)"
+            f"({1e3 * on / m:.3f} ms on, {1e3 * off / m:.3f} ms off per step; "
+            f"median run: {100 * (on_med - off_med) / off_med:+.1f} %)"
         )
 
 

@@ -2,22 +2,22 @@
 
 One connection per operation: sqlite3 objects must not cross threads, and a short-lived
 connection never holds a lock between operations, so several processes and threads can share
-one store. WAL lets readers run while a writer commits; writes take the lock up front
-(``BEGIN IMMEDIATE``) so two writers queue on ``busy_timeout`` instead of deadlocking on upgrade.
+one store. Connections, WAL and the ``BEGIN IMMEDIATE`` write transactions are
+``synapse_steps.storage.sqlite``'s (shared with the run journal).
 """
 
 from __future__ import annotations
 
 import sqlite3
-import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 
 from synapse_steps.errors import BackendError
+from synapse_steps.storage import sqlite
+from synapse_steps.storage.sqlite import BUSY_TIMEOUT_S
 
 SCHEMA_VERSION = 1
-BUSY_TIMEOUT_S = 30.0
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS datasets (
@@ -71,68 +71,46 @@ class Index:
 
     def _connect(self) -> sqlite3.Connection:
         try:
-            # isolation_level=None: we issue BEGIN/COMMIT ourselves, so transactions stay short
-            # and explicit instead of being opened implicitly by the sqlite3 module.
-            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            # FULL: a committed row must never outlive a power cut without its files, and vice
+            # versa.
+            conn = sqlite.connect(self.path, "FULL")
         except sqlite3.Error as exc:
+            # Setting the pragmas reads the file's header: garbage fails here already.
+            if _is_damage(exc):
+                raise damaged(self.path, exc) from exc
             raise BackendError(
                 f"Cannot open the local backend index {self.path}: {exc}. Check that the folder "
                 "exists and is writable, or choose another root (SYNAPSE_STEPS_HOME)."
             ) from exc
         conn.row_factory = sqlite3.Row
-        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-        # FULL: a committed row must never outlive a power cut without its files, and vice versa.
-        conn.execute("PRAGMA synchronous = FULL")
         return conn
 
     def _init_schema(self) -> None:
-        # Switching to WAL needs an exclusive lock that the busy handler does not always wait
-        # for, so two processes opening a fresh store at once retry here.
-        deadline = time.monotonic() + BUSY_TIMEOUT_S
-        while True:
-            try:
-                with closing(self._connect()) as conn:
-                    conn.execute("PRAGMA journal_mode = WAL")
-                    with self._transaction(conn):
-                        version = conn.execute("PRAGMA user_version").fetchone()[0]
-                        if version > SCHEMA_VERSION:
-                            raise BackendError(
-                                f"The index {self.path} has schema version {version}, newer than "
-                                f"this synapse_steps understands ({SCHEMA_VERSION}); upgrade "
-                                "synapse_steps or use another root."
-                            )
-                        # Not executescript(): it would COMMIT our transaction first.
-                        for statement in _SCHEMA.split(";"):
-                            if statement.strip():
-                                conn.execute(statement)
-                        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-                return
-            except sqlite3.Error as exc:
-                if _is_damage(exc):
-                    raise damaged(self.path, exc) from exc
-                locked = isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
-                if not locked or time.monotonic() > deadline:
-                    raise BackendError(
-                        f"Cannot initialise the local backend index {self.path}: {exc}."
-                    ) from exc
-                time.sleep(0.05)
+        try:
+            sqlite.retry_while_locked(self._create_schema, BUSY_TIMEOUT_S, 0.05)
+        except sqlite3.Error as exc:
+            if _is_damage(exc):
+                raise damaged(self.path, exc) from exc
+            raise BackendError(
+                f"Cannot initialise the local backend index {self.path}: {exc}."
+            ) from exc
 
-    @staticmethod
-    @contextmanager
-    def _transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        try:
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
+    def _create_schema(self) -> None:
+        with closing(self._connect()) as conn:
+            sqlite.set_wal(conn)
+            with sqlite.immediate(conn):
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+                if version > SCHEMA_VERSION:
+                    raise BackendError(
+                        f"The index {self.path} has schema version {version}, newer than "
+                        f"this synapse_steps understands ({SCHEMA_VERSION}); upgrade "
+                        "synapse_steps or use another root."
+                    )
+                # Not executescript(): it would COMMIT our transaction first.
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
@@ -149,7 +127,7 @@ class Index:
     def write(self) -> Iterator[sqlite3.Connection]:
         """A write transaction holding the store's write lock; committed on a clean exit only."""
         try:
-            with closing(self._connect()) as conn, self._transaction(conn):
+            with closing(self._connect()) as conn, sqlite.immediate(conn):
                 yield conn
         except sqlite3.Error as exc:
             if _is_damage(exc):

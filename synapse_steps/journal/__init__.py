@@ -21,7 +21,8 @@ needs nothing beyond the standard library.
 
 Storage: SQLite in WAL mode (``synchronous=NORMAL``): every commit survives the death of the
 process at any instant; power loss is out of scope. See ``_store``, ``_run`` and ``_recovery``
-for the durability, buffering and recovery rules, and ``_codec`` for what values can be stored.
+for the durability, buffering and recovery rules, ``_checkpoint`` for when the WAL is copied
+into the database (in a background thread), and ``_codec`` for what values can be stored.
 """
 
 from __future__ import annotations

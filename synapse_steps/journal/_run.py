@@ -21,6 +21,7 @@ from collections.abc import Hashable, Iterable
 from typing import Any, Protocol
 
 from synapse_steps._warn import warn_user
+from synapse_steps.journal._checkpoint import EVERY_COMMITS, FINISH_COMMITS
 from synapse_steps.journal._codec import encode_mapping, encode_records
 from synapse_steps.journal._errors import JournalError
 from synapse_steps.journal._lock import RunLock
@@ -211,6 +212,10 @@ class JournalRun:
         if entry:
             self._next_entry = entry + 1
         self._last_commit = time.monotonic()
+        store.commits += 1
+        if store.commits >= EVERY_COMMITS:
+            store.commits = 0
+            store.checkpointer.request()
         return entry
 
     # -- steps -----------------------------------------------------------------------------
@@ -323,6 +328,12 @@ class JournalRun:
         self._finished = status
         self._finalizer.detach()
         self._lock.release(remove=True)
+        # Between runs the writer is idle: the checkpoint's disk flush lands in no step. Not
+        # after a few commits: a checkpoint syncs two files, and the next run may start at once.
+        store = self._store
+        if store.commits >= FINISH_COMMITS:
+            store.commits = 0
+            store.checkpointer.request()
 
     @property
     def finished(self) -> str | None:

@@ -15,15 +15,16 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from synapse_steps.journal._checkpoint import BACKSTOP_PAGES, Checkpointer
 from synapse_steps.journal._errors import JournalError
+from synapse_steps.storage import sqlite
+from synapse_steps.storage.sqlite import BUSY_TIMEOUT_S
 
 SCHEMA_VERSION = 1
-BUSY_TIMEOUT_S = 30.0
 FILE_NAME = "journal.sqlite3"
 
 _SCHEMA = """
@@ -93,72 +94,60 @@ class Store:
         self.pid = os.getpid()
         self.lock = threading.RLock()
         self.conn = self._open()
+        self.checkpointer = Checkpointer(path)
+        #: Commits since the last background checkpoint was asked for (``JournalRun``).
+        self.commits = 0
 
     def _open(self) -> sqlite3.Connection:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            # isolation_level=None: BEGIN/COMMIT are ours; check_same_thread=False: `lock` guards.
-            conn = sqlite3.connect(
-                self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
-            )
+            # check_same_thread=False: `lock` guards the connection.
+            conn = sqlite.connect(self.path, "NORMAL", check_same_thread=False)
+        except sqlite3.DatabaseError as exc:
+            # Setting the pragmas reads the header: a file that is not a journal fails here.
+            if not isinstance(exc, sqlite3.OperationalError):
+                raise self.error(exc) from exc
+            raise self._cannot_open(exc) from exc
         except (OSError, sqlite3.Error) as exc:
-            raise JournalError(
-                f"Cannot open the run journal {self.path}: {exc}. Check that the folder is "
-                "writable, or pass another journal path (or journal=False to run without one)."
-            ) from exc
+            raise self._cannot_open(exc) from exc
         try:
-            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-            self._init_schema(conn)
-            conn.execute("PRAGMA synchronous = NORMAL")
+            try:
+                sqlite.retry_while_locked(lambda: self._init_schema(conn), BUSY_TIMEOUT_S, 0.02)
+            except sqlite3.DatabaseError as exc:
+                raise self.error(exc) from exc
+            # Checkpoints run in the background (see _checkpoint); this one is the backstop.
+            conn.execute(f"PRAGMA wal_autocheckpoint = {BACKSTOP_PAGES}")
         except BaseException:
             conn.close()
             raise
         return conn
 
-    def _init_schema(self, conn: sqlite3.Connection) -> None:
-        # Switching to WAL needs an exclusive lock that the busy handler does not always wait
-        # for, so processes opening a fresh journal at the same moment retry here.
-        deadline = time.monotonic() + BUSY_TIMEOUT_S
-        while True:
-            try:
-                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-                if mode != "wal":
-                    raise JournalError(
-                        f"The run journal {self.path} cannot use WAL mode (got {mode!r}); it "
-                        "needs a local file system. Pass a journal path on a local disk."
-                    )
-                with self._transaction(conn):
-                    version = conn.execute("PRAGMA user_version").fetchone()[0]
-                    if version > SCHEMA_VERSION:
-                        raise JournalError(
-                            f"The run journal {self.path} has schema version {version}, newer "
-                            f"than this synapse_steps understands ({SCHEMA_VERSION}); upgrade "
-                            "synapse_steps or pass another journal path."
-                        )
-                    if version < SCHEMA_VERSION:
-                        for statement in _SCHEMA.split(";"):
-                            if statement.strip():
-                                conn.execute(statement)
-                        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-                return
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() > deadline:
-                    raise self.error(exc) from exc
-                time.sleep(0.02)
-            except sqlite3.DatabaseError as exc:
-                raise self.error(exc) from exc
+    def _cannot_open(self, exc: BaseException) -> JournalError:
+        return JournalError(
+            f"Cannot open the run journal {self.path}: {exc}. Check that the folder is "
+            "writable, or pass another journal path (or journal=False to run without one)."
+        )
 
-    @staticmethod
-    @contextmanager
-    def _transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
+    def _init_schema(self, conn: sqlite3.Connection) -> None:
+        mode = sqlite.set_wal(conn)
+        if mode != "wal":
+            raise JournalError(
+                f"The run journal {self.path} cannot use WAL mode (got {mode!r}); it "
+                "needs a local file system. Pass a journal path on a local disk."
+            )
+        with sqlite.immediate(conn):
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise JournalError(
+                    f"The run journal {self.path} has schema version {version}, newer "
+                    f"than this synapse_steps understands ({SCHEMA_VERSION}); upgrade "
+                    "synapse_steps or pass another journal path."
+                )
+            if version < SCHEMA_VERSION:
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def error(self, exc: BaseException) -> JournalError:
         return JournalError(
@@ -172,7 +161,7 @@ class Store:
         """One write transaction, committed (durable against a process kill) on a clean exit."""
         with self.lock:
             try:
-                with self._transaction(self.conn):
+                with sqlite.immediate(self.conn):
                     yield self.conn
             except sqlite3.Error as exc:
                 raise self.error(exc) from exc

@@ -22,7 +22,6 @@ from synapse_steps.events import (
     Logged,
     MetricsReported,
     RunFinished,
-    RunProgress,
     RunStarted,
     StepFailed,
     StepFinished,
@@ -52,7 +51,9 @@ class UnfinishedRunWarning(UserWarning):
 class JournalWriter:
     """Writes the runs of one workflow into the journal at ``path`` (None: default store).
 
-    Opens nothing until a run starts.
+    Opens nothing until a run starts. ``RunProgress`` records are not journaled: they are derived
+    from the steps' ``StepFinished`` records and the plan (``RunStarted.steps``), and having no
+    hook for them keeps the recorder from calling the writer for them at all.
     """
 
     def __init__(self, path: PathArg, workflow: str) -> None:
@@ -188,9 +189,6 @@ class JournalWriter:
         self._record(record)
 
     def on_step_reuse(self, record: StepReused) -> None:
-        self._record(record)
-
-    def on_run_progress(self, record: RunProgress) -> None:
         self._record(record)
 
     def on_log(self, record: Logged) -> None:

@@ -1,6 +1,7 @@
 """A child process for the crash tests: a workflow with file side effects, journaled directly.
 
     python journal_child.py run JOURNAL WORK STEPS [SLEEP_MS] [BIG_EVERY]
+    python journal_child.py run-checkpointing JOURNAL WORK STEPS [SLEEP_MS] [BIG_EVERY]
     python journal_child.py recover JOURNAL WORK RUN_ID [SLEEP_MS]
     python journal_child.py concurrent JOURNAL WORK RUNS STEPS TAG
     python journal_child.py hold JOURNAL WORK
@@ -146,7 +147,12 @@ def main(argv: list[str], ready: Any = None) -> None:
         print("ready", flush=True)
     else:
         ready()
-    if mode == "run":
+    if mode in ("run", "run-checkpointing"):
+        if mode == "run-checkpointing":
+            # A background checkpoint after every other commit: kills land inside them.
+            import synapse_steps.journal._run as run_module
+
+            run_module.EVERY_COMMITS = 2
         big_every = int(argv[5]) if len(argv) > 5 else 0
         run(journal, work, int(argv[3]), float(argv[4]) if len(argv) > 4 else 2.0, big_every)
     elif mode == "recover":

@@ -483,8 +483,10 @@ def test_errors_name_the_run_and_the_journal_path(tmp_path: Path) -> None:
 def test_a_damaged_journal_file_is_reported_with_its_path(tmp_path: Path) -> None:
     path = tmp_path / "j.sqlite3"
     path.write_bytes(b"this is not a database" * 100)
-    with pytest.raises(JournalError, match=str(path)):
+    with pytest.raises(JournalError, match=str(path)) as info:
         Journal(path).start_run("wf", ["a"])
+    # Not "check that the folder is writable": the file is there, it is not a journal.
+    assert "move it away" in str(info.value)
 
 
 # -- integrity ------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import uuid
 from collections import OrderedDict
@@ -17,7 +18,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from synapse_steps.journal._codec import decode, encode_mapping, encode_records
+from synapse_steps.journal._codec import _DUMP, _DUMP_RECORD, decode, encode_mapping, encode_records
 
 
 def same(a: Any, b: Any) -> bool:
@@ -164,3 +165,33 @@ def test_a_record_never_fails_and_keeps_what_json_can_hold() -> None:
     assert fine == {"type": "A"}
     assert weird["type"] == "Logged"
     assert "tuple key" in weird["unstorable"]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"a": 1, "b": [1.5, None, True, 'é\n"x"'], "c": {"d": -0.0}},
+        [float("nan"), float("inf"), -1e300, 10**30],
+        "a str alone",
+        3,
+        None,
+        [],
+    ],
+)
+def test_the_reused_encoder_writes_what_json_dumps_writes(value: Any) -> None:
+    # Each encoder is built once (not per call, as json.dumps does); its text must not differ.
+    assert _DUMP(value) == json.dumps(value)
+    assert _DUMP_RECORD(value) == json.dumps(value)
+
+
+def test_records_encode_the_same_after_a_cyclic_one() -> None:
+    # The reused encoder keeps no state from a call that failed half-way through a value.
+    shared: list[Any] = [1]
+    shared.append(shared)
+    (bad,) = decode(encode_records([{"type": "Logged", "data": shared}]))
+    assert bad["type"] == "Logged"
+    assert "[...]" in bad["unstorable"]
+    shared.pop()
+    assert decode(encode_records([{"type": "Logged", "data": shared}])) == [
+        {"type": "Logged", "data": [1]}
+    ]

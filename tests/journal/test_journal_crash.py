@@ -68,9 +68,11 @@ def _integrity_ok(journal: Path) -> None:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
-def _crash_run(journal: Path, work: Path, rng: random.Random, window: float) -> bool:
+def _crash_run(
+    journal: Path, work: Path, rng: random.Random, window: float, mode: str = "run"
+) -> bool:
     work.mkdir()
-    proc = _spawn("run", str(journal), str(work), str(STEPS), "2", "5")
+    proc = _spawn(mode, str(journal), str(work), str(STEPS), "2", "5")
     return _kill_after(proc, rng.uniform(0, window))
 
 
@@ -140,6 +142,39 @@ def test_kill_9_at_random_points_then_recover(tmp_path: Path) -> None:
             recover_steps(run_id, rollback_deleting(work, 0), path=journal)
     # The random kills did land at many different points of the run.
     assert len(outcomes) >= 6, outcomes
+
+
+@pytest.mark.slow
+def test_kill_9_during_background_checkpoints_then_recover(tmp_path: Path) -> None:
+    # The child checkpoints in its background thread after every other commit (and the big
+    # steps give those checkpoints megabytes to copy), so kills land inside checkpoints too:
+    # the journal must still list exactly the journaled steps, recover them and check intact.
+    rng = random.Random(int(os.environ.get("JOURNAL_CRASH_SEED", "20261201")) + 1)
+    killed_mid_run = 0
+    for trial in range(12):
+        journal, work = tmp_path / f"j{trial}.sqlite3", tmp_path / f"t{trial}"
+        work.mkdir()
+        proc = _spawn("run-checkpointing", str(journal), str(work), str(STEPS), "2", "5")
+        # Killed once a random number of steps were journaled, a few ms later (timed from the
+        # run's own progress, not from its start: a loaded machine must not skew the kills).
+        wanted = rng.randint(2, STEPS - 2)
+        deadline = time.monotonic() + 60
+        while len(_lines(work / "after.log")) < wanted and time.monotonic() < deadline:
+            time.sleep(0.001)
+        killed = _kill_after(proc, rng.uniform(0, 0.003))
+        listed = _check_listing(journal, work)
+        _integrity_ok(journal)
+        if not killed or listed is None:  # the last steps were quicker than the delay
+            continue
+        killed_mid_run += 1
+        assert len(listed) >= wanted
+        run_id = (work / "run_id").read_text()
+        report = recover_steps(run_id, rollback_deleting(work, 0), path=journal)
+        assert list(report.rolled_back) == listed[::-1]
+        assert sorted(_lines(work / "deleted.log")) == sorted(listed)
+        assert _side_files(work) <= {f"s{len(listed):02d}"}
+        assert unfinished_runs(journal) == []
+    assert killed_mid_run >= 8
 
 
 @pytest.mark.slow

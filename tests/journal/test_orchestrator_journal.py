@@ -88,6 +88,20 @@ def test_journal_is_on_by_default_in_the_store_root(tmp_path: Path) -> None:
     ]
 
 
+def test_run_progress_is_derived_not_journaled(tmp_path: Path) -> None:
+    # RunProgress follows from the StepFinished records and the plan: journaling it would
+    # cost a record per step for nothing the journal's readers use.
+    journal = tmp_path / "j.sqlite3"
+    orch = _orchestrator(tmp_path, journal=journal)
+    orch.execute()
+    (run_id,) = orch._writer.journal_run_ids
+    records = run_records(run_id, path=journal)
+    types = [r["type"] for r in records]
+    assert "RunProgress" not in types
+    assert [r["name"] for r in records if r["type"] == "StepFinished"] == ["s00", "s01", "s02"]
+    assert records[0]["steps"]  # the plan, to derive the run's progress from
+
+
 def test_journal_false_writes_nothing(tmp_path: Path) -> None:
     home = Path(os.environ["SYNAPSE_STEPS_HOME"])
     _orchestrator(tmp_path, journal=False).execute()
