@@ -18,6 +18,7 @@ Run start and end (one commit each, the notice check) are included, spread over 
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import statistics
 import tempfile
 import time
@@ -90,6 +91,27 @@ def _best_pair(
     )
 
 
+def _bare_commit(root: Path, repeat: int, rows: int = 500) -> float:
+    """Seconds one bare SQLite INSERT + commit takes here (WAL, synchronous=NORMAL, ~1 KB row):
+    the floor under any per-step journal that commits before the next step starts."""
+    path = root / "bare.sqlite3"
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT, b TEXT, c TEXT)")
+        text = "x" * 300
+        best = float("inf")
+        for _ in range(repeat):
+            start = time.perf_counter()
+            for _ in range(rows):
+                conn.execute("INSERT INTO t (a, b, c) VALUES (?, ?, ?)", (text, text, text))
+            best = min(best, (time.perf_counter() - start) / rows)
+        return best
+    finally:
+        conn.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=500)
@@ -101,10 +123,13 @@ def main() -> None:
         journal = root / "journal.sqlite3"
         n = args.steps
         on, off, on_med, off_med = _best_pair(lambda j: _workflow(n, root, j), journal, args.repeat)
+        bare = _bare_commit(root, args.repeat)
         print(
             f"per step:          {1e6 * (on - off) / n:7.1f} us  ({n} steps; "
             f"{1e6 * on / n:.1f} us on, {1e6 * off / n:.1f} us off; "
-            f"median run: {1e6 * (on_med - off_med) / n:.1f} us)"
+            f"median run: {1e6 * (on_med - off_med) / n:.1f} us)\n"
+            f"                   {(on - off) / n / bare:7.1f} x a bare SQLite INSERT + commit "
+            f"here ({1e6 * bare:.1f} us, the floor of a commit per step)"
         )
         on, off, on_med, off_med = _best_pair(
             lambda j: _workflow(1, root, j, progress=PROGRESS_CALLS), journal, args.repeat
