@@ -101,7 +101,7 @@ class Recorder:
         self._next_progress = 0.0
         self._warned_progress = False
         # The progress gate (see set_progress): the category, total and value range whose calls
-        # only remember their value, the value held, and how many calls pass before a full one.
+        # only leave their value, the value held, the slice's width and when it was armed.
         self._gate_category: str | None = None
         self._gate_total: float = math.nan
         self._gate_low, self._gate_high = math.inf, -math.inf
