@@ -698,6 +698,17 @@ metrics_figure(store)
 """
 
 
+def _wait_for_filter(page: Any, image: Any, *, inverted: bool) -> None:
+    """Wait until the figure's computed style has (or has no) filter, then one more frame."""
+    check = "!==" if inverted else "==="
+    page.wait_for_function(
+        f"img => getComputedStyle(img).filter {check} 'none'",
+        arg=image.element_handle(),
+        timeout=20_000,
+    )
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+
+
 @pytest.mark.browser
 @pytest.mark.timeout(300)
 def test_static_figure_in_both_themes(
@@ -737,6 +748,7 @@ def test_static_figure_in_both_themes(
         output = _run_output(page).locator(".jp-OutputArea-output").last
         # The HTML twin (with its style) is what JupyterLab shows, not the bare PNG.
         assert output.get_attribute("data-mime-type") == "text/html"
+        _wait_for_filter(page, image, inverted=True)
         found = {
             "dark": _assert_figure_contrast(
                 image, output_dir / "dark_static_figure.png", "dark static figure"
@@ -747,6 +759,8 @@ def test_static_figure_in_both_themes(
         page.wait_for_function(
             "() => document.body.dataset.jpThemeLight === 'true'", timeout=20_000
         )
+        # The theme marker flips before the page restyles: wait until the image is drawn as is.
+        _wait_for_filter(page, image, inverted=False)
         found["light"] = _assert_figure_contrast(
             image, output_dir / "light_static_figure.png", "light static figure"
         )
