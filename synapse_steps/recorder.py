@@ -148,7 +148,8 @@ class Recorder:
     def publish(self, record: Record) -> None:
         """Fold a record into the run's state, then hand it to the subscribers."""
         kind = type(record)
-        self._take_gated()
+        if self._gate_current is not None:  # checked here: three records per step come by
+            self._take_gated()
         if self._unsent:
             with self._lock:
                 self._send_progress()
