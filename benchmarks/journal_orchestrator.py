@@ -18,7 +18,6 @@ Run start and end (one commit each, the notice check) are included, spread over 
 from __future__ import annotations
 
 import argparse
-import sqlite3
 import statistics
 import tempfile
 import time
@@ -28,6 +27,7 @@ from typing import Any
 
 from synapse_steps import RuntimeContext
 from synapse_steps.steps import BaseStep, BaseStepContext, Orchestrator, StepRegistry, StepResult
+from synapse_steps.storage import sqlite
 
 PROGRESS_CALLS = 200_000
 
@@ -94,11 +94,9 @@ def _best_pair(
 def _bare_commit(root: Path, repeat: int, rows: int = 500) -> float:
     """Seconds one bare SQLite INSERT + commit takes here (WAL, synchronous=NORMAL, ~1 KB row):
     the floor under any per-step journal that commits before the next step starts."""
-    path = root / "bare.sqlite3"
-    conn = sqlite3.connect(path, isolation_level=None)
+    conn = sqlite.connect(root / "bare.sqlite3", "NORMAL")  # the journal's own settings
     try:
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
+        sqlite.set_wal(conn)
         conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT, b TEXT, c TEXT)")
         text = "x" * 300
         best = float("inf")

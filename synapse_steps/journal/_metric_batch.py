@@ -27,6 +27,11 @@ _INT64 = (-(2**63), 2**63)
 _SWAP = sys.byteorder != "little"
 
 
+def metric_record(category: str, values: Mapping[str, Any], time: float) -> dict[str, Any]:
+    """One metric record as the core's ``to_dict(MetricsReported(...))`` gives it."""
+    return {"type": METRICS_TYPE, "category": category, "values": values, "time": time}
+
+
 def _kind(value: Any) -> str | None:
     """The array type code a value fits exactly: 'd' float, 'q' int64, None for anything else."""
     kind = type(value)
@@ -133,5 +138,5 @@ def expand(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         category = record["category"]
         for index, time in enumerate(times):
             values = {name: column[index] for name, column in zip(names, columns, strict=True)}
-            out.append({"type": METRICS_TYPE, "category": category, "values": values, "time": time})
+            out.append(metric_record(category, values, time))
     return out

@@ -25,7 +25,7 @@ from synapse_steps.journal._checkpoint import EVERY_COMMITS, FINISH_COMMITS
 from synapse_steps.journal._codec import encode_mapping, encode_records
 from synapse_steps.journal._errors import JournalError
 from synapse_steps.journal._lock import RunLock
-from synapse_steps.journal._metric_batch import METRICS_TYPE, MetricBatch
+from synapse_steps.journal._metric_batch import MetricBatch, metric_record
 from synapse_steps.journal._store import Store, row_key
 
 #: ``record()`` types that are coalesced (the core's ``ProgressReported.to_dict()["type"]``).
@@ -119,7 +119,7 @@ class JournalRun:
             return
         self._batch = batch = MetricBatch.start(category, values, at)
         if batch is None:
-            self._buffer({"type": METRICS_TYPE, "category": category, "values": values, "time": at})
+            self._buffer(metric_record(category, values, at))
         else:
             self._buffer(batch)
 

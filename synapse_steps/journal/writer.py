@@ -206,8 +206,8 @@ class JournalWriter:
     def on_run_end(self, record: RunFinished) -> None:
         self._record(record)
         if record.kept:
-            # Kept for resume()/rollback(): the run stays open, its steps recoverable. Commit
-            # what was buffered so the journal shows the run as far as it got.
+            # Kept for resume()/rollback(): the run stays open, its steps recoverable (each was
+            # committed when it ended); this record goes with the next commit.
             return
         self._finish(record.status)
 
