@@ -2,11 +2,11 @@
 
 A WAL checkpoint syncs the WAL and the database file to disk: on the test VM's ext4 disk that
 takes 20-140 ms of wall clock, and SQLite's default (a checkpoint inside whichever commit makes
-the WAL reach 1,000 pages) put that stall into one step in ~500: 30-77 us per step on average,
-more than all the rest of the journal's per-step work. Here the writer's connection checkpoints
-only as a backstop (``BACKSTOP_PAGES``), and a thread with its own connection checkpoints when
-asked: when a run finishes (after ``FINISH_COMMITS`` commits or more since the last one) and
-every ``EVERY_COMMITS`` commits.
+the WAL reach 1,000 pages) would put that stall into whichever run ends at that moment. Here the
+writer's connection checkpoints only as a backstop (``BACKSTOP_PAGES``), and a thread with its own
+connection checkpoints when asked: when a run finishes and ``FINISH_COMMITS`` rows or more were
+written since the last checkpoint (a run's log is folded into the store when it ends, so that is
+when the store grows).
 
 Durability does not depend on checkpoints: a commit is in the WAL file (``write()`` before
 ``COMMIT`` returns) and a process that dies at any point, during a checkpoint too, leaves a WAL
@@ -24,13 +24,11 @@ from pathlib import Path
 from synapse_steps.storage import sqlite
 
 #: The writer's own (synchronous) checkpoint happens when the WAL reaches this many pages
-#: (~16 MB of 4 KB pages; a step's commit is usually one page). It only matters in a run that
-#: commits continuously: the background checkpoint then lags behind the new commits and the
-#: WAL can only start over after a checkpoint by the writer itself.
+#: (~16 MB of 4 KB pages). It only matters when runs end back to back faster than the
+#: background checkpoints go: the WAL can then only start over after a checkpoint by the writer.
 BACKSTOP_PAGES = 4000
-#: Within a run, a background checkpoint is asked for after this many commits.
-EVERY_COMMITS = 1000
-#: When a run finishes, one is asked for if this many commits were made since the last.
+#: When a run finishes, a checkpoint is asked for if this many rows were written since the last
+#: (each run's row and status count one, each entry folded from its log one).
 FINISH_COMMITS = 250
 #: An idle checkpoint thread ends after this long (started again on the next request): a
 #: process forked while it lives is multi-threaded (Python 3.12 warns about that), and a

@@ -230,6 +230,12 @@ def encode_mapping(mapping: dict[str, Any]) -> tuple[str, list[str]]:
     Each problem is ``"['key']...: what it is"``; every top-level key is tried, so one bad value
     does not hide another.
     """
+    if type(mapping) is dict and TAG not in mapping:
+        for key, value in mapping.items():
+            if type(key) is not str or type(value) not in _PLAIN:
+                break
+        else:  # only plain values (the common case): JSON as it is, without a tagged copy
+            return _DUMP(mapping), []
     try:
         return _DUMP(_encode(mapping)), []
     except (Unstorable, RecursionError):

@@ -15,9 +15,10 @@ from typing import Any
 from synapse_steps.journal import _recovery
 from synapse_steps.journal._codec import encode_records
 from synapse_steps.journal._errors import JournalError
-from synapse_steps.journal._lock import RunLock, lock_path
+from synapse_steps.journal._lock import RunLock
 from synapse_steps.journal._recovery import RecoveryReport, Rollback, RunInfo
 from synapse_steps.journal._run import JournalRun
+from synapse_steps.journal._runlog import log_path
 from synapse_steps.journal._store import FILE_NAME, default_path, run_keys, store_for
 
 #: Finished runs kept per workflow; older ones are removed when a new run of it starts, so a
@@ -66,7 +67,7 @@ class Journal:
         run_id = uuid.uuid4().hex
         store = store_for(self.path)
         # The lock comes first: from the moment the run row exists it must read as alive.
-        lock = RunLock.acquire(lock_path(self.path, run_id))
+        lock = RunLock.acquire(log_path(self.path, run_id))
         if lock is None:  # pragma: no cover - a fresh uuid4 is never locked
             raise JournalError(f"The new run id {run_id} is already locked; retry.")
         try:

@@ -1,9 +1,10 @@
 """Per-run lock files: "is the process that owns this run still alive?".
 
-The writer of a run holds an exclusive lock on ``<journal>-locks/<run_id>.lock`` for as long as
-the run is open. The operating system releases it when the process dies, however it dies, so a
-lock that can be taken means the owner is gone (a pid alone could have been reused). Recovery
-and ``abandon`` hold the same lock while they work, so two of them never act on one run at once.
+The writer of a run holds an exclusive lock on its log file, ``<journal>-runs/<run_id>.log``
+(see ``_runlog``), for as long as the run is open. The operating system releases it when the
+process dies, however it dies, so a lock that can be taken means the owner is gone (a pid alone
+could have been reused). Recovery and ``abandon`` hold the same lock while they work, so two of
+them never act on one run at once.
 
 POSIX ``flock`` (released on the last close of the descriptor, so a forked child that keeps it
 open keeps the run alive, as it is still part of the run) and ``msvcrt.locking`` on Windows.
@@ -38,16 +39,11 @@ else:
         return True
 
 
-def lock_dir(journal: Path) -> Path:
-    return journal.with_name(journal.name + "-locks")
-
-
-def lock_path(journal: Path, run_id: str) -> Path:
-    return lock_dir(journal) / f"{run_id}.lock"
-
-
 class RunLock:
-    """An exclusive lock on one run's lock file, held until ``release``."""
+    """An exclusive lock on one run's log file, held until ``release``.
+
+    ``fd`` is open for appending: the run's owner writes its log through it.
+    """
 
     def __init__(self, path: Path, fd: int) -> None:
         self.path = path
@@ -57,11 +53,15 @@ class RunLock:
     def acquire(cls, path: Path) -> RunLock | None:
         """The lock, or ``None`` when another open descriptor (a live process) holds it.
 
-        A missing lock file is created: its owner removed it on its way out (the run's status
-        then says so), or died before its first commit.
+        A missing file is created: its owner removed it once the run's log was in the store
+        (the run's status then says so), or died before the run was committed.
         """
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        flags = os.O_RDWR | os.O_CREAT | os.O_APPEND
+        try:
+            fd = os.open(path, flags, 0o644)
+        except FileNotFoundError:  # the journal's first run (a mkdir per run costs ~50 us)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, flags, 0o644)
         if not _try_lock(fd):
             os.close(fd)
             return None

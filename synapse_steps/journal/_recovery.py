@@ -18,10 +18,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from synapse_steps.events import StepFinished, StepStarted, to_dict
 from synapse_steps.journal._codec import decode
 from synapse_steps.journal._errors import JournalError
-from synapse_steps.journal._lock import RunLock, is_held, lock_path
+from synapse_steps.journal._lock import RunLock, is_held
 from synapse_steps.journal._metric_batch import expand
+from synapse_steps.journal._runlog import ENTRY_COLUMNS, apply, fold, log_path, read_ops
 from synapse_steps.journal._store import Store, run_keys, store_for
 
 #: ``rollback(step_name, data, rollback_data)``: undo one step from its journaled result.
@@ -94,22 +96,36 @@ class RecoveryReport:
     already_rolled_back: tuple[str, ...]
 
 
-# Columns 0-7 describe the step (``_step``), 8 is the entry id, 9-10 its result (recovery only).
-_STEP_COLUMNS = "position, name, success, unstorable, completed_at, rollback, rollback_error, id"
-_STEPS_OF_RUN = "FROM entries WHERE id BETWEEN ? AND ? AND position IS NOT NULL"
+#: An entry's columns as read here: those of the run's log, then its rollback state.
+_COLUMNS = (*ENTRY_COLUMNS, "rollback", "rollback_error")
 
 
-def _step(row: tuple[Any, ...]) -> CompletedStep:
-    unstorable = tuple(json.loads(row[3])) if row[3] else ()
+def _entries(
+    conn: Any, journal: Path, run_id: str, key: int, log_size: int | None
+) -> list[dict[str, Any]]:
+    """A run's entries, oldest first: the store's and, given the ``log_size`` folded in so far
+    (``None``: the run ended, its log is all in the store), what its log holds beyond it."""
+    rows = conn.execute(
+        f"SELECT {', '.join(_COLUMNS)} FROM entries WHERE id BETWEEN ? AND ? ORDER BY id",
+        run_keys(key),
+    )
+    entries = {row[0]: dict(zip(_COLUMNS, row, strict=True)) for row in rows}
+    if log_size is not None:
+        apply(entries, read_ops(log_path(journal, run_id), log_size)[0])
+    return [entries[entry_id] for entry_id in sorted(entries)]
+
+
+def _step(entry: dict[str, Any]) -> CompletedStep:
+    unstorable = tuple(json.loads(entry["unstorable"])) if entry["unstorable"] else ()
     return CompletedStep(
-        position=row[0],
-        name=row[1],
-        success=bool(row[2]),
+        position=entry["position"],
+        name=entry["name"],
+        success=bool(entry["success"]),
         recoverable=not unstorable,
         unstorable=unstorable,
-        completed_at=_when(row[4]),
-        rollback=row[5],
-        rollback_error=row[6],
+        completed_at=_when(entry["completed_at"]),
+        rollback=entry["rollback"],
+        rollback_error=entry["rollback_error"],
     )
 
 
@@ -120,16 +136,14 @@ def unfinished_runs(journal: Path) -> list[RunInfo]:
     store = store_for(journal)
     with store.read() as conn:
         runs = conn.execute(
-            "SELECT id, run_id, workflow, steps, meta, started_at, pid, host FROM runs "
+            "SELECT id, run_id, workflow, steps, meta, started_at, pid, host, log_size FROM runs "
             "WHERE status IS NULL ORDER BY started_at, id"
         ).fetchall()
         steps = {
             row[0]: [
-                _step(step)
-                for step in conn.execute(
-                    f"SELECT {_STEP_COLUMNS} {_STEPS_OF_RUN} ORDER BY id",
-                    run_keys(row[0]),
-                )
+                _step(entry)
+                for entry in _entries(conn, journal, row[1], row[0], row[8])
+                if entry["position"] is not None
             ]
             for row in runs
         }
@@ -142,7 +156,7 @@ def unfinished_runs(journal: Path) -> list[RunInfo]:
             completed_steps=tuple(steps[row[0]]),
             pid=row[6],
             host=row[7],
-            owner_alive=is_held(lock_path(journal, row[1])),
+            owner_alive=is_held(log_path(journal, row[1])),
             meta=decode(row[4])[0],
         )
         for row in runs
@@ -150,7 +164,8 @@ def unfinished_runs(journal: Path) -> list[RunInfo]:
 
 
 def _locked_run(journal: Path, run_id: str, action: str) -> tuple[Store, int, RunLock]:
-    """The run's key and its lock, after checking it exists, is unfinished and is not owned."""
+    """The run's key and its lock, after checking it exists, is unfinished and is not owned;
+    its log is folded into the store (so from here on the store holds all of its entries)."""
     if not journal.exists():
         raise JournalError(
             f"Cannot {action} run {run_id!r}: there is no run journal at {journal}. Pass the "
@@ -166,7 +181,7 @@ def _locked_run(journal: Path, run_id: str, action: str) -> tuple[Store, int, Ru
             f"Cannot {action} run {run_id!r}: the journal {journal} has no such run. "
             "unfinished_runs() lists the runs that can be recovered or abandoned."
         )
-    lock = RunLock.acquire(lock_path(journal, run_id))
+    lock = RunLock.acquire(log_path(journal, run_id))
     if lock is None:
         raise JournalError(
             f"Cannot {action} run {run_id!r} (workflow '{row[1]}'): it is still running in "
@@ -176,8 +191,15 @@ def _locked_run(journal: Path, run_id: str, action: str) -> tuple[Store, int, Ru
     status: str | None = None
     try:
         # Re-read under the lock: another recovery may have finished just before we got it.
-        with store.read() as conn:
-            status = conn.execute("SELECT status FROM runs WHERE id = ?", (row[0],)).fetchone()[0]
+        with store.write() as conn:
+            status, log_size = conn.execute(
+                "SELECT status, log_size FROM runs WHERE id = ?", (row[0],)
+            ).fetchone()
+            if status is None:
+                # Its owner is dead and we hold the lock: nothing is appended to the log now.
+                ops, end = read_ops(lock.path, log_size)
+                if ops:
+                    fold(conn, row[0], ops, end)
         if status is not None:
             what = {
                 "recovered": "was already recovered: its steps are never rolled back twice",
@@ -214,26 +236,25 @@ def recover_steps(journal: Path, run_id: str, rollback: Rollback) -> RecoveryRep
     done = False
     try:
         with store.read() as conn:
-            rows = conn.execute(
-                f"SELECT {_STEP_COLUMNS}, data, rollback_data {_STEPS_OF_RUN} ORDER BY id DESC",
-                run_keys(key),
-            ).fetchall()
+            entries = _entries(conn, journal, run_id, key, None)
         rolled_back: list[str] = []
         retried: list[str] = []
         errors: list[str] = []
         not_recoverable: list[str] = []
         already: list[str] = []
-        for row in rows:
-            step = _step(row)
+        for entry in reversed(entries):
+            if entry["position"] is None:
+                continue
+            step = _step(entry)
             if step.rollback == "done":
                 already.append(step.name)
                 continue
             if not step.recoverable:
                 not_recoverable.append(step.name)
                 continue
-            data = _decode_result(run_id, step.name, row[8])
-            rollback_data = _decode_result(run_id, step.name, row[9])
-            _mark(store, row[7], "started")
+            data = _decode_result(run_id, step.name, entry["data"])
+            rollback_data = _decode_result(run_id, step.name, entry["rollback_data"])
+            _mark(store, entry["id"], "started")
             try:
                 rollback(step.name, data, rollback_data)
             except Exception as exc:
@@ -243,7 +264,7 @@ def recover_steps(journal: Path, run_id: str, rollback: Rollback) -> RecoveryRep
                 errors.append(f"{step.name}: {error}")
             else:
                 error = None
-            _mark(store, row[7], "done", error)
+            _mark(store, entry["id"], "done", error)
             rolled_back.append(step.name)
             if step.rollback == "started":
                 retried.append(step.name)
@@ -300,18 +321,33 @@ def run_records(journal: Path, run_id: str) -> list[dict[str, Any]]:
         raise JournalError(f"There is no run journal at {journal}; pass the path the run used.")
     store = store_for(journal)
     with store.read() as conn:
-        row = conn.execute("SELECT id FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        row = conn.execute(
+            "SELECT id, status, log_size FROM runs WHERE run_id = ?", (run_id,)
+        ).fetchone()
         if row is None:
             raise JournalError(f"The journal {journal} has no run {run_id!r}.")
-        bodies = conn.execute(
-            "SELECT records FROM entries WHERE id BETWEEN ? AND ? AND records IS NOT NULL "
-            "ORDER BY id",
-            run_keys(row[0]),
-        ).fetchall()
+        entries = _entries(conn, journal, run_id, row[0], row[2] if row[1] is None else None)
     try:
-        return expand(record for (body,) in bodies for record in decode(body))
+        return expand(record for entry in entries for record in _entry_records(entry))
     except (ValueError, KeyError, TypeError) as exc:
         raise JournalError(
             f"The records of run {run_id!r} in {journal} cannot be read ({exc}); the journal "
             "file was modified by something else."
         ) from exc
+
+
+def _entry_records(entry: dict[str, Any]) -> list[dict[str, Any]]:
+    """An entry's records, with its step's StepStarted / StepFinished put back from columns."""
+    position, name, body = entry["position"], entry["name"], entry["records"]
+    started_index, started_time = entry["started_index"], entry["started_time"]
+    duration, finished_time = entry["duration"], entry["finished_time"]
+    records: list[dict[str, Any]] = [] if body is None else decode(body)
+    if type(records) is not list:
+        raise ValueError("an entry's records are not a list")
+    if started_index is not None:
+        if not 0 <= started_index <= len(records):
+            raise ValueError(f"a StepStarted index {started_index} out of range")
+        records.insert(started_index, to_dict(StepStarted(position, name, started_time)))
+    if finished_time is not None:
+        records.append(to_dict(StepFinished(position, name, duration, finished_time)))
+    return records

@@ -1,10 +1,12 @@
 """The journal file: one SQLite connection per process per file, WAL, short write transactions.
 
-Durability model: WAL with ``synchronous=NORMAL``. A commit is written to the WAL file with
-``write()`` before ``COMMIT`` returns, so it survives the death of the process (``kill -9``, a
-dead kernel) at any instant; an interrupted transaction is simply absent (SQLite's atomic
-commit). It is not fsynced, so a power cut or an OS crash may lose the last commits: that is out
-of scope (the journal answers "which side effects did my dead kernel leave", not disk failures).
+It holds every run's row and the entries of finished (and recovered) runs; an open run's entries
+are in its log until it ends (``_runlog``). Durability model: WAL with ``synchronous=NORMAL``. A
+commit is written to the WAL file with ``write()`` before ``COMMIT`` returns, so it survives the
+death of the process (``kill -9``, a dead kernel) at any instant; an interrupted transaction is
+simply absent (SQLite's atomic commit). It is not fsynced, so a power cut or an OS crash may lose
+the last commits: that is out of scope (the journal answers "which side effects did my dead
+kernel leave", not disk failures).
 
 Writers take the write lock up front (``BEGIN IMMEDIATE``) and wait up to ``BUSY_TIMEOUT_S`` for
 another process's transaction, so several processes can journal into one file at once.
@@ -24,7 +26,7 @@ from synapse_steps.journal._errors import JournalError
 from synapse_steps.storage import sqlite
 from synapse_steps.storage.sqlite import BUSY_TIMEOUT_S
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 FILE_NAME = "journal.sqlite3"
 
 _SCHEMA = """
@@ -38,7 +40,8 @@ CREATE TABLE IF NOT EXISTS runs (
     pid INTEGER NOT NULL,
     host TEXT NOT NULL,
     status TEXT,
-    finished_at REAL
+    finished_at REAL,
+    log_size INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS runs_unfinished ON runs(id) WHERE status IS NULL;
 CREATE TABLE IF NOT EXISTS entries (
@@ -48,6 +51,10 @@ CREATE TABLE IF NOT EXISTS entries (
     success INTEGER,
     unstorable TEXT,
     completed_at REAL,
+    started_index INTEGER,
+    started_time REAL,
+    duration REAL,
+    finished_time REAL,
     rollback TEXT,
     rollback_error TEXT,
     rollback_calls INTEGER NOT NULL DEFAULT 0,
@@ -58,12 +65,25 @@ CREATE TABLE IF NOT EXISTS entries (
 """
 
 # One table holds a run's history: an entry is either a completed step (position is set) with
-# the records buffered before it, or a batch of records alone (position is NULL). So a step's
-# commit writes one row, usually into one page: every extra B-tree page a commit touches costs
-# another WAL frame (measured ~15 us of CPU on the 2-core test VM, as much as the rest of the
-# commit), which is why there is no separate records table and no secondary index.
+# the records buffered before it, or a batch of records alone (position is NULL), so the run's
+# log folds into it row for row and it needs no separate records table nor secondary index.
 # Entries are keyed by (run << 32) | the run's entry number, so a run's entries are one key
 # range in order. ``records`` (a JSON array) is the last column, so listing steps never reads it.
+# A completed step's StepStarted and StepFinished records are its columns ``started_index`` (where
+# StepStarted goes among ``records``), ``started_time``, ``duration`` and ``finished_time`` (see
+# ``_run``); NULL when they were journaled in ``records`` (schema version 1 did that always).
+# ``runs.log_size``: how many bytes of the run's log (``_runlog``) are folded into ``entries``.
+
+#: Statements that bring a journal of version N (the key) to N + 1, in the same transaction.
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: (
+        "ALTER TABLE entries ADD COLUMN started_index INTEGER",
+        "ALTER TABLE entries ADD COLUMN started_time REAL",
+        "ALTER TABLE entries ADD COLUMN duration REAL",
+        "ALTER TABLE entries ADD COLUMN finished_time REAL",
+        "ALTER TABLE runs ADD COLUMN log_size INTEGER NOT NULL DEFAULT 0",
+    ),
+}
 KEY_SHIFT = 32
 MAX_INDEX = (1 << KEY_SHIFT) - 1
 
@@ -143,10 +163,15 @@ class Store:
                     f"than this synapse_steps understands ({SCHEMA_VERSION}); upgrade "
                     "synapse_steps or pass another journal path."
                 )
-            if version < SCHEMA_VERSION:
+            if version == 0:
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         conn.execute(statement)
+            else:
+                for old in range(version, SCHEMA_VERSION):
+                    for statement in _MIGRATIONS[old]:
+                        conn.execute(statement)
+            if version < SCHEMA_VERSION:
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def error(self, exc: BaseException) -> JournalError:

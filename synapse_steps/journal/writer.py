@@ -70,6 +70,8 @@ class JournalWriter:
         self.journal_run_ids: list[str] = []
         #: Position of the step whose ``execute`` is running (its failure is journaled).
         self._started: int | None = None
+        #: The journal was checked for dead runs of this workflow (once per writer).
+        self._checked = False
 
     def __repr__(self) -> str:
         return f"<JournalWriter {self.workflow!r} -> {self.journal.path}>"
@@ -82,7 +84,14 @@ class JournalWriter:
     # -- the orchestrator's calls ------------------------------------------------------------
 
     def notify_unfinished(self) -> None:
-        """Warn (once per run id and process) about dead unfinished runs of this workflow."""
+        """Warn (once per run id and process) about dead unfinished runs of this workflow.
+
+        Checked on the orchestrator's first run only: a notebook learns of its dead runs when
+        it opens the workflow, and later runs of it do not query the journal again.
+        """
+        if self._checked:
+            return
+        self._checked = True
         own = self.run_id
         try:
             runs = self.journal.unfinished_runs()
@@ -122,7 +131,12 @@ class JournalWriter:
 
     def on_step_start(self, record: StepStarted) -> None:
         self._started = record.position
-        self._record(record)
+        run = self.run
+        if run is not None:
+            try:
+                run.step_started(record.position, record.name, record.time)
+            except Exception as exc:
+                self._broken(exc)
 
     def on_step_end(self, record: StepFinished) -> None:
         self._started = None
@@ -131,10 +145,18 @@ class JournalWriter:
             return
         result = record.result
         try:
-            run.record(to_dict(record))
             self._last_progress(record.position, record.name, record.time)
-            if result is not None:
-                run.step_completed(record.position, record.name, result.data, result.rollback_data)
+            if result is None:  # a record from elsewhere (a pickled one): nothing to recover
+                run.record(to_dict(record))
+            else:
+                # Its StepFinished record goes with the entry, as two columns.
+                run.step_completed(
+                    record.position,
+                    record.name,
+                    result.data,
+                    result.rollback_data,
+                    finished=(record.duration, record.time),
+                )
         except Exception as exc:
             self._broken(exc)
 

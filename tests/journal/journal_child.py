@@ -6,6 +6,7 @@
     python journal_child.py concurrent JOURNAL WORK RUNS STEPS TAG
     python journal_child.py hold JOURNAL WORK
     python journal_child.py cut JOURNAL WORK
+    python journal_child.py cut-fold JOURNAL WORK
 
 It prints ``ready`` once imported (or sets an Event, see ``entry``), so the parent can time its
 SIGKILL from the run's start. Logs
@@ -43,7 +44,9 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def run(journal: Path, work: Path, steps: int, sleep_ms: float, big_every: int) -> None:
+def run(
+    journal: Path, work: Path, steps: int, sleep_ms: float, big_every: int, side_runs: bool = False
+) -> None:
     names = [f"s{i:02d}" for i in range(steps)]
     jrun = Journal(journal).start_run("crashy", names, meta={"pid": os.getpid()})
     _write_atomic(work / "run_id", jrun.run_id)
@@ -60,9 +63,19 @@ def run(journal: Path, work: Path, steps: int, sleep_ms: float, big_every: int) 
         _append(work / "before.log", name)
         jrun.step_completed(i, name, {"i": i}, rollback_data)
         _append(work / "after.log", name)
+        if side_runs:
+            _side_run(journal, work, big=bool(big_every) and i % big_every == big_every - 1)
         time.sleep(random.uniform(0, sleep_ms) / 1000)
     jrun.finish("succeeded")
     _append(work / "finished.log", jrun.run_id)
+
+
+def _side_run(journal: Path, work: Path, big: bool) -> None:
+    """A whole run of another workflow: its end folds it into the store (megabytes if ``big``),
+    and with ``FINISH_COMMITS = 1`` asks for a background checkpoint."""
+    side = Journal(journal).start_run("side", ["x"])
+    side.step_completed(0, "x", {}, {"blob": "z" * (1_000_000 if big else 10)})
+    side.finish("succeeded")
 
 
 def rollback_deleting(work: Path, sleep_ms: float) -> Any:
@@ -95,10 +108,9 @@ def concurrent(journal: Path, work: Path, runs: int, steps: int, tag: str) -> No
 
 
 class _KilledBeforeCommit:
-    """Stands in for the journal's connection: runs the big step's INSERT in a transaction of
-    its own, with the pages already written to the WAL, and SIGKILLs the process before the
-    commit: the file then holds a transaction cut in the middle, as a kill at that instant
-    would leave it."""
+    """Stands in for the journal's connection: SIGKILLs the process right after the big entry's
+    INSERT, its pages already written to the WAL, before the transaction commits: the file then
+    holds a transaction cut in the middle, as a kill at that instant would leave it."""
 
     def __init__(self, conn: Any) -> None:
         self.conn = conn
@@ -108,27 +120,53 @@ class _KilledBeforeCommit:
         return bool(self.conn.in_transaction)
 
     def execute(self, sql: str, params: Any = ()) -> Any:
-        if sql.startswith("INSERT INTO entries") and len(str(params)) > 1_000_000:
-            self.conn.execute("BEGIN IMMEDIATE")
-            self.conn.execute(sql, params)
+        result = self.conn.execute(sql, params)
+        if sql.startswith("INSERT") and "entries" in sql and len(str(params)) > 1_000_000:
             os.kill(os.getpid(), signal.SIGKILL)
-        return self.conn.execute(sql, params)
+        return result
+
+    def executemany(self, sql: str, rows: Any) -> None:
+        for row in rows:
+            self.execute(sql, row)
 
 
-def cut(journal: Path, work: Path) -> None:
-    """Three steps journaled, then a SIGKILL in the middle of the fourth one's write."""
-    from synapse_steps.journal._store import store_for
-
-    jrun = Journal(journal).start_run("cut", ["a", "b", "c", "big"])
+def _three_steps(journal: Path, work: Path, workflow: str) -> Any:
+    jrun = Journal(journal).start_run(workflow, ["a", "b", "c", "big"])
     _write_atomic(work / "run_id", jrun.run_id)
     for i, name in enumerate(["a", "b", "c"]):
         jrun.step_completed(i, name, {}, {"path": work / name})
+    return jrun
+
+
+def cut(journal: Path, work: Path) -> None:
+    """Three steps journaled, then a SIGKILL in the middle of writing the fourth one's entry
+    (8 MB) to the run's log: half of its frame is in the file."""
+    import synapse_steps.journal._run as run_module
+
+    jrun = _three_steps(journal, work, "cut")
+
+    def half_then_kill(fd: int, data: bytes) -> None:
+        os.write(fd, data[: len(data) // 2])
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    run_module.append = half_then_kill  # type: ignore[attr-defined]
+    jrun.record({"type": "Logged", "event": "lost with its entry"})
+    jrun.step_completed(3, "big", {}, {"path": work / "big", "blob": "y" * 8_000_000})
+    print("not cut", flush=True)
+
+
+def cut_fold(journal: Path, work: Path) -> None:
+    """Four steps journaled (the last one 8 MB), then a SIGKILL in the middle of ``finish``'s
+    transaction, which folds them into the store."""
+    from synapse_steps.journal._store import store_for
+
+    jrun = _three_steps(journal, work, "cut-fold")
+    jrun.step_completed(3, "big", {}, {"path": work / "big", "blob": "y" * 8_000_000})
     store = store_for(journal)
     # A small page cache makes SQLite spill the big row's pages into the WAL before the commit.
     store.conn.execute("PRAGMA cache_size = 20")
     store.conn = _KilledBeforeCommit(store.conn)  # type: ignore[assignment]
-    jrun.record({"type": "Logged", "event": "lost with its transaction"})
-    jrun.step_completed(3, "big", {}, {"path": work / "big", "blob": "y" * 8_000_000})
+    jrun.finish("succeeded")
     print("not cut", flush=True)
 
 
@@ -148,13 +186,16 @@ def main(argv: list[str], ready: Any = None) -> None:
     else:
         ready()
     if mode in ("run", "run-checkpointing"):
-        if mode == "run-checkpointing":
-            # A background checkpoint after every other commit: kills land inside them.
+        side_runs = mode == "run-checkpointing"
+        if side_runs:
+            # A side run after each step, each followed by a background checkpoint: kills land
+            # inside the side runs' folds and inside checkpoints too.
             import synapse_steps.journal._run as run_module
 
-            run_module.EVERY_COMMITS = 2
+            run_module.FINISH_COMMITS = 1
         big_every = int(argv[5]) if len(argv) > 5 else 0
-        run(journal, work, int(argv[3]), float(argv[4]) if len(argv) > 4 else 2.0, big_every)
+        sleep_ms = float(argv[4]) if len(argv) > 4 else 2.0
+        run(journal, work, int(argv[3]), sleep_ms, big_every, side_runs)
     elif mode == "recover":
         sleep_ms = float(argv[4]) if len(argv) > 4 else 2.0
         recover_steps(argv[3], rollback_deleting(work, sleep_ms), path=journal)
@@ -168,6 +209,8 @@ def main(argv: list[str], ready: Any = None) -> None:
         time.sleep(60)
     elif mode == "cut":
         cut(journal, work)
+    elif mode == "cut-fold":
+        cut_fold(journal, work)
     else:
         raise SystemExit(f"unknown mode {mode}")
 

@@ -27,6 +27,7 @@ from synapse_steps.journal import (
     unfinished_runs,
 )
 from synapse_steps.journal._codec import decode
+from synapse_steps.journal._runlog import log_path, read_ops
 
 CHILD = Path(__file__).with_name("journal_child.py")
 
@@ -68,9 +69,21 @@ def _committed(path: Path, sql: str, *args: Any) -> list[tuple[Any, ...]]:
 
 
 def _committed_records(path: Path) -> list[dict[str, Any]]:
-    """The records another connection sees right now (all runs)."""
+    """The records another connection sees right now in the store (all runs)."""
     bodies = _committed(path, "SELECT records FROM entries WHERE records IS NOT NULL ORDER BY id")
     return [record for (body,) in bodies for record in decode(body)]
+
+
+def _seen_records(journal: Journal, run: JournalRun) -> list[dict[str, Any]]:
+    """The run's records as another process would read them now: the store's and those in the
+    run's log file (``records`` reads both from disk, nothing from ``run``)."""
+    return journal.records(run.run_id)
+
+
+def _log_entries(journal: Journal, run: JournalRun) -> list[tuple[Any, Any]]:
+    """(position, name) of each entry in the run's log file on disk."""
+    ops, _ = read_ops(log_path(journal.path, run.run_id))
+    return [(op[2], op[3]) for op in ops if op[0] == "entry"]
 
 
 # -- where the journal lives --------------------------------------------------------------
@@ -117,17 +130,15 @@ def test_a_run_is_listed_with_its_records_from_start_run_on(tmp_path: Path) -> N
     assert listed.owner_alive
 
 
-def test_step_completed_is_committed_with_the_records_before_it_returns(tmp_path: Path) -> None:
+def test_step_completed_is_written_with_the_records_before_it_returns(tmp_path: Path) -> None:
     journal = Journal(tmp_path / "j.sqlite3")
     run = _start(journal)
     run.record({"type": "StepStarted", "name": "a"})
     run.record({"type": "Logged", "event": "hello", "data": {"path": Path("x")}})
-    assert _committed_records(journal.path) == []
+    assert _seen_records(journal, run) == []
     assert run.step_completed(0, "a", {"rows": 3}, {"path": tmp_path / "a.txt"})
-    assert _committed(
-        journal.path, "SELECT position, name FROM entries WHERE name IS NOT NULL"
-    ) == [(0, "a")]
-    assert len(_committed_records(journal.path)) == 2
+    assert _log_entries(journal, run) == [(0, "a")]
+    assert len(_seen_records(journal, run)) == 2
     assert journal.records(run.run_id)[1]["data"]["path"] == Path("x")
     (step,) = unfinished_runs(journal.path)[0].completed_steps
     assert (step.position, step.name, step.success, step.recoverable) == (0, "a", True, True)
@@ -140,15 +151,16 @@ def test_buffered_records_reach_the_disk_during_a_long_step(
     journal = Journal(tmp_path / "j.sqlite3")
     run = _start(journal)
     run.record({"type": "Logged", "event": "one"})
-    assert _committed_records(journal.path) == []
+    assert _seen_records(journal, run) == []
     monkeypatch.setattr(run_module, "FLUSH_SECONDS", 0.0)
     run.record({"type": "Logged", "event": "two"})
-    assert len(_committed_records(journal.path)) == 2
+    assert len(_seen_records(journal, run)) == 2
     monkeypatch.setattr(run_module, "FLUSH_SECONDS", 3600.0)
     monkeypatch.setattr(run_module, "FLUSH_RECORDS", 10)
     for i in range(10):
         run.record({"type": "MetricsReported", "value": {"loss": i}})
-    assert len(_committed_records(journal.path)) == 12
+    assert len(_seen_records(journal, run)) == 12
+    assert _log_entries(journal, run) == [(None, None), (None, None)]  # two records entries
 
 
 def test_progress_is_coalesced_per_step_and_category_until_another_record(
@@ -230,8 +242,9 @@ def test_a_finished_run_is_not_unfinished_and_is_closed(tmp_path: Path) -> None:
         run.finish("succeeded")
     with pytest.raises(JournalError, match="finished normally with status 'failed'"):
         recover_steps(run.run_id, Calls(), journal.path)
-    # The lock file is gone with the run.
-    assert list((tmp_path / "j.sqlite3-locks").iterdir()) == []
+    # The log file (and lock) is gone with the run: its entries are in the store.
+    assert list((tmp_path / "j.sqlite3-runs").iterdir()) == []
+    assert _committed(journal.path, "SELECT name FROM entries") == [("a",)]
 
 
 def test_finish_needs_a_status(tmp_path: Path) -> None:
@@ -492,27 +505,55 @@ def test_a_damaged_journal_file_is_reported_with_its_path(tmp_path: Path) -> Non
 # -- integrity ------------------------------------------------------------------------------
 
 
-def test_a_journal_cut_in_the_middle_of_a_commit_shows_the_run_unfinished(
-    tmp_path: Path,
-) -> None:
-    journal = tmp_path / "j.sqlite3"
+def _cut(mode: str, journal: Path, work: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, str(CHILD), "cut", str(journal), str(tmp_path)],
+        [sys.executable, str(CHILD), mode, str(journal), str(work)],
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert proc.returncode == -signal.SIGKILL, proc.stdout + proc.stderr
+
+
+def test_a_log_cut_in_the_middle_of_an_entry_shows_the_run_unfinished(tmp_path: Path) -> None:
+    journal = tmp_path / "j.sqlite3"
+    _cut("cut", journal, tmp_path)
+    run_id = (tmp_path / "run_id").read_text()
+    log = log_path(journal, run_id)
+    # The log holds half of the big entry's frame (4 MB of 8), after the three whole ones.
+    assert log.stat().st_size > 4_000_000
+    (info,) = unfinished_runs(journal)
+    assert info.run_id == run_id
+    assert [s.name for s in info.completed_steps] == ["a", "b", "c"]
+    assert not info.owner_alive
+    assert run_records(info.run_id, journal) == []  # the Logged record went with the cut entry
+    assert recover_steps(info.run_id, Calls(), journal).rolled_back == ("c", "b", "a")
+    assert not log.exists()
+    assert _committed(journal, "SELECT name, rollback FROM entries ORDER BY id") == [
+        ("a", "done"),
+        ("b", "done"),
+        ("c", "done"),
+    ]
+
+
+def test_a_fold_cut_in_the_middle_of_its_transaction_shows_the_run_unfinished(
+    tmp_path: Path,
+) -> None:
+    journal = tmp_path / "j.sqlite3"
+    _cut("cut-fold", journal, tmp_path)
     # The WAL holds the cut transaction's pages (several MB), without its commit.
     assert Path(f"{journal}-wal").stat().st_size > 2_000_000
     (info,) = unfinished_runs(journal)
     assert info.run_id == (tmp_path / "run_id").read_text()
-    assert [s.name for s in info.completed_steps] == ["a", "b", "c"]
+    # Nothing of the fold is in the store; the log still has every step.
+    assert _committed(journal, "SELECT COUNT(*) FROM entries") == [(0,)]
+    assert [s.name for s in info.completed_steps] == ["a", "b", "c", "big"]
     assert not info.owner_alive
-    assert run_records(info.run_id, journal) == []
     with sqlite3.connect(journal) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-    assert recover_steps(info.run_id, Calls(), journal).rolled_back == ("c", "b", "a")
+    calls = Calls()
+    assert recover_steps(info.run_id, calls, journal).rolled_back == ("big", "c", "b", "a")
+    assert len(calls.calls[0][2]["blob"]) == 8_000_000
 
 
 def test_four_processes_journaling_into_one_file_lose_nothing(tmp_path: Path) -> None:

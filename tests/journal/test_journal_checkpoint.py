@@ -54,17 +54,16 @@ def test_a_finished_run_is_checkpointed_in_the_background(
     for i, name in enumerate(["a", "b"]):
         run.step_completed(i, name, {"n": i}, {"path": tmp_path / name})
     assert checkpointer.done == before  # no checkpoint while the run goes on
-    run.finish("succeeded")  # the third commit
+    run.finish("succeeded")  # two entries and the status: three rows
     assert _wait_for(lambda: checkpointer.done > before)
     log, done = _wal_frames(journal.path)
     assert log == done  # everything the run wrote is in the database file
 
 
-def test_checkpoints_are_asked_for_every_so_many_commits_and_after_a_long_enough_run(
+def test_a_checkpoint_is_asked_for_once_runs_wrote_enough_rows(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(run_module, "EVERY_COMMITS", 5)
-    monkeypatch.setattr(run_module, "FINISH_COMMITS", 2)
+    monkeypatch.setattr(run_module, "FINISH_COMMITS", 10)
     journal = Journal(tmp_path / "j.sqlite3")
     checkpointer = store_for(journal.path).checkpointer
     asked: list[int] = []
@@ -72,12 +71,18 @@ def test_checkpoints_are_asked_for_every_so_many_commits_and_after_a_long_enough
     run = journal.start_run("wf", [f"s{i}" for i in range(12)])
     for i in range(12):
         run.step_completed(i, f"s{i}", {}, {})
-    assert len(asked) == 2  # after the 5th and the 10th commit
-    run.finish("succeeded")  # 3 commits since the last request
-    assert len(asked) == 3
+    assert asked == []  # the steps are in the run's log: the store has not grown
+    run.finish("succeeded")  # 12 entries folded
+    assert len(asked) == 1
+    for _ in range(4):  # short runs: not worth syncing two files after each
+        short = journal.start_run("wf", ["a"])
+        short.step_completed(0, "a", {}, {})
+        short.finish("succeeded")
+    assert len(asked) == 1
     short = journal.start_run("wf", ["a"])
-    short.finish("succeeded")  # 1 commit: not worth syncing two files for
-    assert len(asked) == 3
+    short.step_completed(0, "a", {}, {})
+    short.finish("succeeded")  # the fifth: 10 rows since the last checkpoint
+    assert len(asked) == 2
 
 
 def test_an_idle_checkpoint_thread_ends_and_starts_again(
