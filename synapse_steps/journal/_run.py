@@ -20,6 +20,7 @@ of the ~80 us a journaled step cost on the 2-core test VM).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -407,6 +408,31 @@ class JournalRun:
         if store.commits >= FINISH_COMMITS:
             store.commits = 0
             store.checkpointer.request()
+
+    def close_after_error(self, status: str = "journal-error") -> None:
+        """Close a run whose journal could not be written, so it is never offered for recovery.
+
+        ``finish(status)`` first; if that fails too (a full disk: the fold needs room), the
+        run's log is removed (it is most often what filled the disk) and only the status is
+        written. If even that fails, the run lists as unfinished with no completed steps:
+        nothing that could be rolled back from an incomplete journal. Never raises.
+        """
+        if self._finished is not None:
+            return
+        try:
+            self.finish(status)
+            return
+        except Exception:
+            pass
+        self._finished = status
+        self._ops = []
+        self._finalizer.detach()
+        self._lock.release(remove=True)
+        with contextlib.suppress(Exception), self._store.write() as conn:
+            conn.execute(
+                "UPDATE runs SET status = ?, finished_at = ? WHERE id = ?",
+                (status, time.time(), self._key),
+            )
 
     @property
     def finished(self) -> str | None:

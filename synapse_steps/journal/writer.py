@@ -11,7 +11,6 @@ worker) is reported once as a ``RuntimeWarning`` and the run carries on without 
 
 from __future__ import annotations
 
-import contextlib
 import os
 import warnings
 from pathlib import Path
@@ -291,12 +290,11 @@ class JournalWriter:
                 "Pass Orchestrator(..., journal=<a writable path>) or journal=False.",
                 RuntimeWarning,
             )
-        if run is not None and run.finished is None:
-            # Best effort: a half-journaled run must not later be offered for recovery.
+        if run is not None:
+            # A half-journaled run must not later be offered for recovery.
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                with contextlib.suppress(Exception):
-                    run.finish("journal-error")
+                run.close_after_error()
 
 
 def _notice(info: RunInfo, path: str | None) -> str:
