@@ -3,12 +3,11 @@
     .venv/bin/python benchmarks/journal_overhead.py [--steps 2000] [--repeat 7] [--dir /tmp]
 
 Every figure is measured in this process, interleaved with its no-journal baseline (one repeat
-of each in turn, best of ``--repeat``), in the same loop shape as an orchestrator would drive
-the journal: per step, two lifecycle records (``StepStarted``/``StepFinished`` as dicts), then
-``step_completed`` with a small ``data`` and ``rollback_data = {"path": Path(...)}``.
+of each in turn, best of ``--repeat``), in the same loop shape as the orchestrator's journal
+writer drives it: per step, ``step_started``, then ``step_completed`` with a small ``data``,
+``rollback_data = {"path": Path(...)}`` and the step's ``StepFinished`` times.
 
-* *step*: the loop above; the baseline builds the same dicts and does nothing with them;
-* *step, synchronous=FULL*: the same with an fsync per commit (what power-loss safety costs);
+* *step*: the loop above; the baseline builds the same values and does nothing with them;
 * *record*: one non-progress record (a log line), amortized over its batched commit;
 * *progress*: one ``ProgressReported`` record (coalesced in memory);
 * *1 ms step*: a step that spins for 1 ms of work, with and without the journal;
@@ -44,30 +43,29 @@ def _steps_baseline(n: int, work_s: float, root: Path) -> Times:
     start = _now()
     for i in range(n):
         name = f"s{i}"
-        started = {"type": "StepStarted", "position": i, "name": name}
+        started = time.perf_counter()
         _spin(work_s)
         data = {"rows": i, "ok": True}
         rollback_data = {"path": root / name}
-        finished = {"type": "StepFinished", "position": i, "name": name, "duration": 0.0}
+        finished = time.perf_counter()
         _sink(started, finished, data, rollback_data)
     return _since(start)
 
 
-def _steps_journal(n: int, work_s: float, root: Path, journal: Journal, sync: str) -> Times:
+def _steps_journal(n: int, work_s: float, root: Path, journal: Journal) -> Times:
     run = journal.start_run("bench", [f"s{i}" for i in range(n)])
-    store_for(journal.path).conn.execute(f"PRAGMA synchronous = {sync}")
     start = _now()
     for i in range(n):
         name = f"s{i}"
-        run.record({"type": "StepStarted", "position": i, "name": name})
+        started = time.perf_counter()
+        run.step_started(i, name, started)
         _spin(work_s)
         data = {"rows": i, "ok": True}
         rollback_data = {"path": root / name}
-        run.record({"type": "StepFinished", "position": i, "name": name, "duration": 0.0})
-        run.step_completed(i, name, data, rollback_data)
+        finished = time.perf_counter()
+        run.step_completed(i, name, data, rollback_data, finished=(finished - started, finished))
     elapsed = _since(start)
     run.finish("succeeded")
-    store_for(journal.path).conn.execute("PRAGMA synchronous = NORMAL")
     return elapsed
 
 
@@ -160,13 +158,11 @@ def main() -> None:
                 line += f"{b:>8.2f}{unit}{j:>8.2f}{unit}{j - b:>8.2f}{unit}{j / b:>5.2f}x"
             print(line)
 
-        for sync in ("NORMAL", "FULL"):
-            count = n if sync == "NORMAL" else max(n // 10, 50)
-            base, jour = [], []
-            for _ in range(args.repeat):
-                base.append(_steps_baseline(count, 0, root))
-                jour.append(_steps_journal(count, 0, root, journal, sync))
-            show(f"step: 2 records + step_completed, {sync}", _best(base), _best(jour), count)
+        base, jour = [], []
+        for _ in range(args.repeat):
+            base.append(_steps_baseline(n, 0, root))
+            jour.append(_steps_journal(n, 0, root, journal))
+        show("step: step_started + step_completed", _best(base), _best(jour), n)
         for progress in (False, True):
             base, jour = [], []
             for _ in range(args.repeat):
@@ -183,7 +179,7 @@ def main() -> None:
         base, jour = [], []
         for _ in range(args.repeat):
             base.append(_steps_baseline(count, 0.001, root))
-            jour.append(_steps_journal(count, 0.001, root, journal, "NORMAL"))
+            jour.append(_steps_journal(count, 0.001, root, journal))
         show("1 ms step, best", _best(base), _best(jour), count)
         show("1 ms step, median", _median(base), _median(jour), count)
 

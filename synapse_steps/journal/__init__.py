@@ -5,12 +5,12 @@ needs nothing beyond the standard library.
 
     from synapse_steps.journal import Journal, unfinished_runs, recover_steps, abandon
 
-    run = Journal().start_run("train", steps=["fetch", "fit"])   # committed; run.run_id
+    run = Journal().start_run("train", steps=["fetch", "fit"])   # written; run.run_id
     run.record(record.to_dict())                      # buffered; progress coalesced
     run.progress((step, category), progress_record)   # progress fast path: one dict store
-    run.step_completed(0, "fetch", result.data, result.rollback_data)   # committed
+    run.step_completed(0, "fetch", result.data, result.rollback_data)   # written
     run.rollback_started("fetch"); run.step_rolled_back("fetch", None)  # a live rollback
-    run.finish("succeeded")                           # or "failed", "interrupted" ...
+    run.finish("succeeded")                           # ended; the store keeps it
 
     # In a new process, after the kernel died:
     for info in unfinished_runs():                    # owner_alive=False: crashed
@@ -19,10 +19,13 @@ needs nothing beyond the standard library.
     # What an Orchestrator journals (journal=True, the default) is recovered with its steps:
     recover(run_id, registry, context)                # the user rebuilds registry and context
 
-Storage: SQLite in WAL mode (``synchronous=NORMAL``): every commit survives the death of the
-process at any instant; power loss is out of scope. See ``_store``, ``_run`` and ``_recovery``
-for the durability, buffering and recovery rules, ``_checkpoint`` for when the WAL is copied
-into the database (in a background thread), and ``_codec`` for what values can be stored.
+Storage: a run in progress (or whose process died) is its own append-only log file,
+``<journal>-runs/<run_id>.log``, one ``write()`` per step; a run that ended is kept, log and
+all, in the journal's SQLite file (WAL, ``synchronous=NORMAL``). Both survive the death of the
+process at any instant; power loss is out of scope. See ``_runlog`` for the log and its frames,
+``_run`` for what is written when, ``_store`` for the SQLite file (``_migrate`` for older ones),
+``_recovery`` for reading runs back and recovering them, ``_checkpoint`` for when the WAL is
+copied into the database (in a background thread), and ``_codec`` for what values can be stored.
 """
 
 from __future__ import annotations

@@ -4,9 +4,8 @@ A WAL checkpoint syncs the WAL and the database file to disk: on the test VM's e
 takes 20-140 ms of wall clock, and SQLite's default (a checkpoint inside whichever commit makes
 the WAL reach 1,000 pages) would put that stall into whichever run ends at that moment. Here the
 writer's connection checkpoints only as a backstop (``BACKSTOP_PAGES``), and a thread with its own
-connection checkpoints when asked: when a run finishes and ``FINISH_COMMITS`` rows or more were
-written since the last checkpoint (a run's log is folded into the store when it ends, so that is
-when the store grows).
+connection checkpoints when asked: once ``CHECKPOINT_BYTES`` of run logs were stored since the
+last (runs are written to the store when they end, so that is when it grows).
 
 Durability does not depend on checkpoints: a commit is in the WAL file (``write()`` before
 ``COMMIT`` returns) and a process that dies at any point, during a checkpoint too, leaves a WAL
@@ -27,9 +26,9 @@ from synapse_steps.storage import sqlite
 #: (~16 MB of 4 KB pages). It only matters when runs end back to back faster than the
 #: background checkpoints go: the WAL can then only start over after a checkpoint by the writer.
 BACKSTOP_PAGES = 4000
-#: When a run finishes, a checkpoint is asked for if this many rows were written since the last
-#: (each run's row and status count one, each entry folded from its log one).
-FINISH_COMMITS = 250
+#: When a run has been stored, a checkpoint is asked for if this many bytes of run logs were
+#: stored since the last (~250 pages).
+CHECKPOINT_BYTES = 1_000_000
 #: An idle checkpoint thread ends after this long (started again on the next request): a
 #: process forked while it lives is multi-threaded (Python 3.12 warns about that), and a
 #: process that touched many journals keeps no threads for them.

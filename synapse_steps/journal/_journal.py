@@ -18,12 +18,11 @@ from synapse_steps.journal._errors import JournalError
 from synapse_steps.journal._lock import RunLock
 from synapse_steps.journal._recovery import RecoveryReport, Rollback, RunInfo
 from synapse_steps.journal._run import JournalRun
-from synapse_steps.journal._runlog import log_path
-from synapse_steps.journal._store import FILE_NAME, default_path, run_keys, store_for
+from synapse_steps.journal._runlog import RUN, append, frame, log_path
+from synapse_steps.journal._store import FILE_NAME, default_path, store_for
 
-#: Finished runs kept per workflow; older ones are removed when a new run of it starts, so a
-#: journal used every day stays small. Unfinished runs are never removed.
-KEEP_FINISHED = 50
+#: The host name written into each run's header (looked up once: ~50 us a call).
+_HOST = socket.gethostname()
 
 
 def resolve_path(path: str | os.PathLike[str] | None) -> Path:
@@ -55,7 +54,7 @@ class Journal:
         started_at: float | datetime | None = None,
         meta: dict[str, Any] | None = None,
     ) -> JournalRun:
-        """Open a run's journal (committed before returning) and take its lock.
+        """Open a run's journal (its log, written before returning) and take its lock.
 
         ``steps``: the planned step names, in order. ``started_at``: wall-clock time (epoch
         seconds or a datetime; default now). ``meta``: JSON-able extras kept with the run.
@@ -66,31 +65,34 @@ class Journal:
             started = time.time() if started_at is None else float(started_at)
         run_id = uuid.uuid4().hex
         store = store_for(self.path)
-        # The lock comes first: from the moment the run row exists it must read as alive.
-        lock = RunLock.acquire(log_path(self.path, run_id))
+        # The lock comes first: from the moment the header exists the run must read as alive.
+        path = log_path(self.path, run_id)
+        try:
+            lock = RunLock.acquire(path)
+        except OSError as exc:
+            raise store.error(exc) from exc
         if lock is None:  # pragma: no cover - a fresh uuid4 is never locked
             raise JournalError(f"The new run id {run_id} is already locked; retry.")
+        header = (
+            RUN,
+            run_id,
+            workflow,
+            json.dumps([str(s) for s in steps]),
+            encode_records([dict(meta or {})]),
+            started,
+            os.getpid(),
+            _HOST,
+        )
+        data = frame(header)
         try:
-            with store.write() as conn:
-                key = conn.execute(
-                    "INSERT INTO runs (run_id, workflow, steps, meta, started_at, pid, host) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        run_id,
-                        workflow,
-                        json.dumps([str(s) for s in steps]),
-                        encode_records([dict(meta or {})]),
-                        started,
-                        os.getpid(),
-                        socket.gethostname(),
-                    ),
-                ).lastrowid
-                _prune(conn, workflow)
-        except BaseException:
+            assert lock.fd is not None
+            append(lock.fd, data)
+        except BaseException as exc:
             lock.release(remove=True)
+            if isinstance(exc, OSError):
+                raise store.error(exc) from exc
             raise
-        assert key is not None
-        return JournalRun(store, key, run_id, workflow, lock)
+        return JournalRun(store, header, lock, len(data))
 
     def unfinished_runs(self) -> list[RunInfo]:
         """Runs never finished, recovered or abandoned, oldest first (see ``owner_alive``)."""
@@ -115,15 +117,3 @@ class Journal:
     def records(self, run_id: str) -> list[dict[str, Any]]:
         """The records a run journaled, in order (progress coalesced)."""
         return _recovery.run_records(self.path, run_id)
-
-
-def _prune(conn: Any, workflow: str) -> None:
-    """Remove the workflow's finished runs beyond the newest ``KEEP_FINISHED``, with entries."""
-    old = conn.execute(
-        "SELECT id FROM runs WHERE workflow = ? AND status IS NOT NULL "
-        "ORDER BY id DESC LIMIT -1 OFFSET ?",
-        (workflow, KEEP_FINISHED),
-    ).fetchall()
-    for (key,) in old:
-        conn.execute("DELETE FROM entries WHERE id BETWEEN ? AND ?", run_keys(key))
-        conn.execute("DELETE FROM runs WHERE id = ?", (key,))

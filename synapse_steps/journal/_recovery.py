@@ -1,30 +1,44 @@
 """Reading journals back: unfinished runs, their recovery (rollback from the journal), abandon.
 
-"Never rolled back twice" rests on two durable marks per step: ``rollback = 'started'`` is
-committed before the rollback is called and ``'done'`` after it returns. A recovery killed in
-between leaves ``'started'``: the next recovery calls that rollback again (rollbacks are
-documented to be idempotent), while a ``'done'`` step is never called again. Recovery holds the
-run's lock, so it cannot run while the owner is alive nor twice at once, and it ends by setting
-the run's status to ``'recovered'``, after which ``recover_steps`` refuses the run.
+A run in progress or dead is its log file (``_runlog``); a run that ended is kept in the store.
+"Never rolled back twice" rests on two durable marks per step, appended to the run's log like
+the run's own: ``ROLLBACK started`` before the rollback is called and ``done`` after it returns.
+A recovery killed in between leaves ``started``: the next recovery calls that rollback again
+(rollbacks are documented to be idempotent), while a ``done`` step is never called again.
+Recovery holds the run's lock, so it cannot run while the owner is alive nor twice at once, and
+it ends by writing the run's end (status ``'recovered'``), after which ``recover_steps`` refuses
+the run.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from synapse_steps.events import StepFinished, StepStarted, to_dict
 from synapse_steps.journal._codec import decode
 from synapse_steps.journal._errors import JournalError
+from synapse_steps.journal._kept import store_run, stored_log
 from synapse_steps.journal._lock import RunLock, is_held
 from synapse_steps.journal._metric_batch import expand
-from synapse_steps.journal._runlog import ENTRY_COLUMNS, apply, fold, log_path, read_ops
-from synapse_steps.journal._store import Store, run_keys, store_for
+from synapse_steps.journal._runlog import (
+    FINISH,
+    ROLLBACK,
+    RunLog,
+    append,
+    frame,
+    log_dir,
+    log_path,
+    parse_log,
+    read_log,
+)
+from synapse_steps.journal._store import store_for
 
 #: ``rollback(step_name, data, rollback_data)``: undo one step from its journaled result.
 Rollback = Callable[[str, dict[str, Any], dict[str, Any]], None]
@@ -96,25 +110,6 @@ class RecoveryReport:
     already_rolled_back: tuple[str, ...]
 
 
-#: An entry's columns as read here: those of the run's log, then its rollback state.
-_COLUMNS = (*ENTRY_COLUMNS, "rollback", "rollback_error")
-
-
-def _entries(
-    conn: Any, journal: Path, run_id: str, key: int, log_size: int | None
-) -> list[dict[str, Any]]:
-    """A run's entries, oldest first: the store's and, given the ``log_size`` folded in so far
-    (``None``: the run ended, its log is all in the store), what its log holds beyond it."""
-    rows = conn.execute(
-        f"SELECT {', '.join(_COLUMNS)} FROM entries WHERE id BETWEEN ? AND ? ORDER BY id",
-        run_keys(key),
-    )
-    entries = {row[0]: dict(zip(_COLUMNS, row, strict=True)) for row in rows}
-    if log_size is not None:
-        apply(entries, read_ops(log_path(journal, run_id), log_size)[0])
-    return [entries[entry_id] for entry_id in sorted(entries)]
-
-
 def _step(entry: dict[str, Any]) -> CompletedStep:
     unstorable = tuple(json.loads(entry["unstorable"])) if entry["unstorable"] else ()
     return CompletedStep(
@@ -129,91 +124,144 @@ def _step(entry: dict[str, Any]) -> CompletedStep:
     )
 
 
+def _info(log: RunLog, owner_alive: bool) -> RunInfo:
+    header = log.header
+    assert header is not None
+    _kind, run_id, workflow, steps, meta, started_at, pid, host = header
+    return RunInfo(
+        run_id=run_id,
+        workflow=workflow,
+        started_at=_when(started_at),
+        steps=tuple(json.loads(steps)),
+        completed_steps=tuple(
+            _step(entry) for entry in log.entries() if entry["position"] is not None
+        ),
+        pid=pid,
+        host=host,
+        owner_alive=owner_alive,
+        meta=decode(meta)[0],
+    )
+
+
 def unfinished_runs(journal: Path) -> list[RunInfo]:
-    """Runs of ``journal`` that never reached ``finish`` (nor recovery/abandon), oldest first."""
+    """Runs of ``journal`` that never reached ``finish`` (nor recovery/abandon), oldest first.
+
+    A run that ended but whose process died before the store kept it is stored now.
+    """
     if not journal.exists():
         return []
-    store = store_for(journal)
-    with store.read() as conn:
-        runs = conn.execute(
-            "SELECT id, run_id, workflow, steps, meta, started_at, pid, host, log_size FROM runs "
-            "WHERE status IS NULL ORDER BY started_at, id"
-        ).fetchall()
-        steps = {
-            row[0]: [
-                _step(entry)
-                for entry in _entries(conn, journal, row[1], row[0], row[8])
-                if entry["position"] is not None
-            ]
-            for row in runs
-        }
-    return [
-        RunInfo(
-            run_id=row[1],
-            workflow=row[2],
-            started_at=_when(row[5]),
-            steps=tuple(json.loads(row[3])),
-            completed_steps=tuple(steps[row[0]]),
-            pid=row[6],
-            host=row[7],
-            owner_alive=is_held(log_path(journal, row[1])),
-            meta=decode(row[4])[0],
-        )
-        for row in runs
-    ]
+    store_for(journal)  # opening it brings an older file up to date (runs become logs)
+    folder = log_dir(journal)
+    if not folder.is_dir():
+        return []
+    infos = []
+    for path in sorted(folder.glob("*.log")):
+        log = read_log(path)
+        if log.header is None:
+            continue  # being created right now, or killed while it was (nothing to undo)
+        held = is_held(path)
+        if log.finish is None:
+            infos.append(_info(log, held))
+        elif not held:
+            _store_ended(journal, log.run_id)
+    return sorted(infos, key=lambda info: (info.started_at, info.run_id))
 
 
-def _locked_run(journal: Path, run_id: str, action: str) -> tuple[Store, int, RunLock]:
-    """The run's key and its lock, after checking it exists, is unfinished and is not owned;
-    its log is folded into the store (so from here on the store holds all of its entries)."""
+def _store_ended(journal: Path, run_id: str) -> None:
+    """Keep the log of a run that ended, whose process died before storing it; then remove it.
+    Nothing happens if another process holds it (it is doing just that)."""
+    lock = RunLock.acquire(log_path(journal, run_id))
+    if lock is None:
+        return
+    stored = False
+    try:
+        stored = _keep(journal, run_id, lock)
+    finally:
+        lock.release(remove=stored)
+
+
+def _keep(journal: Path, run_id: str, lock: RunLock) -> bool:
+    """Store the log held under ``lock`` if it ended; False if it has not, or if the store
+    cannot take it now (it stays, ended, for the journal's next reader)."""
+    assert lock.fd is not None
+    data = os.pread(lock.fd, os.fstat(lock.fd).st_size, 0)
+    log = parse_log(run_id, data)
+    if log.header is None or log.finish is None:
+        return False
+    try:
+        with store_for(journal).write() as conn:
+            store_run(conn, log, data)
+    except JournalError:
+        return False
+    return True
+
+
+def _locked_log(journal: Path, run_id: str, action: str) -> tuple[RunLog, RunLock]:
+    """A dead run's log, read under its lock: checked that it exists, is not owned by a live
+    process and has not ended (an ended one is stored on the way)."""
     if not journal.exists():
         raise JournalError(
             f"Cannot {action} run {run_id!r}: there is no run journal at {journal}. Pass the "
             "journal path the run was started with (path=...)."
         )
-    store = store_for(journal)
-    with store.read() as conn:
-        row = conn.execute(
-            "SELECT id, workflow, pid, host FROM runs WHERE run_id = ?", (run_id,)
-        ).fetchone()
-    if row is None:
+    store_for(journal)  # brings an older file up to date first (see unfinished_runs)
+    path = log_path(journal, run_id)
+    if not path.exists():
+        _refuse_ended(journal, run_id, action)
+    lock = RunLock.acquire(path)
+    if lock is None:
+        header = read_log(path).header
+        where = "" if header is None else f" in process {header[6]} on {header[7]}"
+        raise JournalError(
+            f"Cannot {action} run {run_id!r}: it is still running{where}, or another process "
+            "is recovering or abandoning it right now. Wait for it to end (or stop that "
+            "kernel), then retry."
+        )
+    try:
+        log = read_log(path)
+        if log.header is None:
+            # Its owner stored it and removed the log just now (acquire re-created the file).
+            lock.release(remove=True)
+            _refuse_ended(journal, run_id, action)
+        if log.finish is not None:
+            lock.release(remove=False)
+            _store_ended(journal, run_id)
+            _refuse_ended(journal, run_id, action)
+        assert lock.fd is not None
+        # A frame cut short by the kill ends the log: what this recovery appends goes after
+        # the last whole frame, not after the debris.
+        os.ftruncate(lock.fd, log.size)
+    except BaseException:
+        lock.release(remove=False)
+        raise
+    return log, lock
+
+
+def _refuse_ended(journal: Path, run_id: str, action: str) -> NoReturn:
+    with store_for(journal).read() as conn:
+        log = stored_log(conn, run_id)
+    if log is None or log.finish is None:
         raise JournalError(
             f"Cannot {action} run {run_id!r}: the journal {journal} has no such run. "
             "unfinished_runs() lists the runs that can be recovered or abandoned."
         )
-    lock = RunLock.acquire(log_path(journal, run_id))
-    if lock is None:
-        raise JournalError(
-            f"Cannot {action} run {run_id!r} (workflow '{row[1]}'): it is still running in "
-            f"process {row[2]} on {row[3]}, or another process is recovering or abandoning it "
-            "right now. Wait for it to end (or stop that kernel), then retry."
-        )
-    status: str | None = None
-    try:
-        # Re-read under the lock: another recovery may have finished just before we got it.
-        with store.write() as conn:
-            status, log_size = conn.execute(
-                "SELECT status, log_size FROM runs WHERE id = ?", (row[0],)
-            ).fetchone()
-            if status is None:
-                # Its owner is dead and we hold the lock: nothing is appended to the log now.
-                ops, end = read_ops(lock.path, log_size)
-                if ops:
-                    fold(conn, row[0], ops, end)
-        if status is not None:
-            what = {
-                "recovered": "was already recovered: its steps are never rolled back twice",
-                "abandoned": "was abandoned",
-            }.get(status, f"finished normally with status {status!r}")
-            raise JournalError(
-                f"Cannot {action} run {run_id!r} (workflow '{row[1]}'): it {what}. "
-                "unfinished_runs() lists the runs that can still be recovered."
-            )
-    except BaseException:
-        # A run that is over needs no lock file (acquire just re-created it).
-        lock.release(remove=status is not None)
-        raise
-    return store, row[0], lock
+    status = log.finish[1]
+    what = {
+        "recovered": "was already recovered: its steps are never rolled back twice",
+        "abandoned": "was abandoned",
+    }.get(status, f"finished normally with status {status!r}")
+    raise JournalError(
+        f"Cannot {action} run {run_id!r} (workflow '{log.workflow}'): it {what}. "
+        "unfinished_runs() lists the runs that can still be recovered."
+    )
+
+
+def _end(journal: Path, lock: RunLock, status: str) -> None:
+    """Write a recovered / abandoned run's end into its log, keep it in the store and remove
+    the log (which stays, ended, if the store cannot take it now)."""
+    assert lock.fd is not None
+    append(lock.fd, frame((FINISH, status, time.time())))
+    lock.release(remove=_keep(journal, lock.path.stem, lock))
 
 
 def _decode_result(run_id: str, name: str, text: str) -> dict[str, Any]:
@@ -232,17 +280,17 @@ def _decode_result(run_id: str, name: str, text: str) -> dict[str, Any]:
 
 def recover_steps(journal: Path, run_id: str, rollback: Rollback) -> RecoveryReport:
     """Roll back a dead run's completed steps, newest first, from the journal; see the module."""
-    store, key, lock = _locked_run(journal, run_id, "recover")
+    log, lock = _locked_log(journal, run_id, "recover")
     done = False
     try:
-        with store.read() as conn:
-            entries = _entries(conn, journal, run_id, key, None)
+        assert lock.fd is not None
+        fd = lock.fd
         rolled_back: list[str] = []
         retried: list[str] = []
         errors: list[str] = []
         not_recoverable: list[str] = []
         already: list[str] = []
-        for entry in reversed(entries):
+        for entry in reversed(log.entries()):
             if entry["position"] is None:
                 continue
             step = _step(entry)
@@ -254,7 +302,7 @@ def recover_steps(journal: Path, run_id: str, rollback: Rollback) -> RecoveryRep
                 continue
             data = _decode_result(run_id, step.name, entry["data"])
             rollback_data = _decode_result(run_id, step.name, entry["rollback_data"])
-            _mark(store, entry["id"], "started")
+            append(fd, frame((ROLLBACK, entry["id"], "started", None)))
             try:
                 rollback(step.name, data, rollback_data)
             except Exception as exc:
@@ -264,14 +312,15 @@ def recover_steps(journal: Path, run_id: str, rollback: Rollback) -> RecoveryRep
                 errors.append(f"{step.name}: {error}")
             else:
                 error = None
-            _mark(store, entry["id"], "done", error)
+            append(fd, frame((ROLLBACK, entry["id"], "done", error)))
             rolled_back.append(step.name)
             if step.rollback == "started":
                 retried.append(step.name)
-        _set_status(store, key, "recovered")
+        _end(journal, lock, "recovered")
         done = True
     finally:
-        lock.release(remove=done)
+        if not done:
+            lock.release(remove=False)
     return RecoveryReport(
         run_id=run_id,
         rolled_back=tuple(rolled_back),
@@ -284,35 +333,12 @@ def recover_steps(journal: Path, run_id: str, rollback: Rollback) -> RecoveryRep
 
 def abandon(journal: Path, run_id: str) -> None:
     """Mark a dead run abandoned: nothing is rolled back and it is never offered again."""
-    store, key, lock = _locked_run(journal, run_id, "abandon")
-    done = False
+    _log, lock = _locked_log(journal, run_id, "abandon")
     try:
-        _set_status(store, key, "abandoned")
-        done = True
-    finally:
-        lock.release(remove=done)
-
-
-def _mark(store: Store, entry: int, state: str, error: str | None = None) -> None:
-    with store.write() as conn:
-        if state == "started":
-            conn.execute(
-                "UPDATE entries SET rollback = 'started', rollback_calls = rollback_calls + 1 "
-                "WHERE id = ?",
-                (entry,),
-            )
-        else:
-            conn.execute(
-                "UPDATE entries SET rollback = 'done', rollback_error = ? WHERE id = ?",
-                (error, entry),
-            )
-
-
-def _set_status(store: Store, key: int, status: str) -> None:
-    with store.write() as conn:
-        conn.execute(
-            "UPDATE runs SET status = ?, finished_at = ? WHERE id = ?", (status, time.time(), key)
-        )
+        _end(journal, lock, "abandoned")
+    except BaseException:
+        lock.release(remove=False)
+        raise
 
 
 def run_records(journal: Path, run_id: str) -> list[dict[str, Any]]:
@@ -320,15 +346,16 @@ def run_records(journal: Path, run_id: str) -> list[dict[str, Any]]:
     if not journal.exists():
         raise JournalError(f"There is no run journal at {journal}; pass the path the run used.")
     store = store_for(journal)
-    with store.read() as conn:
-        row = conn.execute(
-            "SELECT id, status, log_size FROM runs WHERE run_id = ?", (run_id,)
-        ).fetchone()
-        if row is None:
+    # The log first: its owner stores it before removing it, so a log that is gone is stored.
+    log = read_log(log_path(journal, run_id))
+    if log.header is None:
+        with store.read() as conn:
+            stored = stored_log(conn, run_id)
+        if stored is None:
             raise JournalError(f"The journal {journal} has no run {run_id!r}.")
-        entries = _entries(conn, journal, run_id, row[0], row[2] if row[1] is None else None)
+        log = stored
     try:
-        return expand(record for entry in entries for record in _entry_records(entry))
+        return expand(record for entry in log.entries() for record in _entry_records(entry))
     except (ValueError, KeyError, TypeError) as exc:
         raise JournalError(
             f"The records of run {run_id!r} in {journal} cannot be read ({exc}); the journal "

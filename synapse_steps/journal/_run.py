@@ -20,7 +20,6 @@ of the ~80 us a journaled step cost on the 2-core test VM).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import time
@@ -30,13 +29,23 @@ from typing import Any, Protocol
 
 from synapse_steps._warn import warn_user
 from synapse_steps.events import StepStarted, to_dict
-from synapse_steps.journal._checkpoint import FINISH_COMMITS
+from synapse_steps.journal._checkpoint import CHECKPOINT_BYTES
 from synapse_steps.journal._codec import encode_mapping, encode_records
 from synapse_steps.journal._errors import JournalError
+from synapse_steps.journal._kept import store_run
 from synapse_steps.journal._lock import RunLock
 from synapse_steps.journal._metric_batch import MetricBatch, metric_record
-from synapse_steps.journal._runlog import ENTRY, ROLLBACK, Op, append, fold, frame
-from synapse_steps.journal._store import Store, row_key
+from synapse_steps.journal._runlog import (
+    ENTRY,
+    FINISH,
+    ROLLBACK,
+    Op,
+    RunLog,
+    append,
+    frame,
+    step_frame,
+)
+from synapse_steps.journal._store import Store
 
 #: ``record()`` types that are coalesced (the core's ``ProgressReported.to_dict()["type"]``).
 PROGRESS_TYPE = "ProgressReported"
@@ -63,35 +72,35 @@ def _as_dicts(records: Iterable[dict[str, Any] | SupportsToDict]) -> list[dict[s
 class JournalRun:
     """The journal of one run, owned by this process; made by ``Journal.start_run``.
 
-    Holds the run's lock file for as long as it is open: other processes see the run as alive
-    until ``finish`` is called or this process dies (or this object is garbage-collected
-    unfinished, which counts as dead: the run can then be recovered).
+    Holds the lock on the run's log for as long as it is open: other processes see the run as
+    alive until ``finish`` has been stored or this process dies (or this object is
+    garbage-collected unfinished, which counts as dead: the run can then be recovered).
     """
 
-    def __init__(self, store: Store, key: int, run_id: str, workflow: str, lock: RunLock) -> None:
+    def __init__(self, store: Store, header: Op, lock: RunLock, log_size: int) -> None:
         self._store = store
-        self._key = key
+        self._header = header
         #: Unique across processes and machines (``uuid4().hex``).
-        self.run_id = run_id
-        self.workflow = workflow
+        self.run_id: str = header[1]
+        self.workflow: str = header[2]
         self._lock = lock
         self._pending: list[dict[str, Any] | MetricBatch] = []
         #: The metric batch the next metric record may join, and the rows added to it since
         #: it was buffered (they count towards FLUSH_RECORDS).
         self._batch: MetricBatch | None = None
         self._batched = 0
-        self._next_entry = row_key(key, 0)
+        #: The index of the run's next entry.
+        self._next_entry = 0
         self._progress: dict[Hashable, dict[str, Any] | SupportsToDict] = {}
         #: The running step's StepStarted, not yet a dict: (position, name, time, its index in
         #: ``_pending``). Stored as columns if that step's ``step_completed`` comes next.
         self._step_start: tuple[int, str, float, int] | None = None
         self._last_commit = time.monotonic()
-        #: Every op written to the run's log (folded into the store by ``finish``), and the log's
-        #: size in bytes; ``_log_broken`` once a write failed (nothing may follow a cut frame).
-        self._ops: list[Op] = []
-        self._log_size = 0
+        #: The log's size in bytes; ``_log_broken`` once a write failed (nothing may follow a
+        #: frame cut short).
+        self._log_size = log_size
         self._log_broken = False
-        #: name -> (entry id, position) of its completed steps not yet rolled back, oldest first.
+        #: name -> (entry index, position) of its completed steps not yet rolled back, oldest first.
         self._completed: dict[str, list[tuple[int, int]]] = {}
         self._positions: set[int] = set()
         self._finished: str | None = None
@@ -201,6 +210,9 @@ class JournalRun:
         """
         start = self._step_start
         if start is not None and start[0] == position:
+            if not self._pending and not self._progress:  # the common case: nothing else
+                self._step_start, self._batch, self._batched = None, None, 0
+                return None, start[3], start[2]
             self._step_start = None
             started_index: int | None = start[3]
             started_time: float | None = start[2]
@@ -217,6 +229,10 @@ class JournalRun:
 
     def _write(self, op: Op) -> None:
         """Append one op to the run's log: durable against a kill once this returns."""
+        self._append(frame(op))
+
+    def _append(self, data: bytes) -> None:
+        """Append one frame to the run's log: durable against a kill once this returns."""
         store = self._store
         if store.pid != os.getpid():
             # A forked child (a DataLoader worker, a writer process) must not write the
@@ -228,7 +244,6 @@ class JournalRun:
         fd = self._lock.fd
         if fd is None or self._log_broken:
             raise JournalError(f"The log of run {self.run_id} was closed after an error.")
-        data = frame(op)
         try:
             append(fd, data)
         except OSError as exc:
@@ -238,41 +253,21 @@ class JournalRun:
                 f"Cannot write the log of run {self.run_id} ({self._lock.path}): {exc}. Free "
                 "some space or pass another journal path (or journal=False)."
             ) from exc
-        self._ops.append(op)
         self._log_size += len(data)
         self._last_commit = time.monotonic()
 
-    def _entry_op(
-        self, step: tuple[Any, ...] | None, finished: tuple[float, float] | None = None
-    ) -> Op | None:
-        """The next entry: ``step``'s columns with the buffered records, or the records alone
-        (None if there is neither). ``step`` is (position, name, success, unstorable,
-        completed_at, data, rollback_data); ``finished`` the (duration, time) of its
-        ``StepFinished`` record, if it succeeded."""
-        records, started_index, started_time = self._take_records(None if step is None else step[0])
-        if step is None:
-            if records is None:
-                return None
-            op: Op = (ENTRY, self._next_entry, *_NO_STEP, records)
-        else:
-            duration, finished_time = (None, None) if finished is None else finished
-            op = (
-                ENTRY,
-                self._next_entry,
-                *step[:5],
-                started_index,
-                started_time,
-                duration,
-                finished_time,
-                *step[5:],
-                records,
-            )
+    def _records_op(self) -> Op | None:
+        """The next entry holding the buffered records alone (None if nothing is buffered)."""
+        records, _, _ = self._take_records()
+        if records is None:
+            return None
+        op: Op = (ENTRY, self._next_entry, *_NO_STEP, records)
         self._next_entry += 1
         return op
 
     def _commit(self) -> None:
         """Write what was buffered to the log (a records-only entry)."""
-        op = self._entry_op(None)
+        op = self._records_op()
         if op is not None:
             self._write(op)
 
@@ -320,21 +315,24 @@ class JournalRun:
                 "datetime, lists, dicts with str keys ...) to make it recoverable.",
                 RuntimeWarning,
             )
-        op = self._entry_op(
-            (
+        records, started_index, started_time = self._take_records(position)
+        entry = self._next_entry
+        self._append(
+            step_frame(
+                entry,
                 position,
                 name,
                 int(success),
                 json.dumps(problems) if problems else "",
                 time.time(),
+                None if started_index is None else (started_index, started_time or 0.0),
+                finished,
                 data_text,
                 rb_text,
-            ),
-            finished,
+                records,
+            )
         )
-        assert op is not None
-        self._write(op)
-        entry = op[1]
+        self._next_entry = entry + 1
         self._positions.add(position)
         self._completed.setdefault(name, []).append((entry, position))
         return not problems
@@ -375,47 +373,55 @@ class JournalRun:
     def finish(self, status: str) -> None:
         """Close the run with ``status`` ("succeeded", "failed", "interrupted" ...).
 
-        One transaction folds the run's log and the buffered records into the store and sets
-        the status; then the run's log file is removed and its lock given up: a finished run is
-        never listed by ``unfinished_runs``.
+        Writes the buffered records and the run's end to its log (the run has ended once this
+        is written: it is never listed by ``unfinished_runs`` again), then keeps the log in the
+        store (one row) and removes the file. If the store cannot take it (a full disk, a
+        journal locked for too long), one warning says so and the log file keeps the run: the
+        journal's next reader stores it.
         """
         self._check_open("finish")
         if not isinstance(status, str) or not status:
             raise JournalError(
                 f"finish() needs a non-empty status string such as 'succeeded'; got {status!r}."
             )
-        store = self._store
-        if store.pid != os.getpid():
-            raise JournalError(
-                f"Run {self.run_id} belongs to process {store.pid}; it cannot be finished "
-                f"from process {os.getpid()} (a fork of it)."
-            )
-        last = self._entry_op(None)
-        ops = self._ops if last is None else [*self._ops, last]
-        with store.write() as conn:
-            rows = fold(conn, self._key, ops, self._log_size)
-            conn.execute(
-                "UPDATE runs SET status = ?, finished_at = ? WHERE id = ?",
-                (status, time.time(), self._key),
-            )
-        self._ops = []
+        last = self._records_op()
+        if last is not None:
+            self._write(last)
+        end = (FINISH, status, time.time())
+        self._write(end)
         self._finished = status
         self._finalizer.detach()
-        self._lock.release(remove=True)
-        # Between runs the writer is idle: the checkpoint's disk flush lands in no step. Not
-        # after every run: a checkpoint syncs two files, and the next run may start at once.
-        store.commits += rows + 1
-        if store.commits >= FINISH_COMMITS:
-            store.commits = 0
+        lock = self._lock
+        try:
+            assert lock.fd is not None
+            data = os.pread(lock.fd, self._log_size, 0)
+            # What the store needs of the log is known: no need to parse it back.
+            log = RunLog(self.run_id, self._header, finish=end, size=len(data))
+            with self._store.write() as conn:
+                store_run(conn, log, data)
+        except Exception as exc:
+            lock.release(remove=False)
+            warn_user(
+                f"The run journal {self._store.path} could not keep the ended run "
+                f"{self.run_id} ({exc}); its log {lock.path} keeps it, and the journal stores "
+                "it on its next use.",
+                RuntimeWarning,
+            )
+            return
+        lock.release(remove=True)
+        store = self._store
+        store.stored += len(data)
+        if store.stored >= CHECKPOINT_BYTES:
+            # Between runs the writer is idle: the checkpoint's disk flush lands in no step.
+            store.stored = 0
             store.checkpointer.request()
 
     def close_after_error(self, status: str = "journal-error") -> None:
         """Close a run whose journal could not be written, so it is never offered for recovery.
 
-        ``finish(status)`` first; if that fails too (a full disk: the fold needs room), the
-        run's log is removed (it is most often what filled the disk) and only the status is
-        written. If even that fails, the run lists as unfinished with no completed steps:
-        nothing that could be rolled back from an incomplete journal. Never raises.
+        ``finish(status)`` first; if that fails too (a full disk), the run's log is removed
+        (it is most often what filled the disk): the journal then holds nothing of the run,
+        which it said it could not follow. Never raises.
         """
         if self._finished is not None:
             return
@@ -425,14 +431,8 @@ class JournalRun:
         except Exception:
             pass
         self._finished = status
-        self._ops = []
         self._finalizer.detach()
         self._lock.release(remove=True)
-        with contextlib.suppress(Exception), self._store.write() as conn:
-            conn.execute(
-                "UPDATE runs SET status = ?, finished_at = ? WHERE id = ?",
-                (status, time.time(), self._key),
-            )
 
     @property
     def finished(self) -> str | None:

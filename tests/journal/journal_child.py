@@ -6,7 +6,7 @@
     python journal_child.py concurrent JOURNAL WORK RUNS STEPS TAG
     python journal_child.py hold JOURNAL WORK
     python journal_child.py cut JOURNAL WORK
-    python journal_child.py cut-fold JOURNAL WORK
+    python journal_child.py cut-store JOURNAL WORK
 
 It prints ``ready`` once imported (or sets an Event, see ``entry``), so the parent can time its
 SIGKILL from the run's start. Logs
@@ -72,7 +72,7 @@ def run(
 
 def _side_run(journal: Path, work: Path, big: bool) -> None:
     """A whole run of another workflow: its end folds it into the store (megabytes if ``big``),
-    and with ``FINISH_COMMITS = 1`` asks for a background checkpoint."""
+    and with ``CHECKPOINT_BYTES = 1`` asks for a background checkpoint."""
     side = Journal(journal).start_run("side", ["x"])
     side.step_completed(0, "x", {}, {"blob": "z" * (1_000_000 if big else 10)})
     side.finish("succeeded")
@@ -121,7 +121,7 @@ class _KilledBeforeCommit:
 
     def execute(self, sql: str, params: Any = ()) -> Any:
         result = self.conn.execute(sql, params)
-        if sql.startswith("INSERT") and "entries" in sql and len(str(params)) > 1_000_000:
+        if sql.startswith("INSERT") and len(str(params)) > 1_000_000:
             os.kill(os.getpid(), signal.SIGKILL)
         return result
 
@@ -155,12 +155,12 @@ def cut(journal: Path, work: Path) -> None:
     print("not cut", flush=True)
 
 
-def cut_fold(journal: Path, work: Path) -> None:
+def cut_store(journal: Path, work: Path) -> None:
     """Four steps journaled (the last one 8 MB), then a SIGKILL in the middle of ``finish``'s
-    transaction, which folds them into the store."""
+    transaction, which keeps the ended run in the store."""
     from synapse_steps.journal._store import store_for
 
-    jrun = _three_steps(journal, work, "cut-fold")
+    jrun = _three_steps(journal, work, "cut-store")
     jrun.step_completed(3, "big", {}, {"path": work / "big", "blob": "y" * 8_000_000})
     store = store_for(journal)
     # A small page cache makes SQLite spill the big row's pages into the WAL before the commit.
@@ -192,7 +192,7 @@ def main(argv: list[str], ready: Any = None) -> None:
             # inside the side runs' folds and inside checkpoints too.
             import synapse_steps.journal._run as run_module
 
-            run_module.FINISH_COMMITS = 1
+            run_module.CHECKPOINT_BYTES = 1
         big_every = int(argv[5]) if len(argv) > 5 else 0
         sleep_ms = float(argv[4]) if len(argv) > 4 else 2.0
         run(journal, work, int(argv[3]), sleep_ms, big_every, side_runs)
@@ -209,8 +209,8 @@ def main(argv: list[str], ready: Any = None) -> None:
         time.sleep(60)
     elif mode == "cut":
         cut(journal, work)
-    elif mode == "cut-fold":
-        cut_fold(journal, work)
+    elif mode == "cut-store":
+        cut_store(journal, work)
     else:
         raise SystemExit(f"unknown mode {mode}")
 

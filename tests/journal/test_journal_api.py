@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import stored
 
 import synapse_steps.journal._run as run_module
 from synapse_steps.journal import (
@@ -26,8 +27,7 @@ from synapse_steps.journal import (
     run_records,
     unfinished_runs,
 )
-from synapse_steps.journal._codec import decode
-from synapse_steps.journal._runlog import log_path, read_ops
+from synapse_steps.journal._runlog import log_path, read_log, read_ops
 
 CHILD = Path(__file__).with_name("journal_child.py")
 
@@ -62,16 +62,9 @@ def _dead(run: JournalRun) -> str:
     return run.run_id
 
 
-def _committed(path: Path, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-    """What another connection (another process, in effect) sees right now."""
-    with sqlite3.connect(path) as conn:
-        return conn.execute(sql, args).fetchall()
-
-
 def _committed_records(path: Path) -> list[dict[str, Any]]:
-    """The records another connection sees right now in the store (all runs)."""
-    bodies = _committed(path, "SELECT records FROM entries WHERE records IS NOT NULL ORDER BY id")
-    return [record for (body,) in bodies for record in decode(body)]
+    """The records of every run the store keeps, oldest run first."""
+    return [record for run_id, _w, _s in stored.runs(path) for record in run_records(run_id, path)]
 
 
 def _seen_records(journal: Journal, run: JournalRun) -> list[dict[str, Any]]:
@@ -83,7 +76,7 @@ def _seen_records(journal: Journal, run: JournalRun) -> list[dict[str, Any]]:
 def _log_entries(journal: Journal, run: JournalRun) -> list[tuple[Any, Any]]:
     """(position, name) of each entry in the run's log file on disk."""
     ops, _ = read_ops(log_path(journal.path, run.run_id))
-    return [(op[2], op[3]) for op in ops if op[0] == "entry"]
+    return [(op[2], op[3]) for _at, op in ops if op[0] == "entry"]
 
 
 # -- where the journal lives --------------------------------------------------------------
@@ -116,8 +109,11 @@ def test_default_journal_is_in_the_local_store_root(
 def test_a_run_is_listed_with_its_records_from_start_run_on(tmp_path: Path) -> None:
     journal = Journal(tmp_path / "j.sqlite3")
     run = _start(journal)
-    (info,) = _committed(journal.path, "SELECT run_id, workflow, status FROM runs")
-    assert info == (run.run_id, "wf", None)
+    # An open run lives in its log: the store holds it once it ended.
+    assert stored.runs(journal.path) == []
+    header = read_log(log_path(journal.path, run.run_id)).header
+    assert header is not None
+    assert header[1:3] == (run.run_id, "wf")
     (listed,) = journal.unfinished_runs()
     assert listed.run_id == run.run_id
     assert listed.workflow == "wf"
@@ -223,7 +219,8 @@ def test_a_million_progress_calls_keep_the_journal_small(tmp_path: Path) -> None
     records = _committed_records(journal.path)
     assert [r["type"] for r in records] == ["MetricsReported", "ProgressReported"] * 10
     assert [r["current"] for r in records[1::2]] == [0] * 10
-    assert _committed(journal.path, "SELECT COUNT(*) FROM entries")[0][0] <= 11
+    (log,) = stored.logs(journal.path)
+    assert len(log.ops) <= 11
     size = sum(p.stat().st_size for p in tmp_path.glob("j.sqlite3*") if p.is_file())
     assert size < 200_000
 
@@ -235,7 +232,7 @@ def test_a_finished_run_is_not_unfinished_and_is_closed(tmp_path: Path) -> None:
     run.finish("failed")
     assert run.finished == "failed"
     assert journal.unfinished_runs() == []
-    assert _committed(journal.path, "SELECT status FROM runs") == [("failed",)]
+    assert [status for _id, _w, status in stored.runs(journal.path)] == ["failed"]
     with pytest.raises(JournalError, match="already finished"):
         run.step_completed(1, "b", {}, {})
     with pytest.raises(JournalError, match="already finished"):
@@ -244,7 +241,7 @@ def test_a_finished_run_is_not_unfinished_and_is_closed(tmp_path: Path) -> None:
         recover_steps(run.run_id, Calls(), journal.path)
     # The log file (and lock) is gone with the run: its entries are in the store.
     assert list((tmp_path / "j.sqlite3-runs").iterdir()) == []
-    assert _committed(journal.path, "SELECT name FROM entries") == [("a",)]
+    assert [e["name"] for e in stored.entries(journal.path)] == ["a"]
 
 
 def test_finish_needs_a_status(tmp_path: Path) -> None:
@@ -350,7 +347,7 @@ def test_a_forked_child_cannot_write_into_its_parents_run(tmp_path: Path) -> Non
     assert os.waitstatus_to_exitcode(status) == 3
     run.step_completed(1, "b", {}, {})
     run.finish("succeeded")
-    assert [s for (s,) in _committed(journal.path, "SELECT name FROM entries")] == ["a", "b"]
+    assert [e["name"] for e in stored.entries(journal.path)] == ["a", "b"]
 
 
 def test_an_unfinished_run_dropped_by_its_process_counts_as_dead(tmp_path: Path) -> None:
@@ -385,7 +382,7 @@ def test_recovery_rolls_back_newest_first_with_the_journaled_values(tmp_path: Pa
     assert report.rolled_back == ("c", "b", "a")
     assert report.retried == report.errors == report.already_rolled_back == ()
     assert journal.unfinished_runs() == []
-    assert _committed(journal.path, "SELECT status FROM runs") == [("recovered",)]
+    assert [status for _id, _w, status in stored.runs(journal.path)] == ["recovered"]
 
 
 def test_a_run_is_never_recovered_twice(tmp_path: Path) -> None:
@@ -419,10 +416,9 @@ def test_steps_the_run_rolled_back_itself_are_not_rolled_back_again(tmp_path: Pa
     assert report.already_rolled_back == ("d",)
     assert report.retried == ("c",)
     assert report.rolled_back == ("c", "b", "a")
-    calls = _committed(
-        journal.path, "SELECT name, rollback, rollback_calls FROM entries WHERE name IS NOT NULL"
-    )
-    assert calls == [("a", "done", 1), ("b", "done", 1), ("c", "done", 2), ("d", "done", 1)]
+    (log,) = stored.logs(journal.path)
+    assert [e["rollback"] for e in log.entries()] == ["done"] * 4
+    assert stored.rollback_calls(log) == {"a": 1, "b": 1, "c": 2, "d": 1}
 
 
 def test_a_rollback_that_raises_is_reported_and_the_others_still_run(tmp_path: Path) -> None:
@@ -435,9 +431,8 @@ def test_a_rollback_that_raises_is_reported_and_the_others_still_run(tmp_path: P
     assert rollback.names == ["c", "b", "a"]
     assert report.errors == ("b: OSError: disk gone",)
     assert report.rolled_back == ("c", "b", "a")
-    assert _committed(journal.path, "SELECT rollback_error FROM entries WHERE name = 'b'") == [
-        ("OSError: disk gone",)
-    ]
+    errors = {e["name"]: e["rollback_error"] for e in stored.entries(journal.path)}
+    assert errors == {"a": None, "b": "OSError: disk gone", "c": None}
 
 
 def test_an_interrupted_recovery_is_resumed_by_the_next_one(tmp_path: Path) -> None:
@@ -471,7 +466,7 @@ def test_abandon_rolls_nothing_back_and_the_run_is_not_offered_again(tmp_path: P
     with pytest.raises(JournalError, match="was abandoned"):
         recover_steps(run_id, rollback, journal.path)
     assert rollback.calls == []
-    assert _committed(journal.path, "SELECT status FROM runs") == [("abandoned",)]
+    assert [status for _id, _w, status in stored.runs(journal.path)] == ["abandoned"]
 
 
 def test_errors_name_the_run_and_the_journal_path(tmp_path: Path) -> None:
@@ -529,31 +524,31 @@ def test_a_log_cut_in_the_middle_of_an_entry_shows_the_run_unfinished(tmp_path: 
     assert run_records(info.run_id, journal) == []  # the Logged record went with the cut entry
     assert recover_steps(info.run_id, Calls(), journal).rolled_back == ("c", "b", "a")
     assert not log.exists()
-    assert _committed(journal, "SELECT name, rollback FROM entries ORDER BY id") == [
+    assert [(e["name"], e["rollback"]) for e in stored.entries(journal)] == [
         ("a", "done"),
         ("b", "done"),
         ("c", "done"),
     ]
 
 
-def test_a_fold_cut_in_the_middle_of_its_transaction_shows_the_run_unfinished(
+def test_a_store_cut_in_the_middle_of_its_transaction_leaves_the_ended_run_to_the_next_reader(
     tmp_path: Path,
 ) -> None:
     journal = tmp_path / "j.sqlite3"
-    _cut("cut-fold", journal, tmp_path)
+    _cut("cut-store", journal, tmp_path)
+    run_id = (tmp_path / "run_id").read_text()
     # The WAL holds the cut transaction's pages (several MB), without its commit.
     assert Path(f"{journal}-wal").stat().st_size > 2_000_000
-    (info,) = unfinished_runs(journal)
-    assert info.run_id == (tmp_path / "run_id").read_text()
-    # Nothing of the fold is in the store; the log still has every step.
-    assert _committed(journal, "SELECT COUNT(*) FROM entries") == [(0,)]
-    assert [s.name for s in info.completed_steps] == ["a", "b", "c", "big"]
-    assert not info.owner_alive
     with sqlite3.connect(journal) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-    calls = Calls()
-    assert recover_steps(info.run_id, calls, journal).rolled_back == ("big", "c", "b", "a")
-    assert len(calls.calls[0][2]["blob"]) == 8_000_000
+    assert stored.runs(journal) == []
+    # The run's end is in its log: it is not offered for recovery, and the listing stores it.
+    assert unfinished_runs(journal) == []
+    assert not log_path(journal, run_id).exists()
+    assert stored.runs(journal) == [(run_id, "cut-store", "succeeded")]
+    assert [e["name"] for e in stored.entries(journal)] == ["a", "b", "c", "big"]
+    with pytest.raises(JournalError, match="finished normally"):
+        recover_steps(run_id, Calls(), journal)
 
 
 def test_four_processes_journaling_into_one_file_lose_nothing(tmp_path: Path) -> None:
@@ -585,7 +580,7 @@ def test_four_processes_journaling_into_one_file_lose_nothing(tmp_path: Path) ->
         _out, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
     assert unfinished_runs(journal) == []
-    rows = _committed(journal, "SELECT run_id, workflow, status FROM runs ORDER BY workflow")
+    rows = sorted(stored.runs(journal), key=lambda row: row[1])
     assert [(w, s) for _id, w, s in rows] == [
         (f"p{n}-{r}", "succeeded") for n in range(4) for r in range(runs)
     ]
@@ -596,19 +591,18 @@ def test_four_processes_journaling_into_one_file_lose_nothing(tmp_path: Path) ->
         assert [r["type"] for r in records] == ["Logged", "MetricsReported"] * steps
         assert [r["data"]["i"] for r in records[::2]] == list(range(steps))
         assert {r["data"]["tag"] for r in records[::2]} == {workflow.split("-")[0]}
-    per_run = _committed(
-        journal,
-        "SELECT id >> 32, COUNT(*), MIN(position), MAX(position) FROM entries "
-        "WHERE position IS NOT NULL GROUP BY id >> 32",
-    )
-    assert [c[1:] for c in per_run] == [(steps, 0, steps - 1)] * (4 * runs)
-    # The writers did overlap: commits of different processes alternate in the file.
+    logs = stored.logs(journal)
+    for log in logs:
+        positions = [e["position"] for e in log.entries() if e["position"] is not None]
+        assert positions == list(range(steps))
+    # The writers did overlap: steps of different processes alternate in time.
     owners = [
-        w.split("-")[0]
-        for (w,) in _committed(
-            journal,
-            "SELECT r.workflow FROM entries e JOIN runs r ON r.id = e.id >> 32 "
-            "WHERE e.position IS NOT NULL ORDER BY e.completed_at",
+        workflow.split("-")[0]
+        for _at, workflow in sorted(
+            (e["completed_at"], log.workflow)
+            for log in logs
+            for e in log.entries()
+            if e["position"] is not None
         )
     ]
     switches = sum(a != b for a, b in itertools.pairwise(owners))
@@ -636,9 +630,9 @@ def test_import_synapse_steps_does_not_import_the_journal_which_needs_only_the_s
 def test_old_finished_runs_are_pruned_per_workflow_unfinished_ones_never(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import synapse_steps.journal._journal as journal_module
+    import synapse_steps.journal._kept as kept_module
 
-    monkeypatch.setattr(journal_module, "KEEP_FINISHED", 3)
+    monkeypatch.setattr(kept_module, "KEEP_FINISHED", 3)
     journal = Journal(tmp_path / "j.sqlite3")
     unfinished = journal.start_run("A", ["s"])
     unfinished.step_completed(0, "s", {}, {"path": "x"})
@@ -650,20 +644,17 @@ def test_old_finished_runs_are_pruned_per_workflow_unfinished_ones_never(
         finished_a.append(run.run_id)
     other = journal.start_run("B", ["s"])
     other.finish("failed")
-    latest = journal.start_run("A", ["s"])  # prunes A's finished runs beyond the newest 3
-    latest.finish("succeeded")
+    latest = journal.start_run("A", ["s"])
+    latest.finish("succeeded")  # storing it prunes A's finished runs beyond the newest 3
 
-    for run_id in finished_a[:2]:
+    for run_id in finished_a[:3]:
         with pytest.raises(JournalError, match="has no run"):
             journal.records(run_id)
-    for run_id in finished_a[2:]:
+    for run_id in finished_a[3:]:
         assert [r["type"] for r in journal.records(run_id)] == ["Logged"]
     assert journal.records(other.run_id) == []  # another workflow: untouched
     # The unfinished run (its step not rolled back) is never pruned.
     assert [info.run_id for info in journal.unfinished_runs()] == [unfinished.run_id]
-    with sqlite3.connect(journal.path) as conn:
-        orphans = conn.execute(
-            "SELECT COUNT(*) FROM entries WHERE (id >> 32) NOT IN (SELECT id FROM runs)"
-        ).fetchone()[0]
-    assert orphans == 0
+    kept = [run_id for run_id, _w, _s in stored.runs(journal.path)]
+    assert kept == [*finished_a[3:], other.run_id, latest.run_id]
     unfinished.finish("abandoned")

@@ -46,7 +46,7 @@ def test_the_writer_does_not_checkpoint_every_thousand_pages(tmp_path: Path) -> 
 def test_a_finished_run_is_checkpointed_in_the_background(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(run_module, "FINISH_COMMITS", 3)
+    monkeypatch.setattr(run_module, "CHECKPOINT_BYTES", 1)
     journal = Journal(tmp_path / "j.sqlite3")
     checkpointer = store_for(journal.path).checkpointer
     before = checkpointer.done
@@ -54,35 +54,35 @@ def test_a_finished_run_is_checkpointed_in_the_background(
     for i, name in enumerate(["a", "b"]):
         run.step_completed(i, name, {"n": i}, {"path": tmp_path / name})
     assert checkpointer.done == before  # no checkpoint while the run goes on
-    run.finish("succeeded")  # two entries and the status: three rows
+    run.finish("succeeded")  # the run is written to the store now
     assert _wait_for(lambda: checkpointer.done > before)
     log, done = _wal_frames(journal.path)
     assert log == done  # everything the run wrote is in the database file
 
 
-def test_a_checkpoint_is_asked_for_once_runs_wrote_enough_rows(
+def test_a_checkpoint_is_asked_for_once_runs_stored_enough_bytes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(run_module, "FINISH_COMMITS", 10)
     journal = Journal(tmp_path / "j.sqlite3")
-    checkpointer = store_for(journal.path).checkpointer
+    store = store_for(journal.path)
     asked: list[int] = []
-    monkeypatch.setattr(checkpointer, "request", lambda: asked.append(1))
-    run = journal.start_run("wf", [f"s{i}" for i in range(12)])
-    for i in range(12):
-        run.step_completed(i, f"s{i}", {}, {})
-    assert asked == []  # the steps are in the run's log: the store has not grown
-    run.finish("succeeded")  # 12 entries folded
-    assert len(asked) == 1
-    for _ in range(4):  # short runs: not worth syncing two files after each
-        short = journal.start_run("wf", ["a"])
-        short.step_completed(0, "a", {}, {})
-        short.finish("succeeded")
-    assert len(asked) == 1
-    short = journal.start_run("wf", ["a"])
-    short.step_completed(0, "a", {}, {})
-    short.finish("succeeded")  # the fifth: 10 rows since the last checkpoint
-    assert len(asked) == 2
+    monkeypatch.setattr(store.checkpointer, "request", lambda: asked.append(1))
+
+    def one_run() -> int:
+        run = journal.start_run("wf", ["a"])
+        run.step_completed(0, "a", {}, {"blob": "x" * 1000})
+        run.finish("succeeded")
+        return int(run._log_size)
+
+    size = one_run()
+    store.stored = 0
+    monkeypatch.setattr(run_module, "CHECKPOINT_BYTES", 3 * size)
+    one_run()
+    one_run()
+    assert asked == []  # short runs: not worth syncing two files after each
+    one_run()  # the third: CHECKPOINT_BYTES stored since the last checkpoint
+    assert asked == [1]
+    assert store.stored == 0
 
 
 def test_an_idle_checkpoint_thread_ends_and_starts_again(

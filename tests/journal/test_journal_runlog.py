@@ -11,14 +11,33 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import stored
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import synapse_steps.journal._run as run_module
 from synapse_steps import RuntimeContext
 from synapse_steps.events import HOOK_NAMES, ProgressReported, RunProgress, to_dict
-from synapse_steps.journal import Journal, abandon, recover_steps, run_records, unfinished_runs
-from synapse_steps.journal._runlog import ENTRY, ENTRY_COLUMNS, ROLLBACK, frame, log_path, read_ops
+from synapse_steps.journal import (
+    Journal,
+    JournalError,
+    abandon,
+    recover_steps,
+    run_records,
+    unfinished_runs,
+)
+from synapse_steps.journal._runlog import (
+    ENTRY,
+    ENTRY_COLUMNS,
+    FINISH,
+    ROLLBACK,
+    RUN,
+    frame,
+    log_path,
+    read_log,
+    read_ops,
+    step_frame,
+)
 from synapse_steps.journal._store import SCHEMA_VERSION
 from synapse_steps.steps import BaseStep, BaseStepContext, Orchestrator, StepRegistry, StepResult
 
@@ -42,7 +61,16 @@ _entries = st.tuples(
     _text,  # records
 )
 _marks = st.tuples(st.just(ROLLBACK), _int, st.sampled_from(["started", "done"]), _text)
-_ops = st.lists(st.one_of(_entries, _marks), max_size=8)
+_headers = st.tuples(
+    st.just(RUN), st.text(), st.text(), st.text(), st.text(), st.floats(), _int, st.text()
+)
+_ends = st.tuples(st.just(FINISH), st.text(), st.floats())
+_ops = st.lists(st.one_of(_entries, _marks, _headers, _ends), max_size=8)
+
+
+def _same(a: list[Any], b: list[Any]) -> bool:
+    """Equal, nan included (a float column may hold nan)."""
+    return repr(a) == repr(b)
 
 
 def _write(path: Path, ops: list[tuple[Any, ...]]) -> bytes:
@@ -56,8 +84,47 @@ def _write(path: Path, ops: list[tuple[Any, ...]]) -> bytes:
 def test_ops_come_back_exactly_from_their_frames(tmp_path_factory: Any, ops: Any) -> None:
     path = tmp_path_factory.mktemp("log") / "run.log"
     data = _write(path, ops)
-    assert read_ops(path) == (ops, len(data))
+    read, end = read_ops(path)
+    assert _same([op for _at, op in read], ops)
+    assert end == len(data)
+    assert [at for at, _op in read] == [
+        sum(len(frame(o)) for o in ops[:i]) for i in range(len(ops))
+    ]
     assert all(len(op) == 1 + len(ENTRY_COLUMNS) for op in ops if op[0] == ENTRY)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    index=_int,
+    position=_int,
+    name=st.text(),
+    success=st.integers(0, 1),
+    unstorable=st.text(),
+    completed_at=st.floats(allow_nan=False),
+    started=st.one_of(st.none(), st.tuples(st.integers(0, 2**31), st.floats(allow_nan=False))),
+    finished=st.one_of(st.none(), st.tuples(st.floats(allow_nan=False), st.floats())),
+    texts=st.tuples(st.text(), st.text(), st.one_of(st.none(), st.text())),
+)
+def test_a_step_s_frame_written_out_is_the_generic_one(
+    index: int,
+    position: int,
+    name: str,
+    success: int,
+    unstorable: str,
+    completed_at: float,
+    started: Any,
+    finished: Any,
+    texts: Any,
+) -> None:
+    data, rollback_data, records = texts
+    started_columns = (None, None) if started is None else started
+    finished_columns = (None, None) if finished is None else finished
+    op = (ENTRY, index, position, name, success, unstorable, completed_at)
+    op += (*started_columns, *finished_columns, data, rollback_data, records)
+    written = step_frame(
+        index, position, name, success, unstorable, completed_at, started, finished, *texts
+    )
+    assert written == frame(op)
 
 
 def test_a_log_cut_at_any_byte_gives_back_only_its_whole_frames(tmp_path: Path) -> None:
@@ -73,7 +140,7 @@ def test_a_log_cut_at_any_byte_gives_back_only_its_whole_frames(tmp_path: Path) 
         cut.write_bytes(whole[:end])
         kept, size = read_ops(cut)
         complete = sum(1 for i in range(len(ops)) if sum(sizes[: i + 1]) <= end)
-        assert kept == ops[:complete]
+        assert [op for _at, op in kept] == ops[:complete]
         assert size == sum(sizes[:complete])
 
 
@@ -82,15 +149,15 @@ def test_a_log_cut_at_any_byte_gives_back_only_its_whole_frames(tmp_path: Path) 
 def test_a_damaged_log_is_read_up_to_its_first_bad_frame_and_never_raises(
     tmp_path_factory: Any, data: Any
 ) -> None:
-    ops = data.draw(st.lists(st.one_of(_entries, _marks), min_size=1, max_size=5))
+    ops = data.draw(st.lists(st.one_of(_entries, _marks, _headers, _ends), min_size=1, max_size=5))
     path = tmp_path_factory.mktemp("log") / "run.log"
     whole = bytearray(_write(path, ops))
     at = data.draw(st.integers(0, len(whole) - 1))
     whole[at] ^= data.draw(st.integers(1, 255))  # one damaged byte
     whole += data.draw(st.binary(max_size=64))  # and garbage after it
     path.write_bytes(bytes(whole))
-    kept, _ = read_ops(path)
-    assert kept == ops[: len(kept)]
+    kept = [op for _at, op in read_ops(path)[0]]
+    assert _same(kept, ops[: len(kept)])
     # The damaged frame and everything after it are gone (a CRC-32 catches every 1-byte error).
     ends = [sum(len(frame(op)) for op in ops[: i + 1]) for i in range(len(ops))]
     assert len(kept) == sum(1 for end in ends if end <= at)
@@ -106,6 +173,7 @@ def test_hostile_logs_read_as_empty(tmp_path: Path) -> None:
     ):
         path.write_bytes(content)
         assert read_ops(path) == ([], 0)
+        assert read_log(path).header is None
     assert read_ops(tmp_path / "missing.log") == ([], 0)
 
 
@@ -117,20 +185,18 @@ def test_a_frame_with_a_valid_checksum_but_a_wrong_layout_ends_the_log(tmp_path:
     for payload in (b"\x01short", b"\x02" + b"\x00" * 20, b"\x09anything"):
         bad = struct.pack("<II", len(payload), zlib.crc32(payload)) + payload
         (tmp_path / "run.log").write_bytes(good + bad + good)
-        assert read_ops(tmp_path / "run.log") == ([(ROLLBACK, 1, "done", None)], len(good))
+        assert read_ops(tmp_path / "run.log") == ([(0, (ROLLBACK, 1, "done", None))], len(good))
 
 
-# -- the log's life: written as the run goes, folded into the store, removed -----------------
+# -- the log's life: written as the run goes, kept by the store when it ends ----------------
 
 
-def _entries_in_store(path: Path) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(path) as conn:
-        return conn.execute("SELECT name, rollback FROM entries ORDER BY id").fetchall()
+def _in_store(path: Path) -> list[tuple[Any, ...]]:
+    """(name, rollback state) of the steps of the runs the store keeps."""
+    return [(e["name"], e["rollback"]) for e in stored.entries(path)]
 
 
-def test_the_log_is_folded_into_the_store_once_and_removed_when_the_run_ends(
-    tmp_path: Path,
-) -> None:
+def test_the_log_is_kept_by_the_store_and_removed_when_the_run_ends(tmp_path: Path) -> None:
     journal = Journal(tmp_path / "j.sqlite3")
     run = journal.start_run("wf", ["a", "b"])
     log = log_path(journal.path, run.run_id)
@@ -138,18 +204,47 @@ def test_the_log_is_folded_into_the_store_once_and_removed_when_the_run_ends(
     run.step_completed(1, "b", {}, {"path": tmp_path / "b"})
     run.rollback_started("b")
     run.step_rolled_back("b", "OSError: gone")
-    assert _entries_in_store(journal.path) == []  # all in the log while the run is open
-    assert [op[0] for op in read_ops(log)[0]] == [ENTRY, ENTRY, ROLLBACK, ROLLBACK]
+    assert stored.runs(journal.path) == []  # all in the log while the run is open
+    written = log.read_bytes()
+    assert [op[0] for _at, op in read_ops(log)[0]] == [RUN, ENTRY, ENTRY, ROLLBACK, ROLLBACK]
     run.finish("failed")
     assert not log.exists()
-    assert _entries_in_store(journal.path) == [("a", None), ("b", "done")]
+    assert _in_store(journal.path) == [("a", None), ("b", "done")]
+    (kept,) = stored.logs(journal.path)
+    assert kept.finish is not None
+    assert kept.finish[1] == "failed"
     with sqlite3.connect(journal.path) as conn:
-        (size,) = conn.execute("SELECT log_size FROM runs").fetchone()
-    assert size > 0
+        (data,) = conn.execute("SELECT log FROM runs").fetchone()
+    assert bytes(data).startswith(written)  # the log as written, its end after it
+
+
+def test_a_run_the_store_cannot_take_stays_ended_in_its_log_for_the_next_reader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    journal = Journal(tmp_path / "j.sqlite3")
+    run = journal.start_run("wf", ["a"])
+    run.step_completed(0, "a", {}, {})
+    log = log_path(journal.path, run.run_id)
+
+    def refuse(*_: Any) -> bool:
+        raise JournalError("database is locked")
+
+    monkeypatch.setattr(run_module, "store_run", refuse)
+    with pytest.warns(RuntimeWarning, match="its log .* keeps it"):
+        run.finish("succeeded")
+    assert log.exists()
+    assert stored.runs(journal.path) == []
+    monkeypatch.undo()
+    # Ended in its log: never offered for recovery; the next listing stores it.
+    assert unfinished_runs(journal.path) == []
+    assert not log.exists()
+    assert stored.runs(journal.path) == [(run.run_id, "wf", "succeeded")]
 
 
 @pytest.mark.parametrize("end", ["recover", "abandon"])
-def test_a_dead_run_s_log_is_folded_by_recovery_or_abandon(tmp_path: Path, end: str) -> None:
+def test_a_dead_run_is_kept_by_the_store_once_recovered_or_abandoned(
+    tmp_path: Path, end: str
+) -> None:
     journal = Journal(tmp_path / "j.sqlite3")
     run = journal.start_run("wf", ["a", "b"])
     run.step_completed(0, "a", {"n": 1}, {"path": tmp_path / "a"})
@@ -160,41 +255,45 @@ def test_a_dead_run_s_log_is_folded_by_recovery_or_abandon(tmp_path: Path, end: 
         calls: list[str] = []
         recover_steps(run.run_id, lambda name, *_: calls.append(name), journal.path)
         assert calls == ["b", "a"]
-        assert _entries_in_store(journal.path) == [("a", "done"), ("b", "done")]
+        assert _in_store(journal.path) == [("a", "done"), ("b", "done")]
+        status = "recovered"
     else:
         abandon(run.run_id, journal.path)
-        assert _entries_in_store(journal.path) == [("a", None), ("b", None)]
+        assert _in_store(journal.path) == [("a", None), ("b", None)]
+        status = "abandoned"
     assert not log.exists()
+    assert stored.runs(journal.path) == [(run.run_id, "wf", status)]
     assert unfinished_runs(journal.path) == []
     assert [r["type"] for r in run_records(run.run_id, journal.path)] == []
 
 
-def test_a_recovery_killed_after_its_fold_never_applies_the_log_again(tmp_path: Path) -> None:
-    # The fold and "started" marks committed, the log file still there (the recovery died):
-    # the next recovery must not re-apply the log's marks over the store's newer ones.
+def test_a_recovery_appends_after_the_last_whole_frame_of_a_cut_log(tmp_path: Path) -> None:
     journal = Journal(tmp_path / "j.sqlite3")
     run = journal.start_run("wf", ["a", "b"])
     run.step_completed(0, "a", {}, {})
     run.step_completed(1, "b", {}, {})
-    run.rollback_started("b")  # the run itself was rolling b back when it died
     run._finalizer()
-
-    class Killed(BaseException):
-        pass
-
-    def dies_on_a(name: str, *_: Any) -> None:
-        if name == "a":
-            raise Killed
-
-    with pytest.raises(Killed):
-        recover_steps(run.run_id, dies_on_a, journal.path)
-    assert _entries_in_store(journal.path) == [("a", "started"), ("b", "done")]
-    assert log_path(journal.path, run.run_id).exists()
+    log = log_path(journal.path, run.run_id)
+    whole = log.stat().st_size
+    with open(log, "ab") as fh:  # the start of a frame whose write the kill cut short
+        fh.write(
+            frame((ENTRY, 2, 2, "c", 1, "", 1.0, None, None, None, None, "{}", "{}", None))[:9]
+        )
     calls: list[str] = []
-    report = recover_steps(run.run_id, lambda name, *_: calls.append(name), journal.path)
-    assert calls == ["a"]  # b is done for good, never rolled back twice
-    assert report.already_rolled_back == ("b",)
-    assert report.retried == ("a",)
+    killed = ["b"]
+
+    def rollback(name: str, *_: Any) -> None:
+        calls.append(name)
+        if killed and name == killed.pop():
+            raise KeyboardInterrupt  # the recovery dies after b's "started" mark
+
+    with pytest.raises(KeyboardInterrupt):
+        recover_steps(run.run_id, rollback, journal.path)
+    ops = [op for _at, op in read_ops(log)[0]]
+    assert ops[-1] == (ROLLBACK, 1, "started", None)  # readable: the debris was cut off
+    assert log.stat().st_size > whole
+    recover_steps(run.run_id, rollback, journal.path)
+    assert calls == ["b", "b", "a"]
 
 
 # -- schema ------------------------------------------------------------------------------------
@@ -228,7 +327,23 @@ def test_a_version_1_journal_is_migrated_and_its_dead_run_still_recovered(tmp_pa
             "rollback_data, records) VALUES (?, 0, 'a', 1, '', 2.0, '{}', ?, ?)",
             (1 << 32, '{"path":{"$t":"path","v":"/x/a"}}', records),
         )
+        # And a run that ended, with a step it rolled back itself.
+        conn.execute(
+            "INSERT INTO runs VALUES (2, 'done', 'wf', '[\"b\"]', '[{}]', 3.0, 1, 'h', "
+            "'failed', 4.0)"
+        )
+        conn.execute(
+            "INSERT INTO entries (id, position, name, success, unstorable, completed_at, data, "
+            "rollback_data, records, rollback, rollback_error) "
+            "VALUES (?, 0, 'b', 1, '', 3.5, '{}', '{}', NULL, 'done', 'OSError: x')",
+            (2 << 32,),
+        )
     (info,) = unfinished_runs(path)
+    assert stored.runs(path) == [("done", "wf", "failed")]
+    (ended,) = stored.logs(path)
+    assert [(e["name"], e["rollback"], e["rollback_error"]) for e in ended.entries()] == [
+        ("b", "done", "OSError: x")
+    ]
     assert [s.name for s in info.completed_steps] == ["a"]
     assert [r["type"] for r in run_records("old", path)] == ["StepStarted", "StepFinished"]
     seen: list[Any] = []

@@ -1,0 +1,43 @@
+"""The runs the journal's SQLite file keeps: each ended run, one row holding its whole log.
+
+One row per run, written in one statement when the run ends (``store_run``): per step the run
+pays only its log's ``write()`` (``_runlog``); one row per step cost ~6 us a step more here.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from synapse_steps.journal._runlog import RunLog, parse_log
+
+#: Finished runs kept per workflow; older ones are removed when another of its runs is stored,
+#: so a journal used every day stays small. Runs in progress or dead are never removed.
+KEEP_FINISHED = 50
+
+
+def store_run(conn: sqlite3.Connection, log: RunLog, data: bytes) -> bool:
+    """Keep an ended run in the store, inside the caller's write transaction, and prune its
+    workflow's oldest; False if it was already kept. ``data``: its log's bytes; ``log``: what
+    they hold (its header and end are read; ``size`` bounds what is kept)."""
+    header, finish = log.header, log.finish
+    assert header is not None
+    assert finish is not None
+    cursor = conn.execute(
+        "INSERT OR IGNORE INTO runs (run_id, workflow, started_at, status, finished_at, log) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (log.run_id, header[2], header[5], finish[1], finish[2], data[: log.size]),
+    )
+    if not cursor.rowcount:
+        return False
+    conn.execute(
+        "DELETE FROM runs WHERE workflow = ? AND id NOT IN "
+        "(SELECT id FROM runs WHERE workflow = ? ORDER BY id DESC LIMIT ?)",
+        (header[2], header[2], KEEP_FINISHED),
+    )
+    return True
+
+
+def stored_log(conn: sqlite3.Connection, run_id: str) -> RunLog | None:
+    """The log of an ended run the store keeps (None: it keeps no such run)."""
+    row = conn.execute("SELECT log FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+    return None if row is None else parse_log(run_id, bytes(row[0]))
