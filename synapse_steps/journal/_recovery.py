@@ -27,6 +27,8 @@ from synapse_steps.journal._errors import JournalError
 from synapse_steps.journal._kept import store_run, stored_log
 from synapse_steps.journal._lock import RunLock, is_held
 from synapse_steps.journal._metric_batch import expand
+from synapse_steps.journal._run import keep_ended
+from synapse_steps.journal._run_started import expand as expand_run_started
 from synapse_steps.journal._runlog import (
     FINISH,
     ROLLBACK,
@@ -150,7 +152,9 @@ def unfinished_runs(journal: Path) -> list[RunInfo]:
     """
     if not journal.exists():
         return []
-    store_for(journal)  # opening it brings an older file up to date (runs become logs)
+    # Opening the store brings an older file up to date (its runs become logs); the runs this
+    # process ended are stored first, so the listing sees them as the store keeps them.
+    keep_ended(store_for(journal))
     folder = log_dir(journal)
     if not folder.is_dir():
         return []
@@ -204,7 +208,7 @@ def _locked_log(journal: Path, run_id: str, action: str) -> tuple[RunLog, RunLoc
             f"Cannot {action} run {run_id!r}: there is no run journal at {journal}. Pass the "
             "journal path the run was started with (path=...)."
         )
-    store_for(journal)  # brings an older file up to date first (see unfinished_runs)
+    keep_ended(store_for(journal))  # see unfinished_runs
     path = log_path(journal, run_id)
     if not path.exists():
         _refuse_ended(journal, run_id, action)
@@ -346,6 +350,7 @@ def run_records(journal: Path, run_id: str) -> list[dict[str, Any]]:
     if not journal.exists():
         raise JournalError(f"There is no run journal at {journal}; pass the path the run used.")
     store = store_for(journal)
+    keep_ended(store)  # see unfinished_runs
     # The log first: its owner stores it before removing it, so a log that is gone is stored.
     log = read_log(log_path(journal, run_id))
     if log.header is None:
@@ -371,6 +376,7 @@ def _entry_records(entry: dict[str, Any]) -> list[dict[str, Any]]:
     records: list[dict[str, Any]] = [] if body is None else decode(body)
     if type(records) is not list:
         raise ValueError("an entry's records are not a list")
+    records = [expand_run_started(record) for record in records]
     if started_index is not None:
         if not 0 <= started_index <= len(records):
             raise ValueError(f"a StepStarted index {started_index} out of range")

@@ -26,7 +26,9 @@ from pathlib import Path
 
 from synapse_steps.journal._checkpoint import BACKSTOP_PAGES, Checkpointer
 from synapse_steps.journal._errors import JournalError
+from synapse_steps.journal._lock import RunLock
 from synapse_steps.journal._migrate import from_version_1
+from synapse_steps.journal._runlog import RunLog
 from synapse_steps.storage import sqlite
 from synapse_steps.storage.sqlite import BUSY_TIMEOUT_S
 
@@ -67,6 +69,9 @@ class Store:
         self.checkpointer = Checkpointer(path)
         #: Bytes of run logs stored since the last background checkpoint was asked for.
         self.stored = 0
+        #: Runs this process ended that the store does not keep yet, with their locks (held
+        #: until they are stored: see ``_run.keep_ended``).
+        self.ended: list[tuple[RunLog, RunLock]] = []
 
     def _open(self) -> sqlite3.Connection:
         try:
@@ -176,3 +181,9 @@ def store_for(path: Path) -> Store:
         store = Store(Path(key))
         _stores[key] = store
         return store
+
+
+def open_stores() -> list[Store]:
+    """This process's stores (those opened by this process, not inherited through fork)."""
+    with _stores_lock:
+        return [store for store in _stores.values() if store.pid == os.getpid()]

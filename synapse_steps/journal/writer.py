@@ -34,6 +34,7 @@ from synapse_steps.events import (
 from synapse_steps.journal._journal import Journal
 from synapse_steps.journal._recovery import RunInfo
 from synapse_steps.journal._run import PROGRESS_TYPE, JournalRun
+from synapse_steps.journal._run_started import compact
 
 PathArg = str | os.PathLike[str] | None
 
@@ -124,7 +125,7 @@ class JournalWriter:
                 {"workflow": record.workflow},
             )
             self.journal_run_ids.append(self.run.run_id)
-            self.run.record(to_dict(record))
+            self.run.record(compact(record))
         except Exception as exc:
             self._broken(exc)
 
@@ -245,9 +246,10 @@ class JournalWriter:
         recorder = self.recorder
         if run is None or recorder is None:
             return
-        steps = recorder.run.steps
-        if not 0 <= position < len(steps):
-            return
+        steps = recorder.runs[-1].steps
+        if not 0 <= position < len(steps) or not steps[position].categories:
+            return  # no bars (most steps): not worth folding the held progress value in
+        steps = recorder.run.steps  # with the latest progress folded in
         for category, (current, total) in steps[position].categories.items():
             run.progress(
                 (name, category),

@@ -15,6 +15,7 @@ import synapse_steps.journal._checkpoint as checkpoint_module
 import synapse_steps.journal._run as run_module
 from synapse_steps.journal import Journal
 from synapse_steps.journal._checkpoint import BACKSTOP_PAGES, Checkpointer
+from synapse_steps.journal._run import keep_ended
 from synapse_steps.journal._store import store_for
 
 
@@ -54,7 +55,8 @@ def test_a_finished_run_is_checkpointed_in_the_background(
     for i, name in enumerate(["a", "b"]):
         run.step_completed(i, name, {"n": i}, {"path": tmp_path / name})
     assert checkpointer.done == before  # no checkpoint while the run goes on
-    run.finish("succeeded")  # the run is written to the store now
+    run.finish("succeeded")
+    keep_ended(store_for(journal.path))  # the run is written to the store now
     assert _wait_for(lambda: checkpointer.done > before)
     log, done = _wal_frames(journal.path)
     assert log == done  # everything the run wrote is in the database file
@@ -72,6 +74,7 @@ def test_a_checkpoint_is_asked_for_once_runs_stored_enough_bytes(
         run = journal.start_run("wf", ["a"])
         run.step_completed(0, "a", {}, {"blob": "x" * 1000})
         run.finish("succeeded")
+        keep_ended(store)
         return int(run._log_size)
 
     size = one_run()

@@ -38,7 +38,7 @@ from synapse_steps.journal._runlog import (
     read_ops,
     step_frame,
 )
-from synapse_steps.journal._store import SCHEMA_VERSION
+from synapse_steps.journal._store import SCHEMA_VERSION, store_for
 from synapse_steps.steps import BaseStep, BaseStepContext, Orchestrator, StepRegistry, StepResult
 
 _text = st.one_of(st.none(), st.text(max_size=40))
@@ -208,6 +208,9 @@ def test_the_log_is_kept_by_the_store_and_removed_when_the_run_ends(tmp_path: Pa
     written = log.read_bytes()
     assert [op[0] for _at, op in read_ops(log)[0]] == [RUN, ENTRY, ENTRY, ROLLBACK, ROLLBACK]
     run.finish("failed")
+    # Ended once its end is in the log; the store keeps it from the next batch on.
+    assert [op[0] for _at, op in read_ops(log)[0]][-1] == FINISH
+    assert unfinished_runs(journal.path) == []  # a reader stores this process's ended runs
     assert not log.exists()
     assert _in_store(journal.path) == [("a", None), ("b", "done")]
     (kept,) = stored.logs(journal.path)
@@ -230,8 +233,9 @@ def test_a_run_the_store_cannot_take_stays_ended_in_its_log_for_the_next_reader(
         raise JournalError("database is locked")
 
     monkeypatch.setattr(run_module, "store_run", refuse)
-    with pytest.warns(RuntimeWarning, match="its log .* keeps it"):
-        run.finish("succeeded")
+    run.finish("succeeded")
+    with pytest.warns(RuntimeWarning, match="their logs in .* keep them"):
+        run_module.keep_ended(store_for(journal.path))
     assert log.exists()
     assert stored.runs(journal.path) == []
     monkeypatch.undo()
@@ -489,3 +493,47 @@ def test_a_full_disk_mid_run_never_fails_it_nor_leaves_a_run_to_recover(tmp_path
         assert list((disk / "j.sqlite3-runs").iterdir()) == []
     finally:
         subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def test_ended_runs_are_stored_in_batches_and_at_exit(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite3")
+    store = store_for(journal.path)
+    for i in range(run_module.KEEP_BATCH - 1):
+        run = journal.start_run("wf", ["a"])
+        run.step_completed(0, "a", {}, {"i": i})
+        run.finish("succeeded")
+    # Not yet stored: their logs hold them, locked (so no other process stores them too) ...
+    assert len(store.ended) == run_module.KEEP_BATCH - 1
+    with sqlite3.connect(journal.path) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM runs").fetchone() == (0,)
+    # ... and ended: nobody is offered them for recovery.
+    listed = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"from synapse_steps.journal import unfinished_runs as u; "
+            f"print(len(u({str(journal.path)!r})))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert listed.stdout.strip() == "0"
+    run = journal.start_run("wf", ["a"])
+    run.finish("succeeded")  # the batch is full: one transaction stores all of them
+    assert store.ended == []
+    assert len(stored.runs(journal.path)) == run_module.KEEP_BATCH
+    assert list(log_path(journal.path, "x").parent.iterdir()) == []
+    # A process that ends normally stores the runs it ended on its way out.
+    code = (
+        "from synapse_steps.journal import Journal\n"
+        f"r = Journal({str(journal.path)!r}).start_run('exit', ['a'])\n"
+        "r.step_completed(0, 'a', {}, {})\n"
+        "r.finish('succeeded')\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    assert list(log_path(journal.path, "x").parent.iterdir()) == []
+    with sqlite3.connect(journal.path) as conn:
+        assert conn.execute("SELECT status FROM runs WHERE workflow = 'exit'").fetchall() == [
+            ("succeeded",)
+        ]
