@@ -54,7 +54,7 @@ class RunLock:
         """The lock, or ``None`` when another open descriptor (a live process) holds it.
 
         A missing file is created: its owner removed it once the run's log was in the store
-        (the run's status then says so), or died before the run was committed.
+        (the run's status then says so), or died before the run's header was written.
         """
         flags = os.O_RDWR | os.O_CREAT | os.O_APPEND
         try:

@@ -214,7 +214,10 @@ def _locked_log(journal: Path, run_id: str, action: str) -> tuple[RunLog, RunLoc
         _refuse_ended(journal, run_id, action)
     lock = RunLock.acquire(path)
     if lock is None:
-        header = read_log(path).header
+        held = read_log(path)
+        if held.finish is not None:  # ended; its process stores it with its next batch
+            _refuse_status(run_id, action, held.workflow, held.finish[1])
+        header = held.header
         where = "" if header is None else f" in process {header[6]} on {header[7]}"
         raise JournalError(
             f"Cannot {action} run {run_id!r}: it is still running{where}, or another process "
@@ -249,13 +252,16 @@ def _refuse_ended(journal: Path, run_id: str, action: str) -> NoReturn:
             f"Cannot {action} run {run_id!r}: the journal {journal} has no such run. "
             "unfinished_runs() lists the runs that can be recovered or abandoned."
         )
-    status = log.finish[1]
+    _refuse_status(run_id, action, log.workflow, log.finish[1])
+
+
+def _refuse_status(run_id: str, action: str, workflow: str, status: str) -> NoReturn:
     what = {
         "recovered": "was already recovered: its steps are never rolled back twice",
         "abandoned": "was abandoned",
     }.get(status, f"finished normally with status {status!r}")
     raise JournalError(
-        f"Cannot {action} run {run_id!r} (workflow '{log.workflow}'): it {what}. "
+        f"Cannot {action} run {run_id!r} (workflow '{workflow}'): it {what}. "
         "unfinished_runs() lists the runs that can still be recovered."
     )
 

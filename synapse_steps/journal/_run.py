@@ -1,15 +1,18 @@
 """Writing one run's journal as it goes: ``JournalRun``.
 
-What is durable when: ``start_run`` commits the run to the store. Every ``step_completed``,
-``rollback_started`` and ``step_rolled_back`` is appended to the run's log (``_runlog``: one
-``write()``) before returning, and ``finish`` folds that log into the store with the run's status
-in one transaction. ``record`` only buffers: buffered records are written with the next of those
-calls, or by a later non-progress ``record`` once ``FLUSH_SECONDS`` have passed since the last
-write (so a long step's logs reach the disk while it runs), or when ``FLUSH_RECORDS`` are waiting.
-Progress records are coalesced in memory: only the latest one per (step, category) is kept until
-the next non-progress record or write, so a million progress calls store a handful of records
-and cost one dict store each (``progress(key, record)`` even skips building the dict: the record
-object is converted only if it is kept).
+What is durable when: ``start_run`` writes the run's header into its new log (``_runlog``), and
+every ``step_completed``, ``rollback_started``, ``step_rolled_back`` and ``finish`` appends its
+entry to that log (one ``write()``) before returning. A run has ended once ``finish`` returned;
+the store keeps it from the next ``keep_ended`` on (runs are stored ``KEEP_BATCH`` at a time in
+one transaction, when this process reads the journal, and at exit).
+
+``record`` only buffers: buffered records are written with the next of those calls, or by a later
+non-progress ``record`` once ``FLUSH_SECONDS`` have passed since the last write (so a long step's
+logs reach the disk while it runs), or when ``FLUSH_RECORDS`` are waiting. Progress records are
+coalesced in memory: only the latest one per (step, category) is kept until the next
+non-progress record or write, so a million progress calls store a handful of records and cost
+one dict store each (``progress(key, record)`` even skips building the dict: the record object
+is converted only if it is kept).
 
 A completed step's own two records are not JSON: ``step_started`` notes where its ``StepStarted``
 falls among the buffered records, and ``step_completed`` stores that place and both records'
@@ -112,7 +115,7 @@ class JournalRun:
         #: The running step's StepStarted, not yet a dict: (position, name, time, its index in
         #: ``_pending``). Stored as columns if that step's ``step_completed`` comes next.
         self._step_start: tuple[int, str, float, int] | None = None
-        self._last_commit = time.monotonic()
+        self._last_write = time.monotonic()
         #: The log's size in bytes; ``_log_broken`` once a write failed (nothing may follow a
         #: frame cut short).
         self._log_size = log_size
@@ -148,7 +151,7 @@ class JournalRun:
         """Buffer the ``StepStarted`` record of the step about to run (``at``: its ``time``).
 
         Equivalent to ``record(to_dict(StepStarted(position, name, at)))``, but if that step's
-        ``step_completed`` is the next commit, the record is kept as columns of its entry.
+        ``step_completed`` is the next entry written, the record is kept as columns of that entry.
         """
         self._place_step_start()
         self._batch = None  # a metric record after this one must not join an earlier batch
@@ -176,7 +179,7 @@ class JournalRun:
             self._batched += 1
             if (
                 self._batched >= FLUSH_RECORDS
-                or time.monotonic() - self._last_commit >= FLUSH_SECONDS
+                or time.monotonic() - self._last_write >= FLUSH_SECONDS
             ):
                 self._flush_buffered()
             return
@@ -194,7 +197,7 @@ class JournalRun:
         pending.append(item)
         if (
             len(pending) + self._batched >= FLUSH_RECORDS
-            or time.monotonic() - self._last_commit >= FLUSH_SECONDS
+            or time.monotonic() - self._last_write >= FLUSH_SECONDS
         ):
             self._flush_buffered()
 
@@ -204,13 +207,13 @@ class JournalRun:
             self._pending, self._batch, self._batched = [], None, 0
             self._step_start = None
             return
-        self._commit()
+        self._write_records()
 
     def progress(self, key: Hashable, record: dict[str, Any] | SupportsToDict) -> None:
         """Fast path for a progress record: it replaces the previous one with the same ``key``.
 
         ``record`` may be the record object itself: its ``to_dict()`` is called only if it is
-        still the latest for its key when records are committed, so a million progress calls
+        still the latest for its key when records are written, so a million progress calls
         cost a million dict stores (~40 ns each) and nothing else. Same coalescing as
         ``record`` (which computes the key from the dict's ``PROGRESS_KEY`` fields).
         """
@@ -237,7 +240,7 @@ class JournalRun:
             self._place_step_start()
             started_index = started_time = None
         pending, self._pending = self._pending, []
-        self._batch, self._batched = None, 0  # a committed batch is never added to again
+        self._batch, self._batched = None, 0  # a written batch is never added to again
         if self._progress:
             progress, self._progress = self._progress, {}
             pending.extend(_as_dicts(progress.values()))
@@ -271,7 +274,7 @@ class JournalRun:
                 "some space or pass another journal path (or journal=False)."
             ) from exc
         self._log_size += len(data)
-        self._last_commit = time.monotonic()
+        self._last_write = time.monotonic()
 
     def _records_op(self) -> Op | None:
         """The next entry holding the buffered records alone (None if nothing is buffered)."""
@@ -282,7 +285,7 @@ class JournalRun:
         self._next_entry += 1
         return op
 
-    def _commit(self) -> None:
+    def _write_records(self) -> None:
         """Write what was buffered to the log (a records-only entry)."""
         op = self._records_op()
         if op is not None:
@@ -300,7 +303,7 @@ class JournalRun:
         success: bool = True,
         finished: tuple[float, float] | None = None,
     ) -> bool:
-        """Store a step's result durably (committed before returning); True if recoverable.
+        """Store a step's result durably (written before returning); True if recoverable.
 
         ``finished``: the ``(duration, time)`` of the step's ``StepFinished`` record, journaled
         with the entry (instead of ``record``-ing it) and given back in its place by
@@ -379,14 +382,14 @@ class JournalRun:
         """Durably note that the step's rollback is about to run (recovery would retry it)."""
         self._check_open("rollback_started")
         entry, _ = self._entry(name, "rollback_started")
-        self._commit()  # the records before it (its StepRollbackStarted) go first
+        self._write_records()  # the records before it (its StepRollbackStarted) go first
         self._write((ROLLBACK, entry, "started", None))
 
     def step_rolled_back(self, name: str, error: str | None = None) -> None:
         """Durably note that the step's rollback returned (``error``: it raised); never redone."""
         self._check_open("step_rolled_back")
         entry, position = self._entry(name, "step_rolled_back")
-        self._commit()
+        self._write_records()
         self._write((ROLLBACK, entry, "done", error))
         self._completed[name].pop()
         # Undone: a resumed run may journal that position again.

@@ -229,7 +229,7 @@ class JournalWriter:
         self._record(record)
         if record.kept:
             # Kept for resume()/rollback(): the run stays open, its steps recoverable (each was
-            # committed when it ended); this record goes with the next commit.
+            # written when it ended); this record goes with the next entry written.
             return
         self._finish(record.status)
 

@@ -537,3 +537,33 @@ def test_ended_runs_are_stored_in_batches_and_at_exit(tmp_path: Path) -> None:
         assert conn.execute("SELECT status FROM runs WHERE workflow = 'exit'").fetchall() == [
             ("succeeded",)
         ]
+
+
+def test_a_run_that_ended_but_was_not_stored_when_its_process_died_is_never_recovered(
+    tmp_path: Path,
+) -> None:
+    journal = tmp_path / "j.sqlite3"
+    code = (
+        "import sys, time\n"
+        "from synapse_steps.journal import Journal\n"
+        f"r = Journal({str(journal)!r}).start_run('wf', ['a'])\n"
+        "r.step_completed(0, 'a', {}, {})\n"
+        "r.finish('succeeded')\n"
+        "print(r.run_id, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None
+        run_id = child.stdout.readline().strip()
+        # Ended, not stored yet (its process stores its runs in batches), its log still held.
+        assert unfinished_runs(journal) == []
+        with pytest.raises(JournalError, match="finished normally with status 'succeeded'"):
+            recover_steps(run_id, lambda *_: None, journal)
+    finally:
+        child.kill()  # dies before storing it
+        child.wait()
+    assert log_path(journal, run_id).exists()
+    assert unfinished_runs(journal) == []  # the listing stores it now
+    assert not log_path(journal, run_id).exists()
+    assert stored.runs(journal) == [(run_id, "wf", "succeeded")]
