@@ -1,7 +1,8 @@
 """The runs the journal's SQLite file keeps: each ended run, one row holding its whole log.
 
-One row per run, written in one statement when the run ends (``store_run``): per step the run
-pays only its log's ``write()`` (``_runlog``); one row per step cost ~6 us a step more here.
+One row per run (``store_run``), written once the run has ended, several runs to a transaction
+(``_run.keep_ended``): per step a run pays only its log's ``write()`` (``_runlog``); one row per
+step cost ~6 us a step more here, a transaction per run 4-8 us a step of a 100-step run.
 """
 
 from __future__ import annotations

@@ -469,7 +469,10 @@ def keep_ended(store: Store) -> None:
             with store.write() as conn:
                 for log, lock in ended:
                     assert lock.fd is not None
-                    data = os.pread(lock.fd, log.size, 0)
+                    # The file's size, not the sizes counted: an interrupt between a write()
+                    # and its count must not cut the run's end off what is stored.
+                    data = os.pread(lock.fd, os.fstat(lock.fd).st_size, 0)
+                    log.size = len(data)
                     store_run(conn, log, data)
                     stored += len(data)
         except Exception as exc:

@@ -567,3 +567,17 @@ def test_a_run_that_ended_but_was_not_stored_when_its_process_died_is_never_reco
     assert unfinished_runs(journal) == []  # the listing stores it now
     assert not log_path(journal, run_id).exists()
     assert stored.runs(journal) == [(run_id, "wf", "succeeded")]
+
+
+def test_the_store_keeps_what_the_log_file_holds_not_what_was_counted(tmp_path: Path) -> None:
+    # An interrupt can land after a write() returned and before its size was counted.
+    journal = Journal(tmp_path / "j.sqlite3")
+    run = journal.start_run("wf", ["a", "b"])
+    run.step_completed(0, "a", {}, {"n": 1})
+    run._log_size -= 40  # the count missed part of a frame
+    run.step_completed(1, "b", {}, {"n": 2})
+    run.finish("interrupted")
+    (kept,) = stored.logs(journal.path)
+    assert kept.finish is not None
+    assert kept.finish[1] == "interrupted"
+    assert [e["name"] for e in kept.entries()] == ["a", "b"]
