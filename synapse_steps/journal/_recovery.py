@@ -165,7 +165,14 @@ def unfinished_runs(journal: Path) -> list[RunInfo]:
             continue  # being created right now, or killed while it was (nothing to undo)
         held = is_held(path)
         if log.finish is None:
-            infos.append(_info(log, held))
+            try:
+                infos.append(_info(log, held))
+            except (ValueError, TypeError, KeyError, IndexError) as exc:
+                raise JournalError(
+                    f"The run log {path} cannot be read ({type(exc).__name__}: {exc}): it was "
+                    "written by something else. Move it out of that folder to list the other "
+                    "runs; the run it names cannot be recovered from it."
+                ) from exc
         elif not held:
             _store_ended(journal, log.run_id)
     return sorted(infos, key=lambda info: (info.started_at, info.run_id))

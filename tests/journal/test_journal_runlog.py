@@ -581,3 +581,15 @@ def test_the_store_keeps_what_the_log_file_holds_not_what_was_counted(tmp_path: 
     assert kept.finish is not None
     assert kept.finish[1] == "interrupted"
     assert [e["name"] for e in kept.entries()] == ["a", "b"]
+
+
+def test_a_log_with_a_valid_frame_but_a_hostile_header_is_named_not_crashed_on(
+    tmp_path: Path,
+) -> None:
+    journal = Journal(tmp_path / "j.sqlite3")
+    journal.start_run("wf", ["a"]).finish("succeeded")  # the store and its folder exist
+    run_id = "0" * 32
+    header = (RUN, run_id, "wf", "[not json", "[{}]", 1.0, 1, "h")
+    log_path(journal.path, run_id).write_bytes(frame(header))
+    with pytest.raises(JournalError, match=rf"{run_id}\.log cannot be read .* Move it out"):
+        unfinished_runs(journal.path)
