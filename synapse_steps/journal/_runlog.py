@@ -103,43 +103,24 @@ def frame(op: Op) -> bytes:
     return _FRAME.pack(len(payload), zlib.crc32(payload)) + payload
 
 
+# Where an ENTRY op's columns after its index (``op[2:]``) go in ``_ENTRY``: the numbers, in
+# the struct's order, then the texts, whose lengths follow the numbers.
+# position, success, completed_at, started_index, started_time, duration, finished_time:
+_NUMBER_COLUMNS = (0, 2, 4, 5, 6, 7, 8)
+# name, unstorable, data, rollback_data, records:
+_TEXT_COLUMNS = (1, 3, 9, 10, 11)
+
+
 def _entry_payload(op: Op) -> bytes:
-    (
-        position,
-        name,
-        success,
-        unstorable,
-        completed_at,
-        started_index,
-        started_time,
-        duration,
-        finished_time,
-        data,
-        rollback_data,
-        records,
-    ) = values = op[2:]
+    values = op[2:]
     mask = 0
     for bit, value in enumerate(values):
         if value is not None:
             mask |= 1 << bit
-    texts = [
-        b"" if text is None else text.encode()
-        for text in (name, unstorable, data, rollback_data, records)
-    ]
-    return _ENTRY.pack(
-        1,
-        mask,
-        op[1],
-        # Not "x or 0": that would turn -0.0 into 0.0 (NULL is in the mask).
-        0 if position is None else position,
-        0 if success is None else success,
-        0.0 if completed_at is None else completed_at,
-        0 if started_index is None else started_index,
-        0.0 if started_time is None else started_time,
-        0.0 if duration is None else duration,
-        0.0 if finished_time is None else finished_time,
-        *[len(text) for text in texts],
-    ) + b"".join(texts)
+    # Not "x or 0": that would turn -0.0 into 0.0 (NULL is in the mask).
+    numbers = [0 if values[i] is None else values[i] for i in _NUMBER_COLUMNS]
+    texts = [b"" if values[i] is None else values[i].encode() for i in _TEXT_COLUMNS]
+    return _ENTRY.pack(1, mask, op[1], *numbers, *[len(text) for text in texts]) + b"".join(texts)
 
 
 # NULL-mask bits (see _ENTRY) a completed step's entry always sets (position, name, success,
@@ -245,38 +226,16 @@ def _op(payload: bytes) -> Op | None:
 
 
 def _entry_op(payload: bytes) -> Op | None:
-    (
-        _kind,
-        mask,
-        index,
-        position,
-        success,
-        completed_at,
-        started_index,
-        started_time,
-        duration,
-        finished_time,
-        *sizes,
-    ) = _ENTRY.unpack_from(payload)
+    _kind, mask, index, *fields = _ENTRY.unpack_from(payload)
+    numbers, sizes = fields[: len(_NUMBER_COLUMNS)], fields[len(_NUMBER_COLUMNS) :]
     texts = _texts(payload, _ENTRY.size, sizes)
     if texts is None:
         return None
-    name, unstorable, data, rollback_data, records = texts
-    values = (
-        position,
-        name,
-        success,
-        unstorable,
-        completed_at,
-        started_index,
-        started_time,
-        duration,
-        finished_time,
-        data,
-        rollback_data,
-        records,
-    )
-    return (ENTRY, index, *(v if mask >> i & 1 else None for i, v in enumerate(values)))
+    values: list[Any] = [None] * (len(_NUMBER_COLUMNS) + len(_TEXT_COLUMNS))
+    for column, value in zip(_NUMBER_COLUMNS + _TEXT_COLUMNS, numbers + texts, strict=True):
+        if mask >> column & 1:
+            values[column] = value
+    return (ENTRY, index, *values)
 
 
 def read_ops(path: Path) -> tuple[list[tuple[int, Op]], int]:

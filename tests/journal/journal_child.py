@@ -125,10 +125,6 @@ class _KilledBeforeCommit:
             os.kill(os.getpid(), signal.SIGKILL)
         return result
 
-    def executemany(self, sql: str, rows: Any) -> None:
-        for row in rows:
-            self.execute(sql, row)
-
 
 def _three_steps(journal: Path, work: Path, workflow: str) -> Any:
     jrun = Journal(journal).start_run(workflow, ["a", "b", "c", "big"])
