@@ -6,6 +6,8 @@ The documented Steps & Workflow API lives in ``synapse_steps.steps``; train acti
 
 from typing import TYPE_CHECKING
 
+# First: the composition module installs the defaults (front end, client, journal) into the core.
+from synapse_steps import defaults as _defaults  # noqa: F401
 from synapse_steps.context import RuntimeContext
 from synapse_steps.errors import (
     BackendError,
@@ -23,6 +25,7 @@ from synapse_steps.errors import (
     NotAStepError,
     NotFoundError,
     OutputExistsError,
+    RemoteError,
     RunFailedError,
     StepDefinitionError,
     StepFailedError,
@@ -80,6 +83,7 @@ __all__ = [
     "Orchestrator",
     "OutputExistsError",
     "Recorder",
+    "RemoteError",
     "RunFailedError",
     "RuntimeContext",
     "StepDefinitionError",

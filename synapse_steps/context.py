@@ -18,6 +18,7 @@ from synapse_steps.errors import NestedRunError, UsageError
 from synapse_steps.events import KNOWN_HOOKS, Record
 from synapse_steps.logging_protocol import Logger
 from synapse_steps.recorder import Recorder, check_hooks
+from synapse_steps.wiring import WIRING
 
 _UNSET: Any = object()
 
@@ -52,9 +53,7 @@ class RuntimeContext:
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         if logger is None:
-            from synapse_steps.seams import default_front_ends
-
-            given: tuple[object, ...] = tuple(default_front_ends(display))
+            given: tuple[object, ...] = tuple(WIRING.front_ends(display))
         elif isinstance(logger, Sequence) and not isinstance(logger, str):
             given = tuple(logger)
         else:
@@ -149,12 +148,45 @@ class RuntimeContext:
         finally:
             self._running = False
 
+    @contextmanager
+    def subscribed(self, subscriber: object | None) -> Iterator[None]:
+        """``subscriber`` hears this runtime's records for the duration (``None``: nothing).
+
+        How a run attaches its journal: it is given the runtime (``attach(runtime)``, if it has
+        that method) and then receives records like any front end.
+        """
+        if subscriber is None:
+            yield
+            return
+        attach = getattr(subscriber, "attach", None)
+        if callable(attach):
+            attach(self)
+        self.recorder.subscribe(subscriber, checked=True)
+        try:
+            yield
+        finally:
+            self.recorder.unsubscribe(subscriber)
+            detach = getattr(subscriber, "detach", None)
+            if callable(detach):
+                detach()
+
+    @property
+    def uses_default_client(self) -> bool:
+        """True until a client is given or the default one is made (a remote run makes its own)."""
+        return self._client is _UNSET
+
     # -- collaborators -------------------------------------------------------------------------
 
     @property
     def loggers(self) -> tuple[Any, ...]:
         """The loggers and front ends this runtime was given (or chose by default)."""
         return self._loggers
+
+    @property
+    def plain_loggers(self) -> tuple[Any, ...]:
+        """The loggers that get the steps' calls as calls (``log`` / ``set_progress`` /
+        ``set_metrics``), not as records: a remote run's calls are replayed to them."""
+        return self._plain
 
     @property
     def logger(self) -> Any:
@@ -165,9 +197,7 @@ class RuntimeContext:
     def client(self) -> Any:
         """The backend client; the embedded local backend unless another was given."""
         if self._client is _UNSET:
-            from synapse_steps.seams import default_client
-
-            self._client = default_client()
+            self._client = WIRING.client()
         return self._client
 
     @client.setter

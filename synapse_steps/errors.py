@@ -80,6 +80,20 @@ class WorkerDiedError(RunFailedError):
     """
 
 
+class RemoteError(SynapseStepsError, RuntimeError):
+    """An exception raised on a remote worker that cannot be rebuilt here (its class cannot be
+    unpickled from its args, say): its class name, message and the remote traceback."""
+
+    def __init__(self, type_name: str, message: str, remote_traceback: str | None = None) -> None:
+        super().__init__(f"{type_name}: {message}" if message else type_name)
+        self.type_name = type_name
+        self.message = message
+        self.remote_traceback = remote_traceback
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (RemoteError, (self.type_name, self.message, self.remote_traceback))
+
+
 class NestedRunError(SynapseStepsError, RuntimeError):
     """A run was started on a runtime that is already running one (e.g. inside a step)."""
 

@@ -49,6 +49,9 @@ class RunStarted(NamedTuple):
     wall_time: float
     #: What ran: the context class for a plain orchestrator, the action class for a train action.
     workflow: str
+    #: The position the run starts executing from: 0, or a resumed run's failed step (the
+    #: steps before it are reused).
+    start: int = 0
 
 
 class StepStarted(NamedTuple):

@@ -13,7 +13,8 @@ A ``ProgressReported`` record goes out at most every ``progress_interval`` secon
 (plus the first of each tenth of a category and the last, and a flush before any other record,
 so subscribers never see a lifecycle change before the progress that preceded it).
 
-pandas and matplotlib are imported only by the methods that return a DataFrame or a figure.
+The DataFrames and the figure are made by the display layer (through ``synapse_steps.wiring``),
+which imports pandas and matplotlib only when one is asked for.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from synapse_steps.events import (
     RunStarted,
 )
 from synapse_steps.run_state import RunState
+from synapse_steps.wiring import WIRING
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -350,27 +352,23 @@ class Recorder:
 
     def steps_frame(self) -> pd.DataFrame:
         """One row per step of the last run: step, status, duration (s), error, rollback."""
-        from synapse_steps.frames import steps_frame
-
-        return steps_frame(self.run)
+        made: pd.DataFrame = WIRING.steps_frame(self.run)
+        return made
 
     def metrics_frame(self) -> pd.DataFrame:
         """Long format metric history of the last run: category, metric, x, value."""
-        from synapse_steps.frames import metrics_frame
-
-        return metrics_frame(self.run.metrics)
+        made: pd.DataFrame = WIRING.metrics_frame(self.run.metrics)
+        return made
 
     def events_frame(self) -> pd.DataFrame:
         """The logged events: time (datetime), event, data, file."""
-        from synapse_steps.frames import events_frame
-
-        return events_frame(self.events)
+        made: pd.DataFrame = WIRING.events_frame(self.events)
+        return made
 
     def plot_metrics(self) -> Figure:
         """A static matplotlib figure of the last run's metrics."""
-        from synapse_steps.seams import metrics_figure
-
-        return metrics_figure(self.run.metrics)
+        made: Figure = WIRING.metrics_figure(self.run.metrics)
+        return made
 
     def __repr__(self) -> str:
         return (

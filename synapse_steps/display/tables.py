@@ -1,7 +1,7 @@
 """Tables of registries and runs: plain text, HTML, and the registry as a DataFrame.
 
 Text and HTML need nothing beyond the standard library; pandas is imported only by
-``registry_frame``. A run's DataFrames are in ``synapse_steps.frames``.
+``registry_frame``. A run's DataFrames are in ``synapse_steps.display.frames``.
 """
 
 from __future__ import annotations

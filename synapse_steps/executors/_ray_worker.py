@@ -1,9 +1,9 @@
 """The Ray actor a remote run executes in (imported only by ``synapse_steps.executors.ray``).
 
-The orchestrator runs in a thread of its own inside the actor, so the driver can drain records
-(a long poll) and interrupt the run (a ``KeyboardInterrupt`` raised in that thread, as the
-notebook's stop button does locally) while it goes on. One actor runs one workflow at a time
-and is reused for the next.
+The shipped ``RunRequest`` runs (``run_request``, as in-process) in a thread of its own inside
+the actor, so the driver can drain records (a long poll) and interrupt the run (a
+``KeyboardInterrupt`` raised in that thread, as the notebook's stop button does locally) while
+it goes on. One actor runs one request at a time and is reused for the next.
 """
 
 from __future__ import annotations
@@ -16,8 +16,16 @@ from ray import cloudpickle
 
 from synapse_steps.context import RuntimeContext
 from synapse_steps.events import Record
-from synapse_steps.executors.transport import Outcome, RecordBuffer, land, outcome_of, ship
-from synapse_steps.steps.orchestrator import Orchestrator
+from synapse_steps.executors.transport import (
+    Outcome,
+    RecordBuffer,
+    land,
+    outcome_of,
+    sendable_context,
+    ship,
+)
+from synapse_steps.steps.request import RunOutcome, RunRequest
+from synapse_steps.steps.runner import run_request
 
 
 class RunActor:
@@ -27,7 +35,7 @@ class RunActor:
         self._lock = threading.Lock()
         self._buffers: dict[int, RecordBuffer] = {}
         self._arrived = threading.Condition(self._lock)
-        # (token, thread id) of the run inside Orchestrator.execute() right now.
+        # (token, thread id) of the run inside run_request() right now.
         self._running: tuple[int, int] | None = None
 
     def start(self, token: int, payload: bytes, runtime_spec: dict[str, Any]) -> None:
@@ -42,26 +50,26 @@ class RunActor:
 
     def _run(self, token: int, payload: bytes, spec: dict[str, Any], buffer: RecordBuffer) -> None:
         runtime = RuntimeContext(logger=[buffer], env=spec["env"], job_id=spec["job_id"])
-        context: Any = None
-        result: dict[str, Any] | None = None
+        request: RunRequest[Any] | None = None
+        run: RunOutcome | None = None
         failure: BaseException | None = None
         try:
-            registry, context, name, client = land(payload, runtime)
+            request, client = land(payload, runtime)
             if client is not None:
                 runtime.client = client
-            orchestrator = Orchestrator(registry, context, name=name)
             with self._lock:
                 self._running = (token, threading.get_ident())
             try:
-                result = orchestrator.execute()
+                # The journal setting is the driver's business: it journals what arrives there.
+                run = run_request(request, runtime.publish)
             finally:
                 with self._lock:
                     self._running = None
         except BaseException as exc:  # reported to the driver, which raises it there
             failure = exc
-        outcome = outcome_of(failure, result)
-        if context is not None:
-            outcome.context = _ship_context(context, runtime, outcome)
+        outcome = outcome_of(run, failure, cloudpickle.dumps)
+        if request is not None:
+            outcome.context = _ship_context(request.context, runtime, outcome)
         buffer.close(outcome)
 
     def drain(self, token: int, wait: float) -> tuple[list[Record], Outcome | None]:
@@ -96,14 +104,10 @@ class RunActor:
 
 
 def _ship_context(context: Any, runtime: RuntimeContext, outcome: Outcome) -> bytes | None:
-    """The final context for the driver (failed steps' exceptions dropped if they won't pickle)."""
+    """The final context for the driver (step exceptions that cannot be rebuilt there replaced
+    by ``RemoteError``)."""
     try:
-        return ship(context, runtime, cloudpickle.CloudPickler)
-    except Exception:
-        for step_result in getattr(context, "step_results", []):
-            step_result.exception = None
-    try:
-        return ship(context, runtime, cloudpickle.CloudPickler)
+        return ship(sendable_context(context, cloudpickle.dumps), runtime, cloudpickle.CloudPickler)
     except Exception as exc:
         outcome.notes.append(
             f"the final context could not be sent back ({type(exc).__name__}: {exc}); the "

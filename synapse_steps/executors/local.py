@@ -2,18 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from synapse_steps.steps.orchestrator import Orchestrator
+from synapse_steps.steps.executor import InProcessExecutor
 
 
-class LocalExecutor:
-    """The default: the orchestrator's steps run here, in this thread."""
-
-    def execute(self, orchestrator: Orchestrator[Any]) -> dict[str, Any]:
-        __tracebackhide__ = True
-        return orchestrator.in_process().execute()
-
-    def __repr__(self) -> str:
-        return "LocalExecutor()"
+class LocalExecutor(InProcessExecutor):
+    """The default, by name: the steps run here, in the calling thread."""

@@ -9,30 +9,34 @@
     runs = sweep(MyTrainAction, [params_a, params_b], executor=ex)
     runs.frame()
 
-Each run executes in a Ray actor (one CPU by default). Every record it produces streams back
-while it runs and is published, in order and re-stamped into the driver's clock, to the
-runtime of the notebook's context: the live view and the store are the same as for a local run.
-The final context state is copied back into the notebook's context. A failure rolls back on the
-worker and raises ``StepFailedError`` here with the remote traceback as its cause; the stop
-button interrupts the remote run (which rolls back there); a worker that dies ends the run with
-``WorkerDiedError``. Needs the ``ray`` extra: ``pip install 'synapse-steps[ray]'``.
+Each run executes in a Ray actor (one CPU by default; ``num_gpus=``, ``resources=`` or a step's
+``ray_resources`` place it on the right node). The orchestrator's ``RunRequest`` is shipped to
+it; every record the run produces streams back while it runs and is published, in order and
+re-stamped into the driver's clock, to the runtime of the notebook's context: the live view,
+the store and the journal are the same as for a local run (the journal is written on the
+driver). The progress callback is called on the driver. The final context state is copied back
+into the notebook's context. A failure rolls back on the worker and raises ``StepFailedError``
+here with the remote traceback as its cause; ``on_failure="keep"``, ``resume()`` and
+``rollback()`` work as locally; the stop button interrupts the remote run (which rolls back
+there); a worker that dies ends the run with ``WorkerDiedError``. Needs the ``ray`` extra:
+``pip install 'synapse-steps[ray]'``.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from itertools import count
 from typing import TYPE_CHECKING, Any
 
 from synapse_steps.errors import MissingDependencyError, UsageError
-from synapse_steps.events import Record
 from synapse_steps.executors.remote_run import RemoteRun
+from synapse_steps.steps.request import RunOutcome, RunRequest
 
 if TYPE_CHECKING:
     from synapse_steps.executors.sweep import SweepRuns
-    from synapse_steps.steps.orchestrator import Orchestrator
+    from synapse_steps.steps.executor import Publish
 
 #: Seconds a drain call waits on the worker for a record (a long poll: latency stays at the
 #: round trip, and an idle run costs one call per interval).
@@ -61,6 +65,11 @@ class RayExecutor:
             starts a local Ray (or uses the one already initialised in this process).
         num_cpus: CPUs of the local Ray started when ``address`` is ``None`` (default: all).
         cpus_per_run: CPUs each run reserves on the cluster.
+        num_gpus: GPUs each run reserves: Ray places the run on a node that has them (how you
+            pick the GPU node of a cluster). A step may ask for more with a ``ray_resources``
+            attribute (e.g. ``{"num_gpus": 1}``): the run reserves the most any of its steps
+            asks for, as one run executes in one worker.
+        resources: custom Ray resources each run reserves (e.g. ``{"node_a100": 1}``).
         runtime_env: passed to ``ray.init`` (e.g. ``{"pip": ["synapse-steps"]}`` on a cluster
             whose nodes do not have the package yet).
         log_to_driver: also print the workers' stdout/stderr here (steps should report through
@@ -76,6 +85,8 @@ class RayExecutor:
         num_cpus: int | None = None,
         *,
         cpus_per_run: float = 1.0,
+        num_gpus: float = 0.0,
+        resources: dict[str, float] | None = None,
         runtime_env: dict[str, Any] | None = None,
         log_to_driver: bool = False,
         keep_workers: bool = False,
@@ -84,12 +95,16 @@ class RayExecutor:
         self.address = address
         self.num_cpus = num_cpus
         self.cpus_per_run = cpus_per_run
+        self.num_gpus = num_gpus
+        self.resources = dict(resources or {})
         self.runtime_env = runtime_env
         self.log_to_driver = log_to_driver
         self.keep_workers = keep_workers
         self._started_ray = False
         self._actor_class: Any = None
-        self._idle: list[Any] = []
+        #: Idle workers by what they reserve, and what each worker reserves.
+        self._idle: dict[str, list[Any]] = {}
+        self._placement: dict[Any, str] = {}
         self._tokens = count(1)
 
     # -- Ray itself ------------------------------------------------------------------------------
@@ -120,28 +135,57 @@ class RayExecutor:
         cpus = float(self._ray.cluster_resources().get("CPU", 1))
         return max(1, int(cpus // self.cpus_per_run))
 
-    def _acquire(self) -> Any:
-        if self._idle:
-            return self._idle.pop()
+    def _acquire(self, placement: dict[str, Any]) -> Any:
+        key = repr(sorted(placement.items()))
+        idle = self._idle.get(key)
+        if idle:
+            return idle.pop()
         if self._actor_class is None:
             from synapse_steps.executors._ray_worker import RunActor
 
             # Threads: the run, its drains and an interrupt, all at once.
-            self._actor_class = self._ray.remote(num_cpus=self.cpus_per_run, max_concurrency=4)(
-                RunActor
-            )
-        return self._actor_class.options(max_restarts=0).remote()
+            self._actor_class = self._ray.remote(max_concurrency=4)(RunActor)
+        actor = self._actor_class.options(max_restarts=0, **placement).remote()
+        self._placement[actor] = key
+        return actor
+
+    def _placement_of(self, request: RunRequest[Any]) -> dict[str, Any]:
+        """What the run's worker reserves: the executor's figures, or more if a step asks."""
+        cpus, gpus, resources = self.cpus_per_run, self.num_gpus, dict(self.resources)
+        for step in request.steps:
+            asked = getattr(step, "ray_resources", None)
+            if not asked:
+                continue
+            if not isinstance(asked, dict):
+                raise UsageError(
+                    f"step {step.name!r}: ray_resources must be a dict such as "
+                    f"{{'num_gpus': 1}}, got {asked!r}"
+                )
+            cpus = max(cpus, float(asked.get("num_cpus", 0)))
+            gpus = max(gpus, float(asked.get("num_gpus", 0)))
+            for name, amount in asked.get("resources", {}).items():
+                resources[name] = max(resources.get(name, 0.0), float(amount))
+        placement: dict[str, Any] = {"num_cpus": cpus}
+        if gpus:
+            placement["num_gpus"] = gpus
+        if resources:
+            placement["resources"] = resources
+        return placement
 
     def _release(self, actor: Any, reusable: bool) -> None:
-        if reusable:
-            self._idle.append(actor)
+        key = self._placement.get(actor)
+        if reusable and key is not None:
+            self._idle.setdefault(key, []).append(actor)
         else:
+            self._placement.pop(actor, None)
             self._ray.kill(actor, no_restart=True)
 
     def release_workers(self) -> None:
         """Stop the idle workers, giving their CPUs back to the cluster."""
-        for actor in self._idle:
-            self._ray.kill(actor, no_restart=True)
+        for actors in self._idle.values():
+            for actor in actors:
+                self._placement.pop(actor, None)
+                self._ray.kill(actor, no_restart=True)
         self._idle.clear()
 
     def shutdown(self) -> None:
@@ -159,42 +203,37 @@ class RayExecutor:
 
     # -- running ---------------------------------------------------------------------------------
 
-    def execute(self, orchestrator: Orchestrator[Any]) -> dict[str, Any]:
-        """Run ``orchestrator``'s workflow on a Ray worker; see the module docstring."""
+    def run(self, request: RunRequest[Any], publish: Publish) -> RunOutcome:
+        """Run ``request`` on a Ray worker (see the module docstring)."""
         __tracebackhide__ = True
-        runtime = orchestrator.context.runtime_ctx
-        with runtime.running():
-            (run,) = self.run_all([orchestrator])
-            return run.finish()
+        (outcome,) = self.run_all([(request, publish)])
+        return outcome
 
     def run_all(
         self,
-        orchestrators: Sequence[Orchestrator[Any]],
+        jobs: Sequence[tuple[RunRequest[Any], Publish]],
         *,
         max_parallel: int | None = None,
-        on_record: Callable[[int, Record], None] | None = None,
-    ) -> list[RemoteRun]:
-        """Run several workflows at once (at most ``max_parallel``); their runs once all ended.
-
-        ``on_record(index, record)`` is called after each record was published to the
-        ``index``-th orchestrator's runtime. Call ``finish()`` on a run for its result (or its
-        error). A ``KeyboardInterrupt`` stops every run, waits for their rollbacks and is
-        re-raised.
-        """
+    ) -> list[RunOutcome]:
+        """Run several requests at once (at most ``max_parallel``); their outcomes once all
+        ended. A ``KeyboardInterrupt`` stops every run and waits for their rollbacks (their
+        outcomes then carry the interrupt); pressed twice, the workers are killed at once and
+        it is raised."""
         __tracebackhide__ = True
         self._connect()
         limit = max_parallel or self.parallelism()
-        payloads = [self._pack(orchestrator) for orchestrator in orchestrators]
-        waiting = list(enumerate(orchestrators))
-        runs: list[RemoteRun | None] = [None] * len(orchestrators)
+        payloads = [self._pack(request) for request, _ in jobs]
+        placements = [self._placement_of(request) for request, _ in jobs]
+        waiting = list(range(len(jobs)))
+        runs: list[RemoteRun | None] = [None] * len(jobs)
         active: dict[Any, RemoteRun] = {}
-        stopping: KeyboardInterrupt | None = None
+        stopping = False
         try:
             while waiting or active:
                 try:
-                    while waiting and len(active) < limit and stopping is None:
-                        index, orchestrator = waiting.pop(0)
-                        run = self._start(orchestrator, payloads[index], index, on_record)
+                    while waiting and len(active) < limit and not stopping:
+                        index = waiting.pop(0)
+                        run = self._start(jobs[index], payloads[index], placements[index])
                         runs[index] = run
                         active[run.ref] = run
                     if not active:
@@ -207,71 +246,66 @@ class RayExecutor:
                             self._release(run.actor, run.reusable)
                         else:
                             active[run.ref] = run
-                    if stopping is not None:
+                    if stopping:
                         for run in list(active.values()):
                             if run.overdue():
                                 del active[run.ref]
                                 run.kill("did not roll back within the grace period after stop")
-                except KeyboardInterrupt as interrupt:
-                    if stopping is not None:  # stop pressed twice: do not wait for rollbacks
+                except KeyboardInterrupt:
+                    if stopping:  # stop pressed twice: do not wait for rollbacks
                         for run in active.values():
                             run.kill("stopped twice: killed without waiting for its rollback")
                         active.clear()
                         raise
-                    stopping = interrupt
+                    stopping = True
                     for run in active.values():
                         run.cancel(CANCEL_GRACE)
         finally:
             if not self.keep_workers:
                 self.release_workers()
-        if stopping is not None:
-            raise stopping
-        return [run for run in runs if run is not None]
+        outcomes = []
+        for (request, _), started in zip(jobs, runs, strict=True):
+            if started is None:  # stopped before it started
+                interrupt = KeyboardInterrupt(f"{request.workflow!r} was stopped before it ran")
+                outcomes.append(RunOutcome("interrupted", error=interrupt))
+            else:
+                outcomes.append(started.finish())
+        return outcomes
 
-    def _pack(self, orchestrator: Orchestrator[Any]) -> bytes:
-        """The workflow as one blob; everything is checked before any run starts."""
+    def _pack(self, request: RunRequest[Any]) -> bytes:
+        """The request as one blob; every request is checked before any run starts."""
         from ray import cloudpickle
 
         from synapse_steps.executors.transport import ship
 
-        runtime = orchestrator.context.runtime_ctx
+        runtime = request.context.runtime_ctx
         # The default client is opened afresh on the worker; one you gave travels by value.
-        client = None if runtime._client is _unset() else runtime._client
-        shipped = (orchestrator.registry, orchestrator.context, orchestrator.name, client)
+        client = None if runtime.uses_default_client else runtime.client
         try:
-            return ship(shipped, runtime, cloudpickle.CloudPickler)
+            return ship((request.shipped(), client), runtime, cloudpickle.CloudPickler)
         except Exception as exc:
             raise UsageError(
-                f"workflow {orchestrator.name!r} cannot be sent to a Ray worker: its steps, "
+                f"workflow {request.workflow!r} cannot be sent to a Ray worker: its steps, "
                 f"context and client must pickle, and this failed with {type(exc).__name__}: "
                 f"{exc}. Keep open files, locks and connections out of steps and context "
                 "fields (open them inside execute())"
             ) from exc
 
     def _start(
-        self,
-        orchestrator: Orchestrator[Any],
-        payload: bytes,
-        index: int,
-        on_record: Callable[[int, Record], None] | None,
+        self, job: tuple[RunRequest[Any], Publish], payload: bytes, placement: dict[str, Any]
     ) -> RemoteRun:
-        runtime = orchestrator.context.runtime_ctx
+        request, publish = job
+        runtime = request.context.runtime_ctx
         spec = {"env": dict(runtime.env), "job_id": runtime.job_id}
-        actor = self._acquire()
+        actor = self._acquire(placement)
         token = next(self._tokens)
         actor.start.remote(token, payload, spec)
-        forward = None if on_record is None else (lambda record: on_record(index, record))
-        return RemoteRun(self._ray, orchestrator, actor, token, POLL_WAIT, forward)
+        return RemoteRun(self._ray, request, publish, actor, token, POLL_WAIT)
 
     def __repr__(self) -> str:
         where = self.address or f"local Ray (num_cpus={self.num_cpus})"
-        return f"RayExecutor({where}, cpus_per_run={self.cpus_per_run})"
-
-
-def _unset() -> Any:
-    from synapse_steps.context import _UNSET
-
-    return _UNSET
+        gpus = f", num_gpus={self.num_gpus:g}" if self.num_gpus else ""
+        return f"RayExecutor({where}, cpus_per_run={self.cpus_per_run:g}{gpus})"
 
 
 def sweep(

@@ -1,14 +1,15 @@
-"""``RemoteRun``: the driver's side of one workflow running in a Ray actor.
+"""``RemoteRun``: the driver's side of one request running in a Ray actor.
 
-It drains the worker's records (a long poll), publishes each to the notebook context's runtime
-in order, re-stamped into the driver's clock, and turns the worker's outcome back into the
-result dict or the error a local run would give. Ray is passed in, never imported here.
+It drains the worker's records (a long poll), publishes each where the caller's records go
+(the notebook context's runtime: its front ends, its journal), in order, re-stamped into the
+driver's clock, calls the request's progress callback on the driver, and turns the worker's
+outcome back into the ``RunOutcome`` a local run would give. Ray is passed in, never imported
+here.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from synapse_steps.errors import RunFailedError, WorkerDiedError
@@ -19,41 +20,48 @@ from synapse_steps.events import (
     Record,
     RunFinished,
     RunProgress,
+    RunStatus,
     StepFailed,
 )
-from synapse_steps.executors.transport import Outcome, Restamper, land, raise_outcome
-from synapse_steps.steps import orchestrator as orchestrator_module
+from synapse_steps.executors.transport import Outcome, Restamper, WithResult, land, run_outcome
+from synapse_steps.steps.request import OnDriver, ProgressCallback, RunOutcome
+from synapse_steps.steps.runner import next_run_id
 
 if TYPE_CHECKING:
-    from synapse_steps.steps.orchestrator import Orchestrator
+    from synapse_steps.steps.executor import Publish
+    from synapse_steps.steps.request import RunRequest
 
 
 class RemoteRun:
-    """One workflow running on a worker; ``receive()`` after each ready drain, then ``finish()``."""
+    """One request running on a worker; ``receive()`` after each ready drain, then ``finish()``."""
 
     def __init__(
         self,
         ray: Any,
-        orchestrator: Orchestrator[Any],
+        request: RunRequest[Any],
+        publish: Publish,
         actor: Any,
         token: int,
         poll_wait: float,
-        on_record: Callable[[Record], None] | None = None,
     ) -> None:
         self._ray = ray
-        self.orchestrator = orchestrator
-        self.context = orchestrator.context
-        self.runtime = orchestrator.context.runtime_ctx
+        self.request = request
+        self.workflow = request.workflow
+        self.runtime = request.context.runtime_ctx
+        self._publish = publish
+        callback = request.progress_callback
+        self._callback: ProgressCallback | None = (
+            None if isinstance(callback, OnDriver) else callback
+        )
         self.actor = actor
         self.token = token
         self._poll_wait = poll_wait
-        self._on_record = on_record
         # Driver-side run ids: each worker process counts its own from 1.
-        self._restamp = Restamper(
-            self.runtime.clock.now, lambda: next(orchestrator_module._run_ids)
-        )
+        self._restamp = Restamper(self.runtime.clock.now, next_run_id)
+        #: The run's last record, as published here.
+        self.finish_record: RunFinished | None = None
         # Plain loggers get the step calls as calls, as they would locally.
-        self._plain: tuple[Any, ...] = getattr(self.runtime, "_plain", ())
+        self._plain = self.runtime.plain_loggers
         self.outcome: Outcome | None = None
         #: A failure seen on the driver (worker died, progress callback raised ...).
         self.error: BaseException | None = None
@@ -65,7 +73,7 @@ class RemoteRun:
 
     @property
     def where(self) -> str:
-        return f"a Ray worker (workflow {self.orchestrator.name!r})"
+        return f"a Ray worker (workflow {self.workflow!r})"
 
     # -- receiving -------------------------------------------------------------------------------
 
@@ -75,14 +83,14 @@ class RemoteRun:
         try:
             records, outcome = self._ray.get(self.ref)
         except exceptions.RayActorError as exc:
-            self._died(f"the Ray worker running {self.orchestrator.name!r} died: {_first(exc)}")
+            self._died(f"the Ray worker running {self.workflow!r} died: {_first(exc)}")
             return
         except exceptions.RayError as exc:
             self.reusable = False
             self._ray.kill(self.actor, no_restart=True)
             self._end_locally(
                 RunFailedError(
-                    f"the run of {self.orchestrator.name!r} could not send its records back "
+                    f"the run of {self.workflow!r} could not send its records back "
                     f"({_first(exc)}); values given to context.log / set_metrics must pickle"
                 )
             )
@@ -95,15 +103,18 @@ class RemoteRun:
             self.outcome = outcome
             self.done = True
 
-    def _deliver(self, record: Record) -> None:
+    def _deliver(self, arrived: Record | WithResult) -> None:
+        record: Record = arrived.unwrap() if isinstance(arrived, WithResult) else arrived
         record = self._restamp(record)
-        self.runtime.publish(record)
+        self._publish(record)
         kind = type(record)
+        if kind is RunFinished:
+            self.finish_record = record  # type: ignore[assignment]
         if self._plain and kind in (Logged, ProgressReported, MetricsReported):
             self._forward_to_plain(record)
-        elif isinstance(record, RunProgress) and self.orchestrator.progress_callback is not None:
+        elif isinstance(record, RunProgress) and self._callback is not None:
             try:
-                self.orchestrator.progress_callback(record.current, record.total)
+                self._callback(record.current, record.total)
             except Exception as exc:
                 # Locally a raising callback fails the run: stop the remote one the same way.
                 if self.error is None:
@@ -112,8 +123,6 @@ class RemoteRun:
                     )
                     self.error.__cause__ = exc
                     self.cancel(60.0)
-        if self._on_record is not None:
-            self._on_record(record)
 
     def _forward_to_plain(self, record: Record) -> None:
         for logger in self._plain:
@@ -140,7 +149,7 @@ class RemoteRun:
     def kill(self, why: str) -> None:
         """Kill the worker now; the run ends as failed (its steps are not rolled back)."""
         self._ray.kill(self.actor, no_restart=True)
-        self._died(f"the Ray worker running {self.orchestrator.name!r} was killed: {why}")
+        self._died(f"the Ray worker running {self.workflow!r} was killed: {why}")
 
     def _died(self, message: str) -> None:
         self.reusable = False
@@ -167,38 +176,36 @@ class RemoteRun:
             elapsed = step.elapsed(now) or 0.0
             kind = type(error).__name__
             failed = StepFailed(step.plan.position, step.name, text, elapsed, now, False, kind)
-            self.runtime.publish(failed)
+            self._publish(failed)
         executed = sum(1 for s in state.steps if s.status in ("done", "failed", "interrupted"))
         total = len(state.steps)
         duration = state.elapsed(now)
-        self.runtime.publish(
-            RunFinished("failed", executed, total, failed_step, text, (), (), duration, now)
+        self.finish_record = RunFinished(
+            "failed", executed, total, failed_step, text, (), (), duration, now
         )
+        self._publish(self.finish_record)
 
     # -- the end -----------------------------------------------------------------------------------
 
-    def finish(self) -> dict[str, Any]:
-        """The run's result dict, or the error a local run would raise (after its rollback)."""
-        __tracebackhide__ = True
+    def finish(self) -> RunOutcome:
+        """The run's outcome, as a local run gives it (its error rebuilt here, after its
+        rollback), with the worker's final context landed on this side."""
         outcome = self.outcome
-        if outcome is not None and outcome.context is not None:
-            self._copy_context_back(outcome.context)
         if outcome is not None:
             for note in outcome.notes:
                 warnings.warn(note, RuntimeWarning, stacklevel=3)
         if self.error is not None:
-            raise self.error
-        assert outcome is not None
-        raise_outcome(outcome, self.where)
-        assert outcome.result is not None
-        return outcome.result
-
-    def _copy_context_back(self, blob: bytes) -> None:
-        """Copy the worker's final context fields into the notebook's context object."""
-        remote = land(blob, self.runtime)
-        for name, value in vars(remote).items():
-            if name != "runtime_ctx":
-                setattr(self.context, name, value)
+            status: RunStatus = (
+                "interrupted" if isinstance(self.error, KeyboardInterrupt) else "failed"
+            )
+            run = RunOutcome(status, error=self.error)
+        else:
+            assert outcome is not None
+            run = run_outcome(outcome, self.where)
+        if outcome is not None and outcome.context is not None:
+            run.context = land(outcome.context, self.runtime)
+        run.finish = self.finish_record
+        return run
 
 
 def _first(exc: BaseException) -> str:

@@ -16,7 +16,7 @@ from synapse_steps.context import RuntimeContext
 from synapse_steps.errors import UsageError
 from synapse_steps.executors.sweep_view import SweepView, row_view
 from synapse_steps.run_state import RunState
-from synapse_steps.steps.orchestrator import Orchestrator
+from synapse_steps.steps.orchestrator import Orchestrator, execute_all
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -145,13 +145,15 @@ def _run_parallel(sweep: SweepRuns, actions: list[Any], executor: Any, limit: in
             Orchestrator(action.build_registry(), context, name=type(action).__name__)
         )
         run.status = "running"
-    remote = executor.run_all(orchestrators, max_parallel=limit)
-    for run, action, remote_run in zip(sweep.runs, actions, remote, strict=True):
-        _settle(run, action, lambda remote_run=remote_run, a=action: _result(a, remote_run))
+    settled = execute_all(orchestrators, executor, max_parallel=limit)
+    for run, action, result in zip(sweep.runs, actions, settled, strict=True):
+        _settle(run, action, lambda result=result, action=action: _result(action, result))
 
 
-def _result(action: Any, remote_run: Any) -> dict[str, Any]:
-    result: dict[str, Any] = remote_run.finish()
+def _result(action: Any, settled: dict[str, Any] | BaseException) -> dict[str, Any]:
+    if isinstance(settled, BaseException):
+        raise settled
+    result = dict(settled)
     # What BaseTrainAction.run() adds to the orchestrator's result.
     for step_result in action.context.step_results:
         if "train_result" in step_result.data:

@@ -1,13 +1,17 @@
 """What a remote run sends across processes, and how each side reads it (no Ray import here).
 
-* A workflow travels as one cloudpickle blob of ``(registry, context, name)``. The driver's
-  ``RuntimeContext`` (front ends, widgets, a backend connection) cannot and must not travel: it
-  is pickled as a reference and replaced by the worker's runtime on arrival, wherever it occurs
-  in the object graph (a context's ``runtime_ctx``, a train action's). The final context comes
-  back the same way, the worker's runtime replaced by the driver's. Classes defined in a
-  notebook (module ``__main__``) travel by value: cloudpickle does that for ``__main__``.
-* Records travel as they are (they pickle, dropping the live exception / step result); the
-  worker's ``RecordBuffer`` keeps them in order until the driver drains them.
+* A run travels as one cloudpickle blob of its ``RunRequest`` (``request.shipped()``: the
+  progress callback stays on the driver) and the client the user gave (``None``: the worker
+  opens its default one). The driver's ``RuntimeContext`` (front ends, widgets, a backend
+  connection) cannot and must not travel: it is pickled as a reference and replaced by the
+  worker's runtime on arrival, wherever it occurs in the object graph (a context's
+  ``runtime_ctx``, a train action's). The final context comes back the same way, the worker's
+  runtime replaced by the driver's. Classes defined in a notebook (module ``__main__``) travel
+  by value: cloudpickle does that for ``__main__``.
+* Records travel as they are, but for a step's result: ``RecordBuffer`` gives each
+  ``StepFinished`` / ``StepFailed`` a ``StepResult`` holding only what the driver's journal
+  needs (its ``rollback_data`` and ``data``, no exception), so a remote run is journaled on the
+  driver like a local one. It keeps them in order until the driver drains them.
 * The driver re-stamps each record's monotonic ``time`` into its own clock (``Restamper``).
 """
 
@@ -19,11 +23,21 @@ import threading
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from synapse_steps.context import RuntimeContext
-from synapse_steps.errors import RunFailedError, StepFailedError
-from synapse_steps.events import HOOK_NAMES, Record, RunStarted
+from synapse_steps.errors import RemoteError, RunFailedError, StepFailedError
+from synapse_steps.events import (
+    HOOK_NAMES,
+    Record,
+    RunStarted,
+    RunStatus,
+    StepFailed,
+    StepFinished,
+)
+from synapse_steps.journal.step_data import journaled_data
+from synapse_steps.steps.base import StepResult
+from synapse_steps.steps.request import RunOutcome
 
 #: The persistent id standing for "the runtime on this side".
 _RUNTIME_REF = "synapse_steps.runtime"
@@ -70,6 +84,22 @@ class RecordBuffer:
             self._records.append(record)
             self._changed.notify_all()
 
+    def _keep_result(self, record: StepFinished | StepFailed) -> None:
+        # The live result does not pickle with its record (see events): what the driver's
+        # journal needs of it travels beside it, data reduced to what the journal keeps.
+        result = record.result
+        if result is None:
+            self._keep(record)
+            return
+        shipped: StepResult | None = StepResult(
+            result.success, journaled_data(result.data), result.error, result.rollback_data
+        )
+        try:
+            pickle.dumps(result.rollback_data, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception:
+            shipped = None  # the driver's journal keeps the step as not recoverable
+        self._keep(WithResult(record, shipped))  # type: ignore[arg-type]
+
     def close(self, outcome: Outcome) -> None:
         with self._changed:
             self._outcome = outcome
@@ -85,47 +115,88 @@ class RecordBuffer:
             return records, self._outcome
 
 
-for _hook in HOOK_NAMES.values():
-    setattr(RecordBuffer, _hook, RecordBuffer._keep)
+for _type, _hook in HOOK_NAMES.items():
+    keep = RecordBuffer._keep_result if _type in (StepFinished, StepFailed) else RecordBuffer._keep
+    setattr(RecordBuffer, _hook, keep)
+
+
+class WithResult(NamedTuple):
+    """A ``StepFinished`` / ``StepFailed`` as it travels: the record and its plain result."""
+
+    record: StepFinished | StepFailed
+    result: StepResult | None
+
+    def unwrap(self) -> Record:
+        return self.record._replace(result=self.result)
 
 
 @dataclass
 class Outcome:
-    """How a remote run ended, in plain data the driver turns back into a result or error."""
+    """How a remote run ended, in plain data the driver turns back into a ``RunOutcome``."""
 
     status: str  # "succeeded" | "failed" | "interrupted" | "error"
     result: dict[str, Any] | None = None
-    #: For a failed step: ``StepFailedError``'s fields.
+    #: For a failed step: ``StepFailedError``'s fields, and the class name of what it raised.
     step: str | None = None
     error: str | None = None
     rollback_errors: tuple[str, ...] = ()
+    error_type: str | None = None
     #: The remote exception's formatted traceback (its cause chain included).
     traceback: str | None = None
     #: Anything else the worker raised, pickled when it could be.
     exception: bytes | None = None
+    #: Positions of the completed steps left in place, and where the run stopped.
+    kept: tuple[int, ...] = ()
+    stopped_at: int = 0
     #: The final context, shipped with the worker's runtime left out.
     context: bytes | None = None
     notes: list[str] = field(default_factory=list)
 
 
-def outcome_of(exc: BaseException | None, result: dict[str, Any] | None) -> Outcome:
-    """The worker's ``Outcome`` for a run that returned ``result`` or raised ``exc``."""
-    if exc is None:
-        return Outcome("succeeded", result=result)
-    text = "".join(traceback.format_exception(exc))
-    if isinstance(exc, KeyboardInterrupt):
-        return Outcome("interrupted", error="interrupted", traceback=text)
-    if isinstance(exc, StepFailedError):
+Dumps = Callable[[Any], bytes]
+
+
+def outcome_of(run: RunOutcome | None, exc: BaseException | None, dumps: Dumps) -> Outcome:
+    """The worker's ``Outcome`` of a run (``exc``: what was raised before it could run;
+    ``dumps``: the pickler the driver's unpickling must match, cloudpickle's)."""
+    error = exc if run is None else run.error
+    kept = () if run is None else run.kept
+    stopped_at = 0 if run is None else run.stopped_at
+    if error is None:
+        assert run is not None
+        return Outcome("succeeded", result=run.result, kept=kept, stopped_at=stopped_at)
+    text = "".join(traceback.format_exception(error))
+    if isinstance(error, KeyboardInterrupt):
         return Outcome(
-            "failed", step=exc.step, error=exc.error, rollback_errors=exc.rollback_errors,
-            traceback=text,
+            "interrupted", error="interrupted", traceback=text, kept=kept, stopped_at=stopped_at
+        )
+    if isinstance(error, StepFailedError):
+        cause = error.__cause__
+        return Outcome(
+            "failed", step=error.step, error=error.error, rollback_errors=error.rollback_errors,
+            error_type=None if cause is None else type(cause).__name__, traceback=text,
+            kept=kept, stopped_at=stopped_at,
         )  # fmt: skip
+    return Outcome(
+        "error",
+        error=f"{type(error).__name__}: {error}",
+        error_type=type(error).__name__,
+        traceback=text,
+        exception=travelling(error, dumps),
+        kept=kept,
+        stopped_at=stopped_at,
+    )
+
+
+def travelling(exc: BaseException, dumps: Dumps) -> bytes | None:
+    """``exc`` pickled, if it also unpickles (a class whose ``__init__`` does not take its own
+    ``args`` pickles but cannot be rebuilt); else ``None``."""
     try:
-        blob: bytes | None = pickle.dumps(exc)
-        pickle.loads(blob)  # type: ignore[arg-type]
+        blob = dumps(exc)
+        pickle.loads(blob)
     except Exception:
-        blob = None
-    return Outcome("error", error=f"{type(exc).__name__}: {exc}", traceback=text, exception=blob)
+        return None
+    return blob
 
 
 class RemoteTraceback(Exception):
@@ -135,25 +206,29 @@ class RemoteTraceback(Exception):
         return "\n" + str(self.args[0]) if self.args else ""
 
 
-def raise_outcome(outcome: Outcome, where: str) -> None:
-    """Raise on the driver what the worker raised (or return quietly on success)."""
-    __tracebackhide__ = True
-    cause = RemoteTraceback(outcome.traceback) if outcome.traceback else None
+def run_outcome(outcome: Outcome, where: str) -> RunOutcome:
+    """The driver's ``RunOutcome`` of what the worker reported (its error rebuilt here)."""
     if outcome.status == "succeeded":
-        return
+        return RunOutcome("succeeded", result=outcome.result)
+    cause = RemoteTraceback(outcome.traceback) if outcome.traceback else None
+    error: BaseException
+    status: RunStatus = "failed"
     if outcome.status == "interrupted":
-        raise KeyboardInterrupt(f"the remote run on {where} was interrupted and rolled back")
-    if outcome.status == "failed":
-        failure = StepFailedError(outcome.step or "?", outcome.error or "", outcome.rollback_errors)
-        failure.add_note(f"(raised on {where}; the remote traceback is the cause above)")
-        raise failure from cause
-    error: BaseException | None = None
-    if outcome.exception is not None:
-        error = pickle.loads(outcome.exception)
-    if not isinstance(error, BaseException):
-        error = RunFailedError(f"the run on {where} raised {outcome.error}")
-    error.add_note(f"(raised on {where}; the remote traceback is the cause above)")
-    raise error from cause
+        status = "interrupted"
+        error = KeyboardInterrupt(f"the remote run on {where} was interrupted and rolled back")
+    elif outcome.status == "failed":
+        error = StepFailedError(outcome.step or "?", outcome.error or "", outcome.rollback_errors)
+        raised = f" as {outcome.error_type}" if outcome.error_type else ""
+        error.add_note(f"(raised on {where}{raised}; the remote traceback is the cause above)")
+    else:
+        rebuilt = None if outcome.exception is None else pickle.loads(outcome.exception)
+        if isinstance(rebuilt, BaseException):
+            error = rebuilt
+        else:
+            error = RunFailedError(f"the run on {where} raised {outcome.error}")
+        error.add_note(f"(raised on {where}; the remote traceback is the cause above)")
+    error.__cause__ = cause
+    return RunOutcome(status, error=error, kept=outcome.kept, stopped_at=outcome.stopped_at)
 
 
 class Restamper:
@@ -179,3 +254,16 @@ class Restamper:
             # Each worker counts its own runs; the driver's store needs its own unique ids.
             moved = moved._replace(run_id=self._run_id())
         return moved
+
+
+def sendable_context(context: Any, dumps: Dumps) -> Any:
+    """``context`` made fit to travel back: a step's exception that could not be rebuilt on the
+    driver (see ``travelling``) is replaced by a ``RemoteError`` with its type, message and
+    traceback, so the whole context is not lost to one odd exception class."""
+    for result in getattr(context, "step_results", []):
+        exc = result.exception
+        if exc is not None and travelling(exc, dumps) is None:
+            result.exception = RemoteError(
+                type(exc).__name__, str(exc), "".join(traceback.format_exception(exc))
+            )
+    return context

@@ -50,6 +50,7 @@ from synapse_steps.journal._runlog import (
     step_frame,
 )
 from synapse_steps.journal._store import Store, open_stores
+from synapse_steps.journal.step_data import data_text
 
 #: ``record()`` types that are coalesced (the core's ``ProgressReported.to_dict()["type"]``).
 PROGRESS_TYPE = "ProgressReported"
@@ -311,9 +312,11 @@ class JournalRun:
 
         Call it as soon as the step's ``execute`` returns, before the next step starts. A failed
         step that will be rolled back can be journaled too (``success=False``), so a crash
-        during its rollback still leaves it to ``recover_steps``. Values that cannot be stored
-        are left out, the step is marked not recoverable and one ``RuntimeWarning`` names the
-        step and the keys; the run goes on. Returns False in that case.
+        during its rollback still leaves it to ``recover_steps``. ``data`` is kept as values
+        when they are small and plain, else as a summary of their types (``step_data``): it is
+        never a reason to warn. ``rollback_data`` values that cannot be stored are left out,
+        the step is marked not recoverable and one ``RuntimeWarning`` (per step name and
+        process) names the step and the keys; the run goes on. Returns False in that case.
         """
         if self._finished is not None:
             self._check_open("step_completed")
@@ -323,21 +326,11 @@ class JournalRun:
                 f"{position} ('{name}') that was not rolled back; each position is journaled "
                 "once (again only after step_rolled_back, e.g. a resumed run)."
             )
-        data_text, data_problems = encode_mapping(data)
-        rb_text, rb_problems = encode_mapping(rollback_data)
-        problems: list[str] = []
-        if data_problems or rb_problems:
-            problems = [f"data{p}" for p in data_problems]
-            problems += [f"rollback_data{p}" for p in rb_problems]
-            # Pointed at the user's line (their execute() call), not at the journal's.
-            warn_user(
-                f"Run journal: step '{name}' (position {position}) returned "
-                f"{'; '.join(problems)}, which the journal cannot store, so the step is "
-                "journaled as NOT recoverable: if this process dies, recover_steps() will not "
-                "undo it. Keep data/rollback_data to plain values (str, int, float, Path, "
-                "datetime, lists, dicts with str keys ...) to make it recoverable.",
-                RuntimeWarning,
-            )
+        stored_data = data_text(data)
+        rb_text, problems = encode_mapping(rollback_data)
+        if problems:
+            problems = [f"rollback_data{p}" for p in problems]
+            _warn_unstorable(name, position, problems)
         records, started_index, started_time = self._take_records(position)
         entry = self._next_entry
         self._append(
@@ -350,7 +343,7 @@ class JournalRun:
                 time.time(),
                 None if started_time is None else (started_index or 0, started_time),
                 finished,
-                data_text,
+                stored_data,
                 rb_text,
                 records,
             )
@@ -453,6 +446,26 @@ class JournalRun:
                 f"{method}() on run {self.run_id}, which is already finished "
                 f"({self._finished!r}); start a new run with Journal.start_run()."
             )
+
+
+#: Step names whose unstorable rollback_data was already warned about in this process.
+_WARNED_UNSTORABLE: set[str] = set()
+
+
+def _warn_unstorable(name: str, position: int, problems: list[str]) -> None:
+    """One warning per step name and process: a loop of runs must not repeat it every run."""
+    if name in _WARNED_UNSTORABLE:
+        return
+    _WARNED_UNSTORABLE.add(name)
+    # Pointed at the user's line (their execute() call), not at the journal's.
+    warn_user(
+        f"Run journal: step '{name}' (position {position}) returned {'; '.join(problems)}, "
+        "which the journal cannot store, so the step is journaled as NOT recoverable: if this "
+        "process dies, recover() will not undo it. Keep rollback_data to plain values (str, "
+        "int, float, Path, datetime, lists, dicts with str keys ...) to make it recoverable. "
+        "(Said once per step name in this process.)",
+        RuntimeWarning,
+    )
 
 
 def keep_ended(store: Store) -> None:

@@ -26,6 +26,7 @@ def compact(record: RunStarted) -> dict[str, Any]:
         "time": record.time,
         "wall_time": record.wall_time,
         "workflow": record.workflow,
+        "start": record.start,
     }
 
 

@@ -1,9 +1,12 @@
 """``JournalWriter``: journals an orchestrator's runs from the records the runtime publishes.
 
-The orchestrator owns one writer and subscribes it to the runtime's recorder for each
-``execute()`` / ``resume()`` / ``rollback()`` call. A run that failed with
-``on_failure="keep"`` stays open in the journal (its completed steps remain recoverable if the
-kernel dies), ``resume()`` continues it and ``rollback()`` closes it.
+An ordinary subscriber. Each orchestrator gets one writer (``synapse_steps.defaults`` makes it)
+and its runtime attaches it for each ``execute()`` / ``resume()`` / ``rollback()`` call, on the
+runtime where the run's records arrive: in the caller's process whatever the executor, so a
+remote run is journaled on the driver. A run that failed with ``on_failure="keep"`` stays open
+in the journal (its completed steps remain recoverable if the kernel dies), ``resume()``
+continues it (a ``RunStarted`` with ``start > 0``), ``rollback()`` closes it, and a fresh run
+(``start == 0``) leaves its steps as they are and closes it as abandoned.
 
 A journal must never fail a run: any error writing it (read-only home, full disk, a forked
 worker) is reported once as a ``RuntimeWarning`` and the run carries on without it.
@@ -63,8 +66,8 @@ class JournalWriter:
         self.workflow = workflow
         #: The open journal run: during a run, and after one that kept its steps.
         self.run: JournalRun | None = None
-        #: The runtime's recorder while subscribed to it (set by the orchestrator): where a
-        #: finished step's last progress is read from.
+        #: The runtime's recorder while attached to it: where a finished step's last progress
+        #: is read from.
         self.recorder: Any = None
         #: Ids of the journal runs this writer started, oldest first.
         self.journal_run_ids: list[str] = []
@@ -81,7 +84,13 @@ class JournalWriter:
         """The open journal run's id (None when no run is open)."""
         return None if self.run is None else self.run.run_id
 
-    # -- the orchestrator's calls ------------------------------------------------------------
+    # -- attached to a runtime for each call ---------------------------------------------------
+
+    def attach(self, runtime: Any) -> None:
+        self.recorder = runtime.recorder
+
+    def detach(self) -> None:
+        self.recorder = None
 
     def notify_unfinished(self) -> None:
         """Warn (once per run id and process) about dead unfinished runs of this workflow.
@@ -105,18 +114,18 @@ class JournalWriter:
             _NOTIFIED.add(info.run_id)
             warn_user(_notice(info, self.path_given), UnfinishedRunWarning)
 
-    def discard_kept(self) -> None:
-        """``execute()`` starts over: the kept run's steps are left as they are; close it."""
-        self._finish("abandoned")
-
     # -- record hooks ------------------------------------------------------------------------
 
     def on_run_start(self, record: RunStarted) -> None:
         self._started = None
         if self.run is not None:
-            # resume(): the kept run goes on in the same journal run.
-            self._record(record)
-            return
+            if record.start:
+                # resume(): the kept run goes on in the same journal run.
+                self._record(record)
+                return
+            # execute() starts over: the kept run's steps are left as they are; close it.
+            self._finish("abandoned")
+        self.notify_unfinished()
         try:
             self.run = self.journal.start_run(
                 self.workflow,

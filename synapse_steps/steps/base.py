@@ -1,12 +1,11 @@
-"""The unit of work: ``BaseStep`` and the ``StepResult`` it returns."""
+"""The unit of work: ``BaseStep`` (and the ``StepResult`` it returns, from ``steps.result``)."""
 
 from __future__ import annotations
 
-import traceback as _traceback
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+from synapse_steps.steps.result import StepResult
 
 if TYPE_CHECKING:
     from synapse_steps.steps.context import BaseStepContext
@@ -15,27 +14,6 @@ C = TypeVar("C", bound="BaseStepContext")
 #: A step only consumes its context, so a step written for a base context (``BaseStep[
 #: BaseStepContext]``) can run in a registry of any subclass of it: contravariant.
 C_contra = TypeVar("C_contra", bound="BaseStepContext", contravariant=True)
-
-
-@dataclass
-class StepResult:
-    """What a step returns: success or failure, its data, and what rollback needs."""
-
-    success: bool = True
-    data: dict[str, Any] = field(default_factory=dict)
-    error: str | None = None
-    rollback_data: dict[str, Any] = field(default_factory=dict)
-    skipped: bool = False
-    timestamp: datetime = field(default_factory=datetime.now)
-    #: The exception that made the step fail, when it raised (set by the orchestrator).
-    exception: BaseException | None = field(default=None, repr=False, compare=False)
-
-    @property
-    def traceback(self) -> str | None:
-        """The formatted traceback of ``exception``, or ``None`` when the step did not raise."""
-        if self.exception is None:
-            return None
-        return "".join(_traceback.format_exception(self.exception))
 
 
 class BaseStep(ABC, Generic[C_contra]):
@@ -72,3 +50,6 @@ class BaseStep(ABC, Generic[C_contra]):
             return f"<{type(self).__name__} {self.name!r} weight={self.progress_weight}>"
         except Exception:
             return f"<{type(self).__name__}>"
+
+
+__all__ = ["BaseStep", "C", "C_contra", "StepResult"]

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from synapse_steps.context import RuntimeContext
 from synapse_steps.errors import UsageError
-from synapse_steps.steps.base import StepResult
+from synapse_steps.steps.result import StepResult
 
 T = TypeVar("T")
 #: Progress reports per tracked loop at most (plus the last): cheap whatever the loop's length.

@@ -6,9 +6,9 @@ import math
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Generic
 
-from synapse_steps import seams
 from synapse_steps.errors import NotAStepError, StepDefinitionError, UnknownStepError
 from synapse_steps.steps.base import BaseStep, C
+from synapse_steps.wiring import WIRING
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -97,14 +97,14 @@ class StepRegistry(Generic[C]):
 
     def to_frame(self) -> pd.DataFrame:
         """The registry as a pandas DataFrame (one row per step)."""
-        frame: pd.DataFrame = seams.registry_frame(self._steps)
+        frame: pd.DataFrame = WIRING.registry_frame(self._steps)
         return frame
 
     def _repr_html_(self) -> str:
-        return seams.registry_html(self._steps)
+        return WIRING.registry_html(self._steps)
 
     def __repr__(self) -> str:
-        return seams.registry_text(self._steps)
+        return WIRING.registry_text(self._steps)
 
     # -- validation ----------------------------------------------------------------------------
 

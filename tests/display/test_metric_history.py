@@ -126,7 +126,7 @@ def test_nested_mappings_become_outer_slash_inner_names() -> None:
 
 
 def test_each_category_keeps_its_own_x_column_in_the_frame() -> None:
-    from synapse_steps.frames import metrics_frame
+    from synapse_steps.display.frames import metrics_frame
 
     store = MetricStore()
     store.add({"loss": 0.5, "epoch": 1}, "train")

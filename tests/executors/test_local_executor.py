@@ -1,4 +1,5 @@
-"""The executor seam: ``executor=None`` and ``LocalExecutor`` run in process; others are called."""
+"""The executor seam: ``executor=None`` and ``LocalExecutor`` run in process; others are given a
+plain ``RunRequest`` and a place to publish its records."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from synapse_steps import BaseStep, BaseStepContext, Orchestrator, StepRegistry, StepResult
 from synapse_steps.actions.train import BaseTrainAction, BaseTrainParams
 from synapse_steps.context import RuntimeContext
-from synapse_steps.executors import Executor, LocalExecutor
+from synapse_steps.executors import Executor, LocalExecutor, RunOutcome, RunRequest
 
 
 @dataclass
@@ -45,24 +46,39 @@ def test_local_executor_runs_in_process_like_no_executor() -> None:
 
 class Elsewhere:
     def __init__(self) -> None:
-        self.given: list[Orchestrator[Any]] = []
+        self.given: list[RunRequest[Any]] = []
 
-    def execute(self, orchestrator: Orchestrator[Any]) -> dict[str, Any]:
-        self.given.append(orchestrator)
-        return {"success": True, "where": "elsewhere"}
+    def run(self, request: RunRequest[Any], publish: Any) -> RunOutcome:
+        self.given.append(request)
+        return RunOutcome("succeeded", result={"success": True, "where": "elsewhere"})
 
 
-def test_an_executor_receives_the_orchestrator_and_its_result_is_returned() -> None:
+def test_an_executor_receives_a_plain_request_and_its_result_is_returned() -> None:
     context = Ctx(runtime_ctx=RuntimeContext(display="off"))
     executor = Elsewhere()
-    orchestrator = Orchestrator(_registry(), context, name="wf", executor=executor)
+    orchestrator = Orchestrator(_registry(), context, name="wf", executor=executor, journal=False)
     assert orchestrator.execute() == {"success": True, "where": "elsewhere"}
-    assert executor.given == [orchestrator]
+    (request,) = executor.given
+    assert (request.workflow, request.on_failure, request.start, request.action) == (
+        "wf",
+        "rollback",
+        0,
+        "execute",
+    )
+    assert [step.name for step in request.steps] == ["mark"]
+    assert request.context is context
+    assert request.journal is False
     assert context.seen is None  # nothing ran here
-    copy = orchestrator.in_process()
-    assert copy.executor is None
-    assert copy.name == "wf"
-    assert copy.context is context
+
+
+def test_an_executor_without_run_is_refused_when_the_orchestrator_is_made() -> None:
+    class Old:
+        def execute(self, orchestrator: Any) -> dict[str, Any]:
+            return {}
+
+    context = Ctx(runtime_ctx=RuntimeContext(display="off"))
+    with pytest.raises(TypeError, match=r"executor must have a run\(request, publish\) method"):
+        Orchestrator(_registry(), context, executor=Old())  # type: ignore[arg-type]
 
 
 class Train(BaseTrainAction[BaseTrainParams]):
@@ -78,9 +94,9 @@ def test_train_action_passes_its_executor_to_the_orchestrator(via_dispatch: bool
         Train.dispatch({}, runtime, executor=executor)
     else:
         Train(BaseTrainParams(), runtime, executor=executor).run()
-    (orchestrator,) = executor.given
-    assert orchestrator.name == "Train"
-    assert [step.name for step in orchestrator.registry.get_steps()] == ["train", "upload_model"]
+    (request,) = executor.given
+    assert request.workflow == "Train"
+    assert [step.name for step in request.steps] == ["train", "upload_model"]
 
 
 def test_train_action_runs_locally_with_the_local_executor() -> None:

@@ -28,9 +28,10 @@ from synapse_steps.executors.transport import (
     Restamper,
     land,
     outcome_of,
-    raise_outcome,
+    run_outcome,
     ship,
 )
+from synapse_steps.steps.request import RunOutcome
 from synapse_steps.run_state import RunState
 
 
@@ -59,7 +60,8 @@ def test_record_buffer_keeps_order_and_hands_the_outcome_after_the_last_records(
     records, outcome = buffer.take(0.0)
     assert [r.values["i"] for r in records] == list(range(50))
     assert outcome is None
-    threading.Timer(0.05, lambda: buffer.close(outcome_of(None, {"success": True}))).start()
+    succeeded = RunOutcome("succeeded", result={"success": True})
+    threading.Timer(0.05, lambda: buffer.close(outcome_of(succeeded, None, pickle.dumps))).start()
     records, outcome = buffer.take(5.0)  # the long poll wakes up for the outcome
     assert records == []
     assert outcome is not None
@@ -78,28 +80,39 @@ def test_restamper_moves_times_into_the_driver_clock_keeping_durations() -> None
     assert restamp(logged) is logged  # wall-clock only
 
 
-def test_outcomes_raise_on_the_driver_what_the_worker_raised() -> None:
+def _reported(error: BaseException) -> RunOutcome:
+    """What the driver makes of a worker's run that ended with ``error``."""
+    failed = RunOutcome("failed", error=error, kept=(0,), stopped_at=1)
+    return run_outcome(outcome_of(failed, None, pickle.dumps), "a Ray worker")
+
+
+def test_outcomes_carry_to_the_driver_what_the_worker_raised() -> None:
     try:
         try:
             raise ValueError("bad input")
         except ValueError as exc:
             raise StepFailedError("load", "bad input", ("'x': boom",)) from exc
     except StepFailedError as failure:
-        outcome = outcome_of(failure, None)
-    with pytest.raises(StepFailedError) as caught:
-        raise_outcome(outcome, "a Ray worker")
-    assert (caught.value.step, caught.value.rollback_errors) == ("load", ("'x': boom",))
-    assert isinstance(caught.value.__cause__, RemoteTraceback)
-    assert "ValueError: bad input" in str(caught.value.__cause__)
+        outcome = _reported(failure)
+    error = outcome.error
+    assert isinstance(error, StepFailedError)
+    assert (error.step, error.rollback_errors) == ("load", ("'x': boom",))
+    assert isinstance(error.__cause__, RemoteTraceback)
+    assert "ValueError: bad input" in str(error.__cause__)
+    assert "as ValueError" in "".join(error.__notes__)
+    assert (outcome.kept, outcome.stopped_at) == ((0,), 1)
 
-    class Unpicklable(Exception):
-        def __init__(self, a: int, b: int) -> None:
-            super().__init__(a)
 
-    with pytest.raises(RunFailedError, match="raised Unpicklable: 1"):
-        raise_outcome(outcome_of(Unpicklable(1, 2), None), "a Ray worker")
-    with pytest.raises(KeyboardInterrupt):
-        raise_outcome(outcome_of(KeyboardInterrupt(), None), "a Ray worker")
+def test_an_exception_that_cannot_be_rebuilt_arrives_as_a_run_failure_with_its_text() -> None:
+    class Unrebuildable(Exception):
+        def __init__(self, code: int, detail: str) -> None:
+            super().__init__(f"{code}: {detail}")
+
+    error = _reported(Unrebuildable(7, "disk gone")).error
+    assert isinstance(error, RunFailedError)
+    assert "raised Unrebuildable: 7: disk gone" in str(error)
+    assert "Unrebuildable" in str(error.__cause__)
+    assert isinstance(_reported(KeyboardInterrupt()).error, KeyboardInterrupt)
 
 
 def _plan(*names: str) -> tuple[PlannedStep, ...]:

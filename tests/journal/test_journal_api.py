@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import uuid
 import warnings
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from synapse_steps.journal import (
     run_records,
     unfinished_runs,
 )
+from synapse_steps.journal._codec import decode
 from synapse_steps.journal._runlog import log_path, read_log, read_ops
 
 CHILD = Path(__file__).with_name("journal_child.py")
@@ -253,19 +255,26 @@ def test_finish_needs_a_status(tmp_path: Path) -> None:
 # -- values that cannot be stored ------------------------------------------------------------
 
 
-def test_an_unstorable_value_warns_once_and_the_step_is_not_recoverable(tmp_path: Path) -> None:
+def test_unstorable_rollback_data_warns_once_per_step_name_and_the_step_is_not_recoverable(
+    tmp_path: Path,
+) -> None:
     journal = Journal(tmp_path / "j.sqlite3")
     run = _start(journal)
+    name = f"b-{uuid.uuid4().hex[:8]}"  # warned once per process: a name no other test used
     assert run.step_completed(0, "a", {}, {"path": tmp_path / "a"})
     with open(__file__) as fh, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        ok = run.step_completed(1, "b", {"model": object()}, {"handle": fh, "a\nb": {1: 2}})
+        ok = run.step_completed(1, name, {"model": object()}, {"handle": fh, "a\nb": {1: 2}})
+        # The same step in the next run of the loop says nothing more.
+        other = _start(journal)
+        assert other.step_completed(0, name, {}, {"handle": fh}) is False
+        other.finish("failed")
     assert ok is False
     assert len(caught) == 1
     message = str(caught[0].message)
     assert caught[0].category is RuntimeWarning
-    assert "'b'" in message
-    assert "data['model']" in message
+    assert f"'{name}'" in message
+    assert "data['model']" not in message  # data is not what recovery needs: never a warning
     assert "rollback_data['handle']" in message
     assert "NOT recoverable" in message
     assert caught[0].filename == __file__
@@ -273,16 +282,39 @@ def test_an_unstorable_value_warns_once_and_the_step_is_not_recoverable(tmp_path
     assert run.step_completed(2, "c", {}, {"path": tmp_path / "c"})
     steps = unfinished_runs(journal.path)[0].completed_steps
     assert [s.recoverable for s in steps] == [True, False, True]
-    assert steps[1].unstorable[1].startswith("rollback_data['handle']: a _io.TextIOWrapper")
-    assert steps[1].unstorable[2] == "rollback_data['a\\nb']: a dict key 1 that is not a str"
+    assert steps[1].unstorable[0].startswith("rollback_data['handle']: a _io.TextIOWrapper")
+    assert steps[1].unstorable[1] == "rollback_data['a\\nb']: a dict key 1 that is not a str"
     run_id = _dead(run)
     (info,) = unfinished_runs(journal.path)
     assert info.to_roll_back == ("c", "a")
     rollback = Calls()
     report = recover_steps(run_id, rollback, journal.path)
     assert rollback.names == ["c", "a"]
-    assert report.not_recoverable == ("b",)
+    assert report.not_recoverable == (name,)
     assert report.rolled_back == ("c", "a")
+
+
+def test_data_is_kept_when_small_and_plain_else_summarised(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite3")
+    run = _start(journal)
+    small = {"rows": 3, "path": tmp_path / "x", "names": ["a", "b"]}
+    big = {"values": list(range(100_000)), "model": object(), "n": 1}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # neither is worth a warning
+        assert run.step_completed(0, "small", small, {"undo": "x"})
+        assert run.step_completed(1, "big", big, {"undo": "y"})
+    run_id = _dead(run)
+    seen: dict[str, Any] = {}
+    recover_steps(run_id, lambda n, data, rb: seen.__setitem__(n, (data, rb)), journal.path)
+    assert seen["small"] == (small, {"undo": "x"})
+    # Recovery gets what it needs (rollback_data); data too large to keep comes back empty.
+    assert seen["big"] == ({}, {"undo": "y"})
+    entry = [e for e in stored.entries(journal.path) if e["name"] == "big"][0]
+    assert decode(entry["data"])["v"] == {
+        "values": "list of 100000",
+        "model": "object",
+        "n": "int",
+    }
 
 
 # -- who owns a run -------------------------------------------------------------------------

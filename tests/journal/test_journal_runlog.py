@@ -421,7 +421,7 @@ def test_the_journal_gives_back_every_record_of_the_run_in_order(
     orchestrator = Orchestrator(registry, context, name="tapped", journal=tmp_path / "j.sqlite3")
     with pytest.raises(Exception, match="d broke"):
         orchestrator.execute()
-    (run_id,) = orchestrator._writer.journal_run_ids
+    (run_id,) = orchestrator._journal_subscriber.journal_run_ids
     skipped = (ProgressReported, RunProgress)  # coalesced / derived: not journaled one by one
     heard = [to_dict(r) for r in tap.records if not isinstance(r, skipped)]
     journaled = [

@@ -74,7 +74,7 @@ def test_journal_is_on_by_default_in_the_store_root(tmp_path: Path) -> None:
     assert not (home / "journal.sqlite3").exists()  # no I/O at construction
     orch.execute()
     assert unfinished_runs() == []
-    records = run_records(orch._writer.journal_run_ids[-1])
+    records = run_records(orch._journal_subscriber.journal_run_ids[-1])
     types = [r["type"] for r in records]
     assert types[0] == "RunStarted"
     assert types[-1] == "RunFinished"
@@ -94,7 +94,7 @@ def test_run_progress_is_derived_not_journaled(tmp_path: Path) -> None:
     journal = tmp_path / "j.sqlite3"
     orch = _orchestrator(tmp_path, journal=journal)
     orch.execute()
-    (run_id,) = orch._writer.journal_run_ids
+    (run_id,) = orch._journal_subscriber.journal_run_ids
     records = run_records(run_id, path=journal)
     types = [r["type"] for r in records]
     assert "RunProgress" not in types
@@ -114,7 +114,7 @@ def test_journal_path_is_used(tmp_path: Path) -> None:
     orch.execute()
     assert journal.exists()
     assert not (Path(os.environ["SYNAPSE_STEPS_HOME"]) / "journal.sqlite3").exists()
-    (run_id,) = orch._writer.journal_run_ids
+    (run_id,) = orch._journal_subscriber.journal_run_ids
     assert run_records(run_id, path=journal)[-1]["status"] == "succeeded"
 
 
@@ -212,7 +212,7 @@ def test_kept_run_stays_journaled_and_resume_closes_it(tmp_path: Path) -> None:
     reg.replace("s02", FileStep("s02", tmp_path))
     assert orch.resume()["success"]
     assert unfinished_runs(journal) == []
-    (run_id,) = orch._writer.journal_run_ids
+    (run_id,) = orch._journal_subscriber.journal_run_ids
     records = run_records(run_id, path=journal)
     assert [r["name"] for r in records if r["type"] == "StepReused"] == ["s00", "s01"]
     assert [r["status"] for r in records if r["type"] == "RunFinished"] == [
@@ -335,7 +335,7 @@ def test_interrupt_in_an_earlier_hook_closes_the_journal_quietly(tmp_path: Path)
         with pytest.raises(KeyboardInterrupt):
             orch.execute()
     assert unfinished_runs(journal) == []
-    (run_id,) = orch._writer.journal_run_ids
+    (run_id,) = orch._journal_subscriber.journal_run_ids
     assert run_records(run_id, path=journal)[-1]["status"] == "interrupted"
     assert _sides(tmp_path) == set()
 
@@ -370,7 +370,7 @@ def test_a_training_loop_s_metrics_are_journaled_in_order_with_its_logs(tmp_path
     ctx = BaseStepContext(runtime_ctx=RuntimeContext(logger=[stream]))
     orch = Orchestrator(reg, ctx, journal=journal)
     orch.execute()
-    records = run_records(orch._writer.journal_run_ids[-1], path=journal)
+    records = run_records(orch._journal_subscriber.journal_run_ids[-1], path=journal)
     journaled = [
         (r["type"], r["category"], r["values"])
         if r["type"] == "MetricsReported"

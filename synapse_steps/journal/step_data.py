@@ -1,0 +1,119 @@
+"""What the journal keeps of a step's ``data``: the values when they are small and plain, else a
+short summary of their types.
+
+Recovery needs a step's ``rollback_data`` (the seed documents it as "the data needed for
+rollback"), not its ``data``: a step's ``data`` is often a DataFrame, an array or a model. The
+run history shows what a step returned, so small plain values (at most ``DATA_LIMIT`` bytes as
+JSON: numbers, strings, paths, dates, short lists) are kept as they are; anything else is kept as
+a summary such as ``{"frame": "DataFrame (1000, 3)", "rows": "int"}``. Deciding costs the same
+whatever the size of the data: the walk stops once it has seen ``DATA_LIMIT`` bytes' worth.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from synapse_steps.journal._codec import TAG, encode_mapping
+
+#: The most bytes of JSON a step's ``data`` may take to be journaled as values.
+DATA_LIMIT = 4096
+#: A summary names at most this many keys.
+SUMMARY_KEYS = 20
+#: The tag of a summary (``{"$t": "summary", "v": {key: description}}``).
+SUMMARY = "summary"
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def data_text(data: Any) -> str:
+    """``data`` as the journal keeps it (JSON text): its values, or a summary of them."""
+    if type(data) is dict and _small(data):
+        text, problems = encode_mapping(data)
+        if not problems and len(text) <= DATA_LIMIT:
+            return text
+    text, _ = encode_mapping(_summary_value(data))
+    return text
+
+
+def journaled_data(data: Any) -> dict[str, Any]:
+    """``data`` reduced to what the journal keeps, as a value: ``data`` itself when small and
+    plain, else its summary (``data_text`` of either gives the same text). A remote worker
+    sends this instead of the data, so what crosses to the driver stays small."""
+    if type(data) is dict and _small(data):
+        text, problems = encode_mapping(data)
+        if not problems and len(text) <= DATA_LIMIT:
+            return data
+    return _summary_value(data)
+
+
+def _summary_value(data: Any) -> dict[str, Any]:
+    return {TAG: SUMMARY, "v": summary(data)}
+
+
+def is_summary(value: Any) -> bool:
+    """True for a step's ``data`` that the journal kept as a summary only."""
+    return type(value) is dict and value.get(TAG) == SUMMARY
+
+
+def summary(data: Any) -> dict[str, str]:
+    """Each key of ``data`` (the first ``SUMMARY_KEYS``) with a short description of its value."""
+    if not isinstance(data, dict):
+        return {"": describe(data)}
+    out: dict[str, str] = {}
+    for index, (key, value) in enumerate(data.items()):
+        if index == SUMMARY_KEYS:
+            out["..."] = f"{len(data) - SUMMARY_KEYS} more keys"
+            break
+        out[str(key)[:100]] = describe(value)
+    return out
+
+
+def describe(value: Any) -> str:
+    """``DataFrame (1000, 3)``, ``list of 500``, ``int``: what a value is, cheaply."""
+    kind = type(value)
+    name = kind.__name__
+    if kind in (list, tuple, set, frozenset, dict, str, bytes, bytearray):
+        return f"{name} of {len(value)}"
+    try:
+        shape = getattr(value, "shape", None)
+    except Exception:  # a property that raises: the type is enough
+        shape = None
+    if type(shape) is tuple and all(type(n) is int for n in shape):
+        dtype = getattr(value, "dtype", None)
+        return f"{name} {shape}" + ("" if dtype is None else f" {dtype}")
+    return name
+
+
+def _small(data: dict[str, Any]) -> bool:
+    try:
+        return _fits(data, DATA_LIMIT) >= 0
+    except RecursionError:  # nested deeper than any small value is
+        return False
+
+
+def _fits(value: Any, budget: int) -> int:
+    """The budget left after ``value``'s plain contents, or -1 once it is spent (or a value is
+    not a plain container or scalar: those go to the codec, which knows paths and dates)."""
+    kind = type(value)
+    if kind is str:
+        return budget - len(value) - 2
+    if kind in _SCALARS:
+        return budget - 24
+    if kind is dict:
+        budget -= 2
+        for key, item in value.items():
+            if type(key) is not str:
+                return -1
+            budget = _fits(item, budget - len(key) - 4)
+            if budget < 0:
+                return -1
+        return budget
+    if kind is list or kind is tuple:
+        budget -= 2
+        for item in value:
+            budget = _fits(item, budget - 1)
+            if budget < 0:
+                return -1
+        return budget
+    # Paths, dates, UUIDs ...: small and plain enough; the codec decides whether it can store them.
+    return budget - 64

@@ -1,0 +1,384 @@
+"""Running a ``RunRequest`` in this thread: the steps, their progress and their rollback.
+
+This is what every executor ends up calling where the steps execute: in the caller's process
+(the default) or in a remote worker. A run describes itself as records (``synapse_steps.events``)
+handed to ``publish`` as they happen; whatever the user sees or the journal keeps is built
+from them. It never raises for what a step does: the outcome says how the run ended and
+carries the error ``Orchestrator.execute()`` raises.
+"""
+
+from __future__ import annotations
+
+import traceback
+from itertools import count
+from typing import Any, Generic, NoReturn
+
+from synapse_steps.errors import RunFailedError, StepFailedError
+from synapse_steps.events import (
+    PlannedStep,
+    RunFinished,
+    RunProgress,
+    RunStarted,
+    RunStatus,
+    StepFailed,
+    StepFinished,
+    StepReused,
+    StepRollbackStarted,
+    StepRolledBack,
+    StepSkipped,
+    StepStarted,
+)
+from synapse_steps.steps.base import BaseStep, C, StepResult
+from synapse_steps.steps.progress import percent, plan_steps
+from synapse_steps.steps.request import OnDriver, ProgressCallback, RunOutcome, RunRequest
+
+_run_ids = count(1)
+
+
+def next_run_id() -> int:
+    """A run id unique in this process (a remote run's records are given one on arrival)."""
+    return next(_run_ids)
+
+
+def run_request(request: RunRequest[C], publish: Any) -> RunOutcome:
+    """Run ``request`` here, handing each record to ``publish`` (the runtime's store, where the
+    steps' own ``log`` / ``set_progress`` / ``set_metrics`` calls go too)."""
+    __tracebackhide__ = True
+    run = _Run(request, publish)
+    if request.action == "rollback":
+        return run.rollback_kept()
+    return run.execute()
+
+
+class _Failed(Exception):
+    """Unwinds a run from a failed step to ``execute`` once it was rolled back."""
+
+    def __init__(self, error: RunFailedError) -> None:
+        super().__init__()
+        self.error = error
+
+
+class _Run(Generic[C]):
+    """The state of one run, so that running a workflow again never mixes two runs."""
+
+    def __init__(self, request: RunRequest[C], publish: Any) -> None:
+        self.request = request
+        self.steps = request.steps
+        self.keep = request.on_failure == "keep"
+        self.context = context = request.context
+        callback = request.progress_callback
+        # ON_DRIVER: the caller's executor calls the callback where the records arrive.
+        self.callback: ProgressCallback | None = (
+            None if isinstance(callback, OnDriver) else callback
+        )
+        self.publish = publish
+        self.clock = context.runtime_ctx.clock
+        #: Steps whose ``execute`` was entered, with their results: what rollback undoes.
+        self.executed: list[tuple[int, BaseStep[C], StepResult]] = []
+        #: The step inside ``execute`` right now (an interrupt there is that step's failure).
+        self.running: tuple[int, BaseStep[C], float] | None = None
+        self.reached = 0
+        self.steps_executed = 0
+        self.finished: RunFinished | None = None
+        self.started = self.clock.now()
+        self.plan: tuple[PlannedStep, ...] = ()
+        #: After a failure with ``on_failure="keep"``: the completed steps left in place, and
+        #: the position of the step that failed.
+        self.kept_steps: tuple[str, ...] = ()
+        self.stopped_at = 0
+
+    # -- the run ---------------------------------------------------------------------------------
+
+    def execute(self) -> RunOutcome:
+        __tracebackhide__ = True
+        request, context, steps = self.request, self.context, self.steps
+        start = request.start
+        context.step_results = context.step_results[:start] if start else []
+        context.errors = []
+        self.plan = plan_steps(steps)
+        try:
+            self.publish(
+                RunStarted(
+                    next_run_id(),
+                    self.plan,
+                    self.started,
+                    self.clock.wall(),
+                    request.workflow,
+                    start,
+                )
+            )
+            for index, result in request.reuse:
+                self.executed.append((index, steps[index], result))
+                self.publish(StepReused(index, steps[index].name, self.clock.now()))
+            if start:
+                self._report_progress(start - 1, steps[start - 1].name, self._point(start - 1))
+            for index in range(start, len(steps)):
+                self._run_step(index, steps[index])
+            if not steps:
+                self._report_empty_run()
+        except _Failed as failed:
+            return self._outcome(failed.error)
+        except BaseException as interrupt:
+            # Exceptions from steps were turned into failures inside _run_step; what lands here
+            # is KeyboardInterrupt (or SystemExit ...) arriving at any point of the run.
+            if self.finished is None:
+                self._interrupted(interrupt)
+            return self._outcome(interrupt)
+        finally:
+            context.current_step = None
+        self._finish("succeeded", None, None, (), ())
+        return RunOutcome(
+            "succeeded",
+            result={
+                "success": True,
+                "steps_executed": self.steps_executed,
+                "steps_total": len(steps),
+            },
+            finish=self.finished,
+        )
+
+    def _outcome(self, error: BaseException) -> RunOutcome:
+        finish = self.finished
+        status: RunStatus = "interrupted" if finish is None else finish.status
+        return RunOutcome(
+            status,
+            error=error,
+            kept=tuple(index for index, _, _ in self.executed),
+            stopped_at=self.stopped_at,
+            finish=finish,
+        )
+
+    def _run_step(self, index: int, step: BaseStep[C]) -> None:
+        __tracebackhide__ = True
+        context = self.context
+        name = step.name
+        context.current_step = name
+        self.reached = index + 1
+        try:
+            skip = step.can_skip(context)
+        except Exception as exc:
+            result = _failure(exc)
+            context.step_results.append(result)
+            self._fail(index, name, result, 0.0)
+        if skip:
+            context.step_results.append(StepResult(skipped=True))
+            self.publish(StepSkipped(index, name, self.clock.now()))
+        else:
+            started = self.clock.now()
+            self.publish(StepStarted(index, name, started))
+            self.running = (index, step, started)
+            try:
+                result = step.execute(context)
+            except Exception as exc:
+                result = _failure(exc)
+            if not isinstance(result, StepResult):
+                result = StepResult(success=False, error=_not_a_result(name, result))
+            context.step_results.append(result)
+            self.executed.append((index, step, result))
+            self.running = None
+            finished = self.clock.now()
+            if not result.success:
+                self._fail(index, name, result, finished - started)
+            self.steps_executed += 1
+            self.publish(StepFinished(index, name, finished - started, finished, result))
+        self._report_progress(index, name, self._point(index))
+
+    def _point(self, index: int) -> int:
+        return percent(self.plan[index].end)
+
+    def _report_progress(self, index: int, name: str, current: int) -> None:
+        __tracebackhide__ = True
+        try:
+            if self.callback is not None:
+                self.callback(current, 100)
+        except Exception as exc:
+            result = _failure(exc)
+            result.error = f"progress callback raised {type(exc).__name__}: {exc}"
+            self._fail(index, name, result, 0.0)
+        self.publish(RunProgress(current, 100, self.clock.now()))
+
+    def _report_empty_run(self) -> None:
+        """A run without steps is complete at once; its callback still hears 100%."""
+        __tracebackhide__ = True
+        try:
+            if self.callback is not None:
+                self.callback(100, 100)
+        except Exception as exc:
+            error = f"progress callback raised {type(exc).__name__}: {exc}"
+            self.context.errors.append(f"Run failed: {error}")
+            self._finish("failed", None, error, (), ())
+            failure = RunFailedError(f"Run failed: {error}")
+            failure.__cause__ = exc
+            raise _Failed(failure) from None
+        self.publish(RunProgress(100, 100, self.clock.now()))
+
+    # -- failures ----------------------------------------------------------------------------------
+
+    def _fail(self, index: int, name: str, result: StepResult, duration: float) -> NoReturn:
+        """Record a failure, roll back, and unwind to ``execute`` (never returns)."""
+        __tracebackhide__ = True
+        error = result.error or "step reported failure without an error message"
+        self.context.errors.append(f"Step '{name}' failed: {error}")
+        self.publish(_failed_record(index, name, error, duration, self.clock.now(), result))
+        rolled_back, rollback_errors = self._rollback(index)
+        self._finish("failed", name, error, rolled_back, rollback_errors)
+        failure = StepFailedError(name, error, rollback_errors)
+        failure.__cause__ = result.exception
+        if self.kept_steps:
+            failure.add_note(
+                f"Kept {len(self.kept_steps)} completed step(s) ({', '.join(self.kept_steps)}): "
+                "fix the step, register it again (registry.replace(...)), then call "
+                "orchestrator.resume(); or orchestrator.rollback() to undo them."
+            )
+        raise _Failed(failure)
+
+    def _interrupted(self, interrupt: BaseException) -> None:
+        """Close the books after a KeyboardInterrupt: record the step it hit, then roll back."""
+        context = self.context
+        error = f"interrupted ({type(interrupt).__name__})"
+        failed_name: str | None = None
+        running = self.running
+        if running is not None and not (self.executed and self.executed[-1][1] is running[1]):
+            index, step, started = running
+            result = StepResult(success=False, error=error, exception=interrupt)
+            context.step_results.append(result)
+            self.executed.append((index, step, result))
+            failed_name = step.name
+            now = self.clock.now()
+            self.publish(_failed_record(index, step.name, error, now - started, now, result, True))
+        elif len(context.step_results) < self.reached:
+            # Interrupted in can_skip(): the step was reached but never executed.
+            context.step_results.append(StepResult(success=False, error=error, exception=interrupt))
+            failed_name = self.steps[self.reached - 1].name
+        context.errors.append(
+            f"Run interrupted at step '{failed_name}'" if failed_name else "Run interrupted"
+        )
+        # Between steps nothing failed: every executed step completed.
+        failed_at = self.reached - 1 if failed_name else self.reached
+        rolled_back, rollback_errors = self._rollback(failed_at)
+        self._finish("interrupted", failed_name, error, rolled_back, rollback_errors)
+
+    def _rollback(self, failed_at: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Undo what the failure leaves behind, newest first.
+
+        Normally every executed step. With ``on_failure="keep"`` only the step that failed (its
+        partial work), while the completed steps stay for ``resume()``.
+        """
+        self.stopped_at = max(failed_at, 0)
+        if not self.keep:
+            undone = self._undo(self.executed)
+            self.executed = []
+            return undone
+        failed = [entry for entry in self.executed if entry[0] >= failed_at]
+        self.executed = [entry for entry in self.executed if entry[0] < failed_at]
+        self.kept_steps = tuple(step.name for _, step, _ in self.executed)
+        return self._undo(failed)
+
+    def rollback_kept(self) -> RunOutcome:
+        """``Orchestrator.rollback()``: undo the kept steps and close the run's books again."""
+        request = self.request
+        steps = self.steps
+        rolled_back, errors = self._undo([(i, steps[i], result) for i, result in request.reuse])
+        kept = request.kept_run
+        now = self.clock.now()
+        status: RunStatus = "failed" if kept is None else kept.status
+        finish = RunFinished(
+            status,
+            0 if kept is None else kept.steps_executed,
+            len(steps) if kept is None else kept.steps_total,
+            None if kept is None else kept.failed_step,
+            None if kept is None else kept.error,
+            rolled_back,
+            errors,
+            (0.0 if kept is None else kept.duration) + (now - self.started),
+            now,
+        )
+        self.finished = finish
+        self.publish(finish)
+        error = None
+        if errors:
+            message = f"rollback failed for {len(errors)} step(s)"
+            error = StepFailedError("rollback", message, errors)
+        return RunOutcome(status, error=error, finish=finish)
+
+    def _undo(
+        self, entries: list[tuple[int, BaseStep[C], StepResult]]
+    ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Best-effort rollback of ``entries``, newest first.
+
+        A rollback that raises is recorded and the others still run. Even an interrupt only
+        abandons the rollback it hit: pressing stop on a hanging cleanup must not leave the
+        other steps' resources behind. Returns the steps rolled back and the errors of those
+        whose rollback failed (never counted as rolled back).
+        """
+        context = self.context
+        rolled_back: list[str] = []
+        errors: list[str] = []
+        for index, step, result in reversed(entries):
+            name = step.name
+            context.current_step = name
+            self.publish(StepRollbackStarted(index, name, self.clock.now()))
+            error: str | None = None
+            try:
+                step.rollback(context, result)
+            except BaseException as exc:
+                error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                errors.append(f"'{name}': {error}")
+                context.errors.append(f"Rollback of step '{name}' failed: {error}")
+            else:
+                rolled_back.append(name)
+            self.publish(StepRolledBack(index, name, error, self.clock.now()))
+        context.current_step = None
+        return tuple(rolled_back), tuple(errors)
+
+    def _finish(
+        self,
+        status: RunStatus,
+        failed_step: str | None,
+        error: str | None,
+        rolled_back: tuple[str, ...],
+        rollback_errors: tuple[str, ...],
+    ) -> None:
+        finished = self.clock.now()
+        self.finished = record = RunFinished(
+            status,
+            self.steps_executed,
+            len(self.steps),
+            failed_step,
+            error,
+            rolled_back,
+            rollback_errors,
+            finished - self.started,
+            finished,
+            self.kept_steps,
+        )
+        self.publish(record)
+
+
+def _failure(exc: BaseException) -> StepResult:
+    return StepResult(success=False, error=str(exc) or type(exc).__name__, exception=exc)
+
+
+def _failed_record(
+    index: int,
+    name: str,
+    error: str,
+    duration: float,
+    at: float,
+    result: StepResult,
+    interrupted: bool = False,
+) -> StepFailed:
+    """The failure as a plain record: the exception travels as its type and traceback text."""
+    exc = result.exception
+    error_type = type(exc).__name__ if exc is not None else None
+    text = "".join(traceback.format_exception(exc)) if exc is not None else None
+    return StepFailed(index, name, error, duration, at, interrupted, error_type, text, exc, result)
+
+
+def _not_a_result(name: str, returned: object) -> str:
+    text = repr(returned)
+    shown = text if len(text) <= 60 else text[:57] + "..."
+    return (
+        f"step '{name}' returned {shown} of type {type(returned).__name__}: execute() must "
+        "return a StepResult (did you forget a return statement?)"
+    )
