@@ -45,11 +45,15 @@ test: $(STAMP_TEST) lint typecheck
 		--nbval-cell-timeout=300 --ignore-glob='tests/browser/*.ipynb' \
 		--ignore=tests/ray --ignore=notebooks/10_scaling_out_with_ray.ipynb
 
-## make test-ray: the Ray executor against a local Ray cluster the tests start, and its tutorial
+## make test-ray: the Ray executor against a local Ray cluster the tests start, the executor
+## matrix on local Ray and on a two-node cluster (ray start on loopback), and its tutorial
 # Deterministic output off, as in make test: the tutorial keeps real times (masked by sanitize.cfg).
+# The matrix runs in its own pytest process: it connects to two different Rays in turn.
 test-ray: $(STAMP_RAY)
 	SYNAPSE_STEPS_DETERMINISTIC=0 RAY_DISABLE_USAGE_STATS=1 $(BIN)/python -m pytest -q \
 		-p no:cacheprovider -m ray tests/ray --timeout=600
+	SYNAPSE_STEPS_DETERMINISTIC=0 RAY_DISABLE_USAGE_STATS=1 $(BIN)/python -m pytest -q \
+		-p no:cacheprovider -m ray tests/matrix --timeout=600
 	SYNAPSE_STEPS_DETERMINISTIC=0 RAY_DISABLE_USAGE_STATS=1 $(BIN)/python -m pytest -q -p no:cacheprovider --nbval \
 		--nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg \
 		--nbval-cell-timeout=300 notebooks/10_scaling_out_with_ray.ipynb

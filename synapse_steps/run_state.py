@@ -153,26 +153,41 @@ class RunState:
         self.steps = [StepState(plan) for plan in record.steps]
         self._by_name = {state.name: state for state in self.steps}
 
+    def _step(self, position: int, name: str) -> StepState:
+        """The step at ``position``; one this state never heard planned (a worker's store that
+        runs a rollback of kept steps, a store attached mid-run) is added as it comes."""
+        try:
+            return self.steps[position]
+        except IndexError:
+            if position < 0:
+                raise
+        while len(self.steps) <= position:
+            index = len(self.steps)
+            label = name if index == position else ""
+            plan = PlannedStep(index, label, 0.0, 0.0, 0.0, 0.0, "", None)
+            self.steps.append(StepState(plan))
+        return self.steps[position]
+
     def on_step_start(self, record: StepStarted) -> None:
-        state = self.steps[record.position]
+        state = self._step(record.position, record.name)
         state.status = "running"
         state.started = record.time
         self.running_step = state
 
     def on_step_skip(self, record: StepSkipped) -> None:
-        self.steps[record.position].status = "skipped"
+        self._step(record.position, record.name).status = "skipped"
 
     def on_step_reuse(self, record: StepReused) -> None:
-        self.steps[record.position].status = "reused"
+        self._step(record.position, record.name).status = "reused"
 
     def on_step_end(self, record: StepFinished) -> None:
-        state = self.steps[record.position]
+        state = self._step(record.position, record.name)
         state.status = "done"
         state.duration = record.duration
         self.running_step = None
 
     def on_step_fail(self, record: StepFailed) -> None:
-        state = self.steps[record.position]
+        state = self._step(record.position, record.name)
         self.stopped_fraction = self.overall_fraction
         state.status = "interrupted" if record.interrupted else "failed"
         state.duration = record.duration
@@ -184,7 +199,7 @@ class RunState:
         self.phase = "rolling back"
 
     def on_rollback_start(self, record: StepRollbackStarted) -> None:
-        state = self.steps[record.position]
+        state = self._step(record.position, record.name)
         # An interrupt between steps (no StepFailed came first), or ``rollback()`` of a run that
         # kept its completed steps after a failure.
         if self.phase != "rolling back":
@@ -195,7 +210,7 @@ class RunState:
         self.rolling_back_step = state
 
     def on_step_rollback(self, record: StepRolledBack) -> None:
-        state = self.steps[record.position]
+        state = self._step(record.position, record.name)
         state.rollback = "rolled back" if record.error is None else "rollback failed"
         state.rollback_error = record.error
         if state.rollback_started is not None:

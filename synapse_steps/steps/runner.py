@@ -107,9 +107,15 @@ class _Run(Generic[C]):
                     start,
                 )
             )
-            for index, result in request.reuse:
-                self.executed.append((index, steps[index], result))
-                self.publish(StepReused(index, steps[index].name, self.clock.now()))
+            reused = dict(request.reuse)
+            for index in range(start):
+                # Before a resumed run's start: each step either completed (reused) or was
+                # skipped by the run that kept them.
+                if index in reused:
+                    self.executed.append((index, steps[index], reused[index]))
+                    self.publish(StepReused(index, steps[index].name, self.clock.now()))
+                else:
+                    self.publish(StepSkipped(index, steps[index].name, self.clock.now()))
             if start:
                 self._report_progress(start - 1, steps[start - 1].name, self._point(start - 1))
             for index in range(start, len(steps)):

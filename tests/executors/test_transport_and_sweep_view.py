@@ -7,8 +7,6 @@ import pickle
 import threading
 from dataclasses import dataclass
 
-import pytest
-
 from synapse_steps import BaseStepContext, RunFailedError, RuntimeContext, StepFailedError
 from synapse_steps.events import (
     Logged,
@@ -31,8 +29,8 @@ from synapse_steps.executors.transport import (
     run_outcome,
     ship,
 )
-from synapse_steps.steps.request import RunOutcome
 from synapse_steps.run_state import RunState
+from synapse_steps.steps.request import RunOutcome
 
 
 @dataclass

@@ -309,7 +309,7 @@ def test_data_is_kept_when_small_and_plain_else_summarised(tmp_path: Path) -> No
     assert seen["small"] == (small, {"undo": "x"})
     # Recovery gets what it needs (rollback_data); data too large to keep comes back empty.
     assert seen["big"] == ({}, {"undo": "y"})
-    entry = [e for e in stored.entries(journal.path) if e["name"] == "big"][0]
+    entry = next(e for e in stored.entries(journal.path) if e["name"] == "big")
     assert decode(entry["data"])["v"] == {
         "values": "list of 100000",
         "model": "object",

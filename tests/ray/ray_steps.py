@@ -67,6 +67,25 @@ class Boom(BaseStep[WorkCtx]):
         mark(context, "rollback boom")
 
 
+class WeirdError(Exception):
+    """An exception class that pickles but cannot be rebuilt from its args (issue 17, item 10)."""
+
+    def __init__(self, code: int, detail: str) -> None:
+        super().__init__(f"code {code}: {detail}")
+        self.code = code
+
+
+class Weird(BaseStep[WorkCtx]):
+    name = "weird"
+    progress_weight = 1.0
+
+    def execute(self, context: WorkCtx) -> StepResult:
+        raise WeirdError(7, "the disk said no")
+
+    def rollback(self, context: WorkCtx, result: StepResult) -> None:
+        mark(context, "rollback weird")
+
+
 class Spin(BaseStep[WorkCtx]):
     """Runs Python in a loop until stopped (an interrupt lands between two iterations)."""
 

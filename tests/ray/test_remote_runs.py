@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ray_steps import Add, Boom, Spin, SweepParams, SweepTrain, WorkCtx
+from ray_steps import Add, Boom, Spin, SweepParams, SweepTrain, Weird, WorkCtx
 
 from synapse_steps import (
     Orchestrator,
+    RemoteError,
     RuntimeContext,
     StepFailedError,
     StepRegistry,
@@ -139,6 +140,29 @@ def test_remote_failure_rolls_back_on_the_worker_and_raises_with_the_remote_trac
     assert state.steps[1].error_type == "ValueError"
     assert "the sensor returned garbage" in (state.steps[1].traceback or "")
     assert context.errors == ["Step 'boom' failed: the sensor returned garbage"]
+
+
+def test_an_exception_that_cannot_be_rebuilt_on_the_driver_still_fails_the_step_clearly(
+    executor: RayExecutor, tmp_path: Path
+) -> None:
+    # Before: the final context carried the exception, could not be unpickled, and the driver
+    # got "TypeError: WeirdError.__init__() missing 1 required positional argument".
+    runtime = RuntimeContext(display="off")
+    context = WorkCtx(runtime_ctx=runtime, marks=str(tmp_path))
+    orchestrator = Orchestrator(registry(Add("load", 3), Weird()), context, executor=executor)
+    with pytest.raises(StepFailedError, match="Step 'weird' failed: code 7: the disk said no") as e:
+        orchestrator.execute()
+    assert "as WeirdError" in "".join(e.value.__notes__)
+    assert isinstance(e.value.__cause__, RemoteTraceback)
+    assert "WeirdError: code 7: the disk said no" in str(e.value.__cause__)
+    # The completed step was rolled back as for any other failure, and the context came back.
+    assert marks(tmp_path)[:1] == ["rollback weird"]
+    assert marks(tmp_path)[1].startswith("rollback load")
+    assert context.errors == ["Step 'weird' failed: code 7: the disk said no"]
+    exception = context.step_results[-1].exception
+    assert isinstance(exception, RemoteError)
+    assert exception.type_name == "WeirdError"
+    assert "raise WeirdError(7" in (exception.remote_traceback or "")
 
 
 def test_stop_in_the_notebook_interrupts_the_remote_run_which_rolls_back(
