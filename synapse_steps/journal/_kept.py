@@ -1,5 +1,8 @@
 """The runs the journal's SQLite file keeps: each ended run, one row holding its whole log.
 
+Bounded: each workflow keeps its newest ``KEEP_FINISHED`` finished runs, and the file its newest
+``KEEP_BYTES`` of them in all; unfinished runs live in their logs and are never pruned.
+
 One row per run (``store_run``), written once the run has ended, several runs to a transaction
 (``_run.keep_ended``): per step a run pays only its log's ``write()`` (``_runlog``); one row per
 step cost ~6 us a step more here, a transaction per run 4-8 us a step of a 100-step run.
@@ -14,6 +17,10 @@ from synapse_steps.journal._runlog import RunLog, parse_log
 #: Finished runs kept per workflow; older ones are removed when another of its runs is stored,
 #: so a journal used every day stays small. Runs in progress or dead are never removed.
 KEEP_FINISHED = 50
+#: The most bytes of finished runs' logs the file keeps, across workflows: the oldest go first
+#: (the newest run always stays). Runs are small (a step's data is kept only when small), but
+#: a run that logs a lot, times many workflows, must not grow the file without bound.
+KEEP_BYTES = 64 * 1024 * 1024
 
 
 def store_run(conn: sqlite3.Connection, log: RunLog, data: bytes) -> bool:
@@ -34,6 +41,13 @@ def store_run(conn: sqlite3.Connection, log: RunLog, data: bytes) -> bool:
         "DELETE FROM runs WHERE workflow = ? AND id NOT IN "
         "(SELECT id FROM runs WHERE workflow = ? ORDER BY id DESC LIMIT ?)",
         (header[2], header[2], KEEP_FINISHED),
+    )
+    # length() of a BLOB reads its size from the record header, not the blob itself.
+    conn.execute(
+        "DELETE FROM runs WHERE id IN (SELECT id FROM (SELECT id, SUM(length(log)) OVER "
+        "(ORDER BY id DESC) AS newer FROM runs) WHERE newer > ? AND id < "
+        "(SELECT MAX(id) FROM runs))",
+        (KEEP_BYTES,),
     )
     return True
 

@@ -30,6 +30,7 @@ from synapse_steps.journal import (
 )
 from synapse_steps.journal._codec import decode
 from synapse_steps.journal._runlog import log_path, read_log, read_ops
+from synapse_steps.journal._store import store_for
 
 CHILD = Path(__file__).with_name("journal_child.py")
 
@@ -689,4 +690,31 @@ def test_old_finished_runs_are_pruned_per_workflow_unfinished_ones_never(
     assert [info.run_id for info in journal.unfinished_runs()] == [unfinished.run_id]
     kept = [run_id for run_id, _w, _s in stored.runs(journal.path)]
     assert kept == [*finished_a[3:], other.run_id, latest.run_id]
+    unfinished.finish("abandoned")
+
+
+def test_finished_runs_are_pruned_by_total_bytes_too_newest_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import synapse_steps.journal._kept as kept_module
+
+    monkeypatch.setattr(kept_module, "KEEP_BYTES", 200_000)
+    journal = Journal(tmp_path / "j.sqlite3")
+    unfinished = journal.start_run("A", ["s"])
+    unfinished.step_completed(0, "s", {}, {"path": "x"})
+    ids = []
+    for index in range(12):  # ~50 KB each, in several workflows: 600 KB written in all
+        run = journal.start_run(f"W{index % 3}", ["s"])
+        run.record({"type": "Logged", "event": "big", "data": {"text": "x" * 50_000}})
+        run.finish("succeeded")
+        ids.append(run.run_id)
+    run_module.keep_ended(store_for(journal.path))
+    kept = [run_id for run_id, _w, _s in stored.runs(journal.path)]
+    # The newest runs that fit in the bound, whatever their workflow; never an unfinished one.
+    assert kept == ids[-len(kept) :]
+    assert 2 <= len(kept) <= 4
+    with sqlite3.connect(journal.path) as conn:
+        (total,) = conn.execute("SELECT SUM(length(log)) FROM runs").fetchone()
+    assert total <= 200_000
+    assert [info.run_id for info in journal.unfinished_runs()] == [unfinished.run_id]
     unfinished.finish("abandoned")
