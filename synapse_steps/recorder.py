@@ -94,7 +94,11 @@ class Recorder:
         self.events: deque[LoggedEvent] = deque(maxlen=max_events)
         self.runs: deque[RunState] = deque(maxlen=max_runs)
         self.runs.append(RunState())  # holds what is reported before any run starts
+        self._fold_into(self.runs[-1])
         self._hooks: dict[type[Any], tuple[Hook, ...]] = {kind: () for kind in HOOK_NAMES}
+        #: The record types some subscriber hears (a record nobody would hear, and that the
+        #: state does not need, need not be made: see the runner's RunProgress).
+        self.heard: frozenset[type[Any]] = frozenset()
         self._subscribers: list[object] = []
         # Progress categories updated since the last ProgressReported went out.
         self._unsent: dict[str, tuple[float, float]] = {}
@@ -144,6 +148,7 @@ class Recorder:
             )
             for kind, hook in HOOK_NAMES.items()
         }
+        self.heard = frozenset(kind for kind, hooks in self._hooks.items() if hooks)
 
     # -- records -------------------------------------------------------------------------------
 
@@ -159,13 +164,21 @@ class Recorder:
             self._tenths.clear()
             if self.runs[-1].phase != "idle":
                 self.runs.append(RunState())
+                self._fold_into(self.runs[-1])
         elif kind is Logged:
             self._keep_event(record)  # type: ignore[arg-type]
-        self.runs[-1].apply(record)
+        self._folds[kind](record)
         hooks = self._hooks[kind]
         if hooks:
             with self._lock:
                 self._deliver(hooks, record)
+
+    def _fold_into(self, state: RunState) -> None:
+        # The state's fold method per record type, bound once per run: publish() runs for
+        # every record and calls the one it needs directly.
+        self._folds: dict[type[Any], Hook] = {
+            kind: getattr(state, hook) for kind, hook in HOOK_NAMES.items()
+        }
 
     def _keep_event(self, record: Logged) -> None:
         run_id = self.runs[-1].run_id

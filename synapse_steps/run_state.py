@@ -38,7 +38,7 @@ RollbackStatus = Literal["rolling back", "rolled back", "rollback failed"]
 RunPhase = Literal["idle", "running", "rolling back", "succeeded", "failed", "interrupted"]
 
 
-@dataclass
+@dataclass(init=False)
 class StepState:
     plan: PlannedStep
     #: What execution did.
@@ -58,6 +58,12 @@ class StepState:
     #: The category reported last (its progress stands for the step's when the step's own
     #: category is absent).
     latest: str | None = None
+
+    def __init__(self, plan: PlannedStep) -> None:
+        # Written out: a run makes one per planned step, and the generated __init__ sets all
+        # fifteen fields where the class defaults serve until something happens to the step.
+        self.plan = plan
+        self.categories = {}
 
     @property
     def name(self) -> str:
@@ -126,7 +132,7 @@ class RunState:
         self.running_step: StepState | None = None
         #: The step whose rollback is running now.
         self.rolling_back_step: StepState | None = None
-        #: Overall progress 0..1 after the last completed step (the callback's value / 100).
+        #: Overall progress 0..1 after the last completed step (its end on the plan).
         self.completed_fraction = 0.0
         #: Overall progress when the run stopped making progress (a failure or an interrupt):
         #: the bar stays there while the run rolls back.
@@ -136,7 +142,6 @@ class RunState:
         self.metrics = MetricStore()
         #: Progress reported while no step was running (e.g. outside an orchestrator).
         self.loose_categories: dict[str, tuple[float, float]] = {}
-        self._by_name: dict[str, StepState] = {}
 
     def apply(self, record: Record) -> None:
         """Fold any record into the state."""
@@ -150,8 +155,7 @@ class RunState:
         self.phase = "running"
         self.started = record.time
         self.wall_started = record.wall_time
-        self.steps = [StepState(plan) for plan in record.steps]
-        self._by_name = {state.name: state for state in self.steps}
+        self.steps = list(map(StepState, record.steps))
 
     def _step(self, position: int, name: str) -> StepState:
         """The step at ``position``; one this state never heard planned (a worker's store that
@@ -169,22 +173,34 @@ class RunState:
         return self.steps[position]
 
     def on_step_start(self, record: StepStarted) -> None:
-        state = self._step(record.position, record.name)
+        # The two folds every step makes look their step up inline (_step is the slow path).
+        try:
+            state = self.steps[record.position]
+        except IndexError:
+            state = self._step(record.position, record.name)
         state.status = "running"
         state.started = record.time
         self.running_step = state
 
     def on_step_skip(self, record: StepSkipped) -> None:
-        self._step(record.position, record.name).status = "skipped"
+        state = self._step(record.position, record.name)
+        state.status = "skipped"
+        self.completed_fraction = state.plan.end
 
     def on_step_reuse(self, record: StepReused) -> None:
-        self._step(record.position, record.name).status = "reused"
+        state = self._step(record.position, record.name)
+        state.status = "reused"
+        self.completed_fraction = state.plan.end
 
     def on_step_end(self, record: StepFinished) -> None:
-        state = self._step(record.position, record.name)
+        try:
+            state = self.steps[record.position]
+        except IndexError:
+            state = self._step(record.position, record.name)
         state.status = "done"
         state.duration = record.duration
         self.running_step = None
+        self.completed_fraction = state.plan.end
 
     def on_step_fail(self, record: StepFailed) -> None:
         state = self._step(record.position, record.name)
@@ -218,7 +234,7 @@ class RunState:
         self.rolling_back_step = None
 
     def on_run_progress(self, record: RunProgress) -> None:
-        self.completed_fraction = record.current / record.total if record.total else 1.0
+        """Derived: the state takes a step's end on the plan when the step completes."""
 
     def on_run_end(self, record: RunFinished) -> None:
         if record.status != "succeeded" and self.stopped_fraction is None:
@@ -230,7 +246,7 @@ class RunState:
         self.rolling_back_step = None
         if record.status == "interrupted" and record.failed_step is not None:
             # Interrupted in can_skip(): no StepFailed record marked the step.
-            state = self._by_name.get(record.failed_step)
+            state = next((s for s in self.steps if s.name == record.failed_step), None)
             if state is not None and state.status == "pending":
                 state.status = "interrupted"
                 state.error = record.error

@@ -28,11 +28,15 @@ from synapse_steps.events import (
     StepSkipped,
     StepStarted,
 )
+from synapse_steps.recorder import Recorder
 from synapse_steps.steps.base import BaseStep, C, StepResult
 from synapse_steps.steps.progress import percent, plan_steps
 from synapse_steps.steps.request import OnDriver, ProgressCallback, RunOutcome, RunRequest
 
 _run_ids = count(1)
+#: Builds a record from a tuple of its fields: a NamedTuple's own __new__ (keyword handling
+#: included) costs about three times as much, and a run makes two or three records per step.
+_new = tuple.__new__
 
 
 def next_run_id() -> int:
@@ -73,10 +77,17 @@ class _Run(Generic[C]):
         )
         self.publish = publish
         self.clock = context.runtime_ctx.clock
+        self.now = self.clock.now
+        recorder = context.runtime_ctx.recorder
+        #: Where to ask whether a RunProgress record would be heard: the runtime's store when
+        #: the records go there (as they do from every executor); None: always make it.
+        self.store: Recorder | None = recorder if publish == recorder.publish else None
         #: Steps whose ``execute`` was entered, with their results: what rollback undoes.
         self.executed: list[tuple[int, BaseStep[C], StepResult]] = []
         #: The step inside ``execute`` right now (an interrupt there is that step's failure).
-        self.running: tuple[int, BaseStep[C], float] | None = None
+        self.running: BaseStep[C] | None = None
+        #: When the step inside ``execute`` started (it is the one at ``reached - 1``).
+        self.running_since = 0.0
         self.reached = 0
         self.steps_executed = 0
         self.finished: RunFinished | None = None
@@ -117,7 +128,8 @@ class _Run(Generic[C]):
                 else:
                     self.publish(StepSkipped(index, steps[index].name, self.clock.now()))
             if start:
-                self._report_progress(start - 1, steps[start - 1].name, self._point(start - 1))
+                point = percent(self.plan[start - 1].end)
+                self._report_progress(start - 1, steps[start - 1].name, point)
             for index in range(start, len(steps)):
                 self._run_step(index, steps[index])
             if not steps:
@@ -155,6 +167,8 @@ class _Run(Generic[C]):
         )
 
     def _run_step(self, index: int, step: BaseStep[C]) -> None:
+        # The per-step path: every record is built with _new, the clock and publish are bound
+        # once, and RunProgress is made only for someone who listens (the state derives it).
         __tracebackhide__ = True
         context = self.context
         name = step.name
@@ -166,13 +180,14 @@ class _Run(Generic[C]):
             result = _failure(exc)
             context.step_results.append(result)
             self._fail(index, name, result, 0.0)
+        publish, now = self.publish, self.now
         if skip:
             context.step_results.append(StepResult(skipped=True))
-            self.publish(StepSkipped(index, name, self.clock.now()))
+            publish(_new(StepSkipped, (index, name, now())))
         else:
-            started = self.clock.now()
-            self.publish(StepStarted(index, name, started))
-            self.running = (index, step, started)
+            started = now()
+            publish(_new(StepStarted, (index, name, started)))
+            self.running, self.running_since = step, started
             try:
                 result = step.execute(context)
             except Exception as exc:
@@ -182,15 +197,14 @@ class _Run(Generic[C]):
             context.step_results.append(result)
             self.executed.append((index, step, result))
             self.running = None
-            finished = self.clock.now()
+            finished = now()
             if not result.success:
                 self._fail(index, name, result, finished - started)
             self.steps_executed += 1
-            self.publish(StepFinished(index, name, finished - started, finished, result))
-        self._report_progress(index, name, self._point(index))
-
-    def _point(self, index: int) -> int:
-        return percent(self.plan[index].end)
+            publish(_new(StepFinished, (index, name, finished - started, finished, result)))
+        store = self.store
+        if self.callback is not None or store is None or RunProgress in store.heard:
+            self._report_progress(index, name, percent(self.plan[index].end))
 
     def _report_progress(self, index: int, name: str, current: int) -> None:
         __tracebackhide__ = True
@@ -201,7 +215,11 @@ class _Run(Generic[C]):
             result = _failure(exc)
             result.error = f"progress callback raised {type(exc).__name__}: {exc}"
             self._fail(index, name, result, 0.0)
-        self.publish(RunProgress(current, 100, self.clock.now()))
+        if self._progress_heard():
+            self.publish(_new(RunProgress, (current, 100, self.now())))
+
+    def _progress_heard(self) -> bool:
+        return self.store is None or RunProgress in self.store.heard
 
     def _report_empty_run(self) -> None:
         """A run without steps is complete at once; its callback still hears 100%."""
@@ -216,7 +234,8 @@ class _Run(Generic[C]):
             failure = RunFailedError(f"Run failed: {error}")
             failure.__cause__ = exc
             raise _Failed(failure) from None
-        self.publish(RunProgress(100, 100, self.clock.now()))
+        if self._progress_heard():
+            self.publish(RunProgress(100, 100, self.clock.now()))
 
     # -- failures ----------------------------------------------------------------------------------
 
@@ -243,9 +262,9 @@ class _Run(Generic[C]):
         context = self.context
         error = f"interrupted ({type(interrupt).__name__})"
         failed_name: str | None = None
-        running = self.running
-        if running is not None and not (self.executed and self.executed[-1][1] is running[1]):
-            index, step, started = running
+        step = self.running
+        if step is not None and not (self.executed and self.executed[-1][1] is step):
+            index, started = self.reached - 1, self.running_since
             result = StepResult(success=False, error=error, exception=interrupt)
             context.step_results.append(result)
             self.executed.append((index, step, result))
