@@ -11,7 +11,7 @@ An action runs in one of two modes:
 from __future__ import annotations
 
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
@@ -55,6 +55,10 @@ class TrainContext(DatasetContext):
     from ``DatasetContext``)."""
 
     model_path: str | None = None
+    #: The stored model's name (``params['model_name']`` wins; default: the file's stem).
+    model_name: str | None = None
+    #: Stored with the model (``create_model``'s metadata), e.g. its final metrics.
+    model_metadata: dict[str, Any] = field(default_factory=dict)
     model: dict[str, Any] | None = None
 
 
@@ -171,8 +175,12 @@ class BaseTrainAction(Generic[P]):
             registry.register(ExportDatasetStep())
         if self.target_format:
             registry.register(ConvertDatasetStep(target_format=self.target_format))
-        registry.register(ExecuteTrainStep(self))
+        registry.register(self.train_step())
         registry.register(UploadModelStep())
+
+    def train_step(self) -> BaseStep[TrainContext]:
+        """The automatic pipeline's train step; the default calls ``execute(context)``."""
+        return ExecuteTrainStep(self)
 
 
 class ExecuteTrainStep(BaseStep[TrainContext]):
@@ -227,8 +235,10 @@ class UploadModelStep(BaseStep[TrainContext]):
                 ),
             )
         context.set_progress(0, 1)
-        name = str(context.params.get("model_name") or path.stem)
-        model = context.client.create_model({"file": str(path), "name": name})
+        name = str(context.params.get("model_name") or context.model_name or path.stem)
+        model = context.client.create_model(
+            {**context.model_metadata, "file": str(path), "name": name}
+        )
         context.model = model
         context.set_progress(1, 1)
         return StepResult(data={"model_id": model["id"]}, rollback_data={"model_id": model["id"]})
