@@ -27,9 +27,7 @@ What the step reports:
 
 Note: Lightning turns a ``KeyboardInterrupt`` (the notebook's stop button) into a graceful
 shutdown that ends in ``SystemExit(1)``; the step's run is then interrupted and rolled back all
-the same. Lightning also makes the process ignore Ctrl+C for that shutdown and never restores
-it, which would leave a notebook's stop button dead: the callback puts back the handler the
-process had when ``fit`` started.
+the same.
 
 Needs the ``lightning`` extra: ``pip install 'synapse-steps[lightning]'``.
 """
@@ -37,8 +35,7 @@ Needs the ``lightning`` extra: ``pip install 'synapse-steps[lightning]'``.
 from __future__ import annotations
 
 import math
-import signal
-import threading
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from synapse_steps.integrations._reporting import (
@@ -54,22 +51,22 @@ from synapse_steps.integrations._reporting import (
 _pl = require("lightning.pytorch", extra="lightning", feature="synapse_steps.integrations.lightning")
 
 
-def epoch_name(key: str) -> str | None:
-    """``train_loss_epoch`` -> ``train_loss``; step values (``..._step``) are left out."""
-    if key.endswith("_step"):
-        return None
-    if key.endswith("_epoch"):
-        return key[: -len("_epoch")]
-    return key
+def paired_names(keys: Iterable[str], *, keep: str) -> Callable[[str], str | None]:
+    """Names for a metric logged with both ``on_step`` and ``on_epoch`` (``x_step``, ``x_epoch``):
+    the ``keep`` one (``"epoch"`` or ``"step"``) is reported as ``x``, the other is left out.
+    Other names stay as they are."""
+    present = set(keys)
+    other = "step" if keep == "epoch" else "epoch"
 
+    def name(key: str) -> str | None:
+        for suffix, kept in ((f"_{keep}", True), (f"_{other}", False)):
+            base = key[: -len(suffix)]
+            twin = base + (f"_{other}" if kept else f"_{keep}")
+            if key.endswith(suffix) and twin in present:
+                return base if kept else None
+        return key
 
-def step_name(key: str) -> str | None:
-    """``train_loss_step`` -> ``train_loss``; epoch aggregates (``..._epoch``) are left out."""
-    if key.endswith("_epoch"):
-        return None
-    if key.endswith("_step"):
-        return key[: -len("_step")]
-    return key
+    return name
 
 
 class StepCallback(_pl.Callback):  # type: ignore[misc]
@@ -90,27 +87,6 @@ class StepCallback(_pl.Callback):  # type: ignore[misc]
         self._validation_keys: set[str] = set()
         self._before_validation: dict[str, float] = {}
         self._validated = False
-        self._sigint: Any = None  # the SIGINT handler when fit started (main thread only)
-
-    # -- the stop button -------------------------------------------------------------------------
-
-    @guarded
-    def setup(self, trainer: Any, pl_module: Any, stage: str) -> None:
-        if threading.current_thread() is threading.main_thread():
-            self._sigint = signal.getsignal(signal.SIGINT)
-
-    def on_exception(self, trainer: Any, pl_module: Any, exception: BaseException) -> None:
-        # Not guarded: it must run even after a reporting error. Lightning ignores SIGINT from
-        # here on (a graceful shutdown); the process gets its handler back.
-        if (
-            isinstance(exception, KeyboardInterrupt)
-            and self._sigint is not None
-            and threading.current_thread() is threading.main_thread()
-        ):
-            try:
-                signal.signal(signal.SIGINT, self._sigint)
-            except (ValueError, TypeError, OSError):
-                pass
 
     # -- progress --------------------------------------------------------------------------------
 
@@ -143,7 +119,8 @@ class StepCallback(_pl.Callback):  # type: ignore[misc]
         if every is not None and (batch_idx + 1) % every == 0:
             per_epoch = self._progress.per_epoch if not self._by_steps else 0
             if per_epoch and batch_idx + 1 < per_epoch:  # the epoch's own report comes next
-                values = numeric(trainer.callback_metrics, step_name)
+                metrics = trainer.callback_metrics
+                values = numeric(metrics, paired_names(metrics, keep="step"))
                 values = {k: v for k, v in values.items() if k not in self._validation_keys}
                 values["epoch"] = int(trainer.current_epoch) + (batch_idx + 1) / per_epoch
                 self.context.set_metrics(values)
@@ -175,10 +152,10 @@ class StepCallback(_pl.Callback):  # type: ignore[misc]
         metrics = dict(trainer.callback_metrics)
         if not self._validated:
             metrics = {k: v for k, v in metrics.items() if k not in self._validation_keys}
-        values = numeric(metrics, epoch_name)
+        values = numeric(metrics, paired_names(metrics, keep="epoch"))
         values["epoch"] = int(trainer.current_epoch) + 1
         self.epochs.append(values)
         self.context.set_metrics(values)
 
 
-__all__ = ["StepCallback", "epoch_name", "step_name"]
+__all__ = ["StepCallback", "paired_names"]
