@@ -3,7 +3,8 @@
 Plain text only (no ANSI codes, no carriage returns). Progress is printed when a category crosses
 another tenth of its total, at most once per ``progress_interval`` seconds, and always at 100%;
 metrics at most once per ``metrics_interval`` seconds per category, and the latest ones when the
-step ends (in deterministic mode, a category's first metrics and the latest at its step's end). So a loop of a million calls writes a handful of lines.
+step ends (in deterministic mode: a category's first metrics, then the latest at its step's end).
+So a loop of a million calls writes a handful of lines.
 """
 
 from __future__ import annotations

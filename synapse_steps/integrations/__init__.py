@@ -1,10 +1,10 @@
 """Callbacks that stream a real training into a step's live view: one module per framework.
 
-=============================================  =================================================
-``integrations.ultralytics.attach(model, ctx)``  Ultralytics YOLO (extra ``synapse-steps[yolo]``)
-``integrations.lightning.StepCallback(ctx)``     PyTorch Lightning (extra ``synapse-steps[lightning]``)
-``integrations.keras.StepCallback(ctx)``         Keras 3, any backend (extra ``synapse-steps[keras]``)
-=============================================  =================================================
+- ``integrations.ultralytics.attach(model, ctx)``: Ultralytics YOLO (extra ``yolo``);
+- ``integrations.lightning.StepCallback(ctx)``: PyTorch Lightning (extra ``lightning``);
+- ``integrations.keras.StepCallback(ctx)``: Keras 3, any backend (extra ``keras``);
+
+(``pip install 'synapse-steps[yolo]'``..., or ``synapse-steps[ml]`` for all three).
 
 All three report the same way, from inside a step (``ctx`` is the step's context):
 

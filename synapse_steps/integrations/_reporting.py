@@ -31,11 +31,16 @@ def require(module: str, *, extra: str, feature: str) -> ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError as exc:
-        top = module.partition(".")[0]
-        raise MissingDependencyError(
-            f"{feature} needs {top}, which could not be imported ({exc}). Install the extra: "
-            f"pip install 'synapse-steps[{extra}]'"
-        ) from exc
+        raise missing(module, extra=extra, feature=feature, cause=exc) from exc
+
+
+def missing(module: str, *, extra: str, feature: str, cause: ImportError) -> MissingDependencyError:
+    """The error for a framework that could not be imported: what, why, and the extra."""
+    top = module.partition(".")[0]
+    return MissingDependencyError(
+        f"{feature} needs {top}, which could not be imported ({cause}). Install the extra: "
+        f"pip install 'synapse-steps[{extra}]'"
+    )
 
 
 def check_context(context: object, owner: str) -> None:

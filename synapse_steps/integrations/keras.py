@@ -35,14 +35,19 @@ from synapse_steps.integrations._reporting import (
     check_context,
     check_every,
     guarded,
+    missing,
     numeric,
-    require,
 )
 
-_keras = require("keras", extra="keras", feature="synapse_steps.integrations.keras")
+try:
+    from keras.callbacks import Callback
+except ImportError as exc:
+    raise missing(
+        "keras", extra="keras", feature="synapse_steps.integrations.keras", cause=exc
+    ) from exc
 
 
-class StepCallback(_keras.callbacks.Callback):  # type: ignore[misc]
+class StepCallback(Callback):  # type: ignore[misc]
     """A Keras callback reporting batch progress and per-epoch metrics to a step's context.
 
     ``epochs``: the metrics reported after each epoch, in order (what ``set_metrics`` got).

@@ -44,11 +44,16 @@ from synapse_steps.integrations._reporting import (
     check_context,
     check_every,
     guarded,
+    missing,
     numeric,
-    require,
 )
 
-_pl = require("lightning.pytorch", extra="lightning", feature="synapse_steps.integrations.lightning")
+try:
+    from lightning.pytorch import Callback
+except ImportError as exc:
+    raise missing(
+        "lightning", extra="lightning", feature="synapse_steps.integrations.lightning", cause=exc
+    ) from exc
 
 
 def paired_names(keys: Iterable[str], *, keep: str) -> Callable[[str], str | None]:
@@ -69,7 +74,7 @@ def paired_names(keys: Iterable[str], *, keep: str) -> Callable[[str], str | Non
     return name
 
 
-class StepCallback(_pl.Callback):  # type: ignore[misc]
+class StepCallback(Callback):  # type: ignore[misc]
     """A Lightning callback reporting batch progress and per-epoch metrics to a step's context.
 
     ``epochs``: the metrics reported after each epoch, in order (what ``set_metrics`` got).

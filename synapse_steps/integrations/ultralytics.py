@@ -284,8 +284,8 @@ def load_ultralytics(settings_dir: str | os.PathLike[str] | None = None) -> Modu
     if "YOLO_VERBOSE" in chosen:
         # Quiet for the import only: from here on, as a plain import would have left it.
         utils = sys.modules["ultralytics.utils"]
-        utils.VERBOSE = True  # type: ignore[attr-defined]
-        utils.set_logging(utils.LOGGING_NAME, verbose=True)  # type: ignore[attr-defined]
+        setattr(utils, "VERBOSE", True)  # noqa: B010 (a module constant, not typed here)
+        utils.set_logging(utils.LOGGING_NAME, verbose=True)
     return module
 
 

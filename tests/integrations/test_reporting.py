@@ -78,7 +78,8 @@ def test_non_finite_values_stay_as_they_are() -> None:
     assert math.isnan(as_number(float("nan")))  # type: ignore[arg-type]
     assert as_number(np.float64("inf")) == math.inf
     values = numeric({"loss": float("nan"), "note": "diverged", "lr": 0.1})
-    assert list(values) == ["loss", "lr"] and math.isnan(values["loss"])
+    assert list(values) == ["loss", "lr"]
+    assert math.isnan(values["loss"])
 
 
 def test_numeric_renames_and_drops() -> None:
@@ -110,7 +111,7 @@ def test_a_runtime_context_takes_the_calls_too() -> None:
 
 
 def test_bad_arguments_are_named() -> None:
-    with pytest.raises(UsageError, match="X needs the step's context.*lacks set_progress"):
+    with pytest.raises(UsageError, match=r"X needs the step's context.*lacks set_progress"):
         check_context(object(), "X")
     for bad in (0, -1):
         with pytest.raises(UsageError, match="at least 1"):
@@ -118,7 +119,8 @@ def test_bad_arguments_are_named() -> None:
     for bad in (True, 2.0, "3"):
         with pytest.raises(UsageError, match="positive int or None"):
             check_every(bad, "X")  # type: ignore[arg-type]
-    assert check_every(None, "X") is None and check_every(5, "X") == 5
+    assert check_every(None, "X") is None
+    assert check_every(5, "X") == 5
 
 
 class Reporter:

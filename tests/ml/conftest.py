@@ -24,10 +24,10 @@ if "YOLO_CONFIG_DIR" not in os.environ:
     os.environ["YOLO_CONFIG_DIR"] = _settings
     atexit.register(shutil.rmtree, _settings, ignore_errors=True)
 
-from synapse_steps.backends.local import LocalBackend  # noqa: E402
-from synapse_steps.datasets import convert  # noqa: E402
-from synapse_steps.datasets.samples import make_detection_dataset  # noqa: E402
-from synapse_steps.events import ProgressReported  # noqa: E402
+from synapse_steps.backends.local import LocalBackend
+from synapse_steps.datasets import convert
+from synapse_steps.datasets.samples import make_detection_dataset
+from synapse_steps.events import ProgressReported
 
 #: Tiny on purpose: two cores are shared; these are checks of the wiring, not of learning.
 SAMPLE_IMAGES = 20  # 14 train, 4 valid, 2 test
@@ -87,11 +87,9 @@ class Progress:
 
 @pytest.fixture
 def progress() -> Iterator[Progress]:
-    yield Progress()
+    return Progress()
 
 
 def series(store: Any, category: str) -> dict[str, tuple[list[float], list[float]]]:
     """Every metric of a category as (x values, y values)."""
-    return {
-        name: (list(s.x), list(s.y)) for name, s in store.series.get(category, {}).items()
-    }
+    return {name: (list(s.x), list(s.y)) for name, s in store.series.get(category, {}).items()}

@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import Progress, series
 
+from conftest import Progress, series
 from synapse_steps.context import RuntimeContext
 from synapse_steps.display.panels import category_panels
 from synapse_steps.errors import StepFailedError, UsageError
@@ -35,7 +35,9 @@ def data(nan: bool = False) -> tuple[np.ndarray, np.ndarray]:
 
 def tiny_model() -> Any:
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.layers.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+    model = keras.Sequential(
+        [keras.layers.Input((4,)), keras.layers.Dense(2, activation="softmax")]
+    )
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
 
@@ -139,7 +141,8 @@ def test_a_nan_loss_is_recorded_and_the_run_goes_on(tmp_path: Path) -> None:
     context = KerasCtx(runtime_ctx=runtime, folder=str(tmp_path), nan=True)
     assert run(context)["success"]
     _, losses = series(runtime.recorder.run.metrics, "train")["loss"]
-    assert len(losses) == EPOCHS and all(math.isnan(v) for v in losses)
+    assert len(losses) == EPOCHS
+    assert all(math.isnan(v) for v in losses)
 
 
 def test_a_failing_later_step_rolls_the_training_back(tmp_path: Path) -> None:
@@ -176,4 +179,6 @@ def test_the_callback_refuses_what_it_cannot_use() -> None:
     with pytest.raises(UsageError, match="needs the step's context"):
         StepCallback(object())  # type: ignore[arg-type]
     with pytest.raises(UsageError, match="positive int or None"):
-        StepCallback(BaseStepContext(runtime_ctx=RuntimeContext(display="off")), every_n_batches=1.5)  # type: ignore[arg-type]
+        StepCallback(
+            BaseStepContext(runtime_ctx=RuntimeContext(display="off")), every_n_batches=1.5
+        )  # type: ignore[arg-type]

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Progress, series
 
+from conftest import Progress, series
 from synapse_steps.context import RuntimeContext
 from synapse_steps.display.panels import category_panels
 from synapse_steps.errors import StepFailedError

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import IMGSZ, Progress, series
 
+from conftest import IMGSZ, Progress, series
 from synapse_steps.context import RuntimeContext
 from synapse_steps.display.panels import category_panels
 from synapse_steps.errors import UsageError
@@ -109,7 +109,8 @@ def test_a_training_streams_batch_progress_and_epoch_metrics_as_ultralytics_repo
     assert console.lines == []
     out, err = capfd.readouterr()
     assert out == ""
-    assert "Epoch" not in err and "box_loss" not in err, err
+    assert "Epoch" not in err, err
+    assert "box_loss" not in err, err
     # Progress in batches over both epochs, ending at 100 %.
     train = progress.of("train")
     totals = {total for _, total in train}
@@ -124,7 +125,15 @@ def test_a_training_streams_batch_progress_and_epoch_metrics_as_ultralytics_repo
     recorded = series(runtime.recorder.run.metrics, "train")
     expected_names = {metric_name(k) for k in witness.epochs[0]} - {None}
     assert set(recorded) == expected_names
-    assert {"train/box_loss", "val/box_loss", "precision", "recall", "mAP50", "mAP50-95", "lr"} <= set(recorded)
+    assert {
+        "train/box_loss",
+        "val/box_loss",
+        "precision",
+        "recall",
+        "mAP50",
+        "mAP50-95",
+        "lr",
+    } <= set(recorded)
     for key in witness.epochs[0]:
         name = metric_name(key)
         if name is None:
@@ -189,7 +198,8 @@ def test_an_interrupt_mid_epoch_stops_ultralytics_and_rolls_the_run_back(
     assert context.rolled_back == ["train"]
     assert len(batches) == 4
     current, total = progress.of("train")[-1]
-    assert current == 4 and total == 6
+    assert current == 4
+    assert total == 6
     # One epoch's metrics were reported; Ultralytics' logger is back to normal.
     assert len(context.attachment.epochs) == 1
     assert LOGGER.level == logging.INFO
@@ -205,10 +215,13 @@ def test_attach_again_replaces_the_callbacks_and_detach_removes_them() -> None:
     second = attach(model, context)
 
     after = {event: len(callbacks) for event, callbacks in model.callbacks.items()}
-    added = {event: after[event] - before[event] for event in after if after[event] != before[event]}
+    added = {
+        event: after[event] - before[event] for event in after if after[event] != before[event]
+    }
     assert added == {"on_train_epoch_start": 1, "on_train_batch_end": 1,
                      "on_train_epoch_end": 1, "on_fit_epoch_end": 1, "on_train_end": 1}  # fmt: skip
-    assert first._train is None and second._train is not None
+    assert first._train is None
+    assert second._train is not None
     second.detach()
     second.detach()  # idempotent
     assert {event: len(callbacks) for event, callbacks in model.callbacks.items()} == before

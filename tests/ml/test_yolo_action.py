@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import IMGSZ, SAMPLE_IMAGES, Progress, series
 from pydantic import ValidationError
 
+from conftest import IMGSZ, SAMPLE_IMAGES, Progress, series
 from synapse_steps.actions.train import TrainContext, UploadModelStep
 from synapse_steps.actions.yolo import YoloTrainAction, YoloTrainParams, YoloTrainStep
 from synapse_steps.backends.local import LocalBackend
@@ -48,12 +48,14 @@ def test_automatic_mode_trains_and_uploads_a_model_ultralytics_loads_and_predict
 
     result = action.run()
 
-    assert result["success"] and result["steps_executed"] == 4
+    assert result["success"]
+    assert result["steps_executed"] == 4
     model = backend.get_model(result["model_id"])
     assert model["name"] == "yolov8n"
     assert Path(model["file"]).name == "best.pt"
     metadata = model["metadata"]
-    assert metadata["framework"] == "ultralytics" and metadata["epochs"] == EPOCHS
+    assert metadata["framework"] == "ultralytics"
+    assert metadata["epochs"] == EPOCHS
     assert metadata["classes"] == ["circle", "square", "triangle"]
     assert set(metadata["metrics"]) == {"precision", "recall", "mAP50", "mAP50-95"}
     assert result["result"] == {"metrics": metadata["metrics"], "epochs": EPOCHS}
@@ -61,7 +63,8 @@ def test_automatic_mode_trains_and_uploads_a_model_ultralytics_loads_and_predict
     loaded = ultralytics.YOLO(model["file"])
     image = next((shapes / "test" / "original_files").iterdir())
     predictions = loaded.predict(str(image), imgsz=IMGSZ, device="cpu", verbose=False)
-    assert len(predictions) == 1 and predictions[0].boxes is not None
+    assert len(predictions) == 1
+    assert predictions[0].boxes is not None
     assert loaded.names == {0: "circle", 1: "square", 2: "triangle"}
     # Live: batch progress reached 100 %, two epochs of metrics, train/val overlaid.
     assert progress.of("train")[-1] == (EPOCHS * 3, EPOCHS * 3)
@@ -108,7 +111,8 @@ def test_step_mode_rolls_the_upload_back_when_a_later_step_fails(
     assert [s.rollback for s in state.steps[:4]] == ["rolled back"] * 4
     # Nothing of the run is left in the output folder the user gave (it stays, empty).
     assert list(output.iterdir()) == []
-    assert action.context is not None and action.context.model_path is None
+    assert action.context is not None
+    assert action.context.model_path is None
 
 
 def test_an_interrupt_mid_training_stops_cleanly_and_rolls_back(
@@ -163,7 +167,7 @@ def test_an_interrupt_mid_training_stops_cleanly_and_rolls_back(
 def test_params_say_what_is_wrong() -> None:
     with pytest.raises(ValidationError, match="train_args may not set \\['data'\\]"):
         YoloTrainParams(dataset=1, train_args={"data": "other.yaml"})
-    with pytest.raises(ValidationError, match="pass them as epochs=..."):
+    with pytest.raises(ValidationError, match=r"pass them as epochs=\.\.\."):
         YoloTrainParams(dataset=1, train_args={"epochs": 3})
     with pytest.raises(ValidationError, match="greater than or equal to 32"):
         YoloTrainParams(dataset=1, imgsz=16)
@@ -175,7 +179,7 @@ def test_weights_that_are_not_here_are_refused_instead_of_downloaded(
 ) -> None:
     runtime = RuntimeContext(display="off", client=backend)
     action = YoloTrainAction(params(dataset_id, model="yolov8n.pt"), runtime)
-    with pytest.raises(StepFailedError, match="'yolov8n.pt' is not a file here"):
+    with pytest.raises(StepFailedError, match=r"'yolov8n\.pt' is not a file here"):
         action.run()
     assert not Path("yolov8n.pt").exists()
 
@@ -216,4 +220,5 @@ def test_training_writes_only_into_its_work_folder_and_the_backend(tmp_path: Pat
     assert list(cwd.iterdir()) == []  # no runs/ folder, no yolov8n.pt
     assert list(work_tmp.iterdir()) == []  # the work folder went with the run
     # Ultralytics printed nothing (not even its first-run settings notice).
-    assert done.stdout.count("\n") == 1 and "Ultralytics" not in done.stderr, done.stderr
+    assert done.stdout.count("\n") == 1
+    assert "Ultralytics" not in done.stderr, done.stderr

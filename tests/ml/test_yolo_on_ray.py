@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import IMGSZ, Progress, series
 
+from conftest import IMGSZ, Progress, series
 from synapse_steps.actions.yolo import YoloTrainAction, YoloTrainParams
 from synapse_steps.backends.local import LocalBackend
 from synapse_steps.context import RuntimeContext
@@ -52,10 +52,12 @@ def test_a_yolo_training_on_ray_streams_batch_progress_and_epoch_metrics_to_the_
 
     result = YoloTrainAction(params, runtime, executor=executor).run()
 
-    assert result["success"] and result["steps_executed"] == 4
+    assert result["success"]
+    assert result["steps_executed"] == 4
     # Batch progress of the worker's training reached the driver's store, up to 100 %.
     train = progress.of("train")
-    assert len(train) >= 2 and train[-1] == (EPOCHS * 3, EPOCHS * 3)
+    assert len(train) >= 2
+    assert train[-1] == (EPOCHS * 3, EPOCHS * 3)
     # One metrics record per epoch, streamed, with Ultralytics' numbers.
     epochs = [r for r in metrics.records if r.category == "train"]
     assert [r.values["epoch"] for r in epochs] == [1, 2]
