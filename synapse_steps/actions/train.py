@@ -5,7 +5,9 @@ An action runs in one of two modes:
 * **step mode**: ``setup_steps(registry)`` registers steps; they run through the orchestrator.
 * **automatic mode**: ``setup_steps`` registers nothing and the action builds the usual pipeline:
   export the dataset (when ``params.dataset`` is set), convert it (when ``target_format`` is
-  set), train by calling the user's ``execute(context)``, and upload ``context.model_path``.
+  set), train (``train_step()``: by default a step calling the user's ``execute(context)``),
+  and upload ``context.model_path`` (named ``context.model_name``, with
+  ``context.model_metadata``).
 """
 
 from __future__ import annotations

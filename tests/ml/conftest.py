@@ -41,12 +41,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.ml)
 
 
-@pytest.fixture(autouse=True)
-def _own_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Runs journal into the default store: keep it out of the user's.
-    monkeypatch.setenv("SYNAPSE_STEPS_HOME", str(tmp_path / "default_home"))
-
-
 @pytest.fixture(scope="session")
 def shapes(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The sample detection dataset (DM v2), small: train, valid and test splits."""
