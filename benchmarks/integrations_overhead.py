@@ -6,9 +6,10 @@ so that a slower minute of the shared machine hits both), and the seconds per ep
 compared: best against best and median against median. The reporting front end is the console
 (writing to a discarded stream): the recorder's full path, progress records every 0.1 s.
 
-Next to it, the callback's own per-batch cost is timed directly (its batch hook called in a
-loop, the recorder behind it), since a fraction of a percent is below the noise of whole
-trainings on two shared cores: per-batch cost / seconds per batch is the overhead with no noise.
+Next to it, the callbacks' own work is timed directly (the batch hook and the epoch hooks called
+in loops with the frameworks' numbers, the recorder and console behind them), since a fraction
+of a percent is below the noise of whole trainings on two shared cores: (batches per epoch x
+batch hook + epoch hooks) / seconds per epoch is the overhead without that noise.
 
     .venv/bin/python benchmarks/integrations_overhead.py            # all three, 5 pairs each
     .venv/bin/python benchmarks/integrations_overhead.py --repeats 3 --only keras
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import math
 import os
 import statistics
 import tempfile
@@ -65,7 +67,7 @@ def in_a_step(train: Training, with_callback: bool) -> float:
 
 # -- the trainings ---------------------------------------------------------------------------
 
-KERAS_EPOCHS, KERAS_SAMPLES, KERAS_BATCH = 3, 4096, 32
+KERAS_EPOCHS, KERAS_SAMPLES, KERAS_BATCH = 2, 1280, 32
 
 
 def keras_training(context: BaseStepContext, with_callback: bool) -> float:
@@ -92,7 +94,7 @@ def keras_training(context: BaseStepContext, with_callback: bool) -> float:
     return (time.perf_counter() - started) / KERAS_EPOCHS
 
 
-LIGHTNING_EPOCHS, LIGHTNING_SAMPLES, LIGHTNING_BATCH = 3, 4096, 32
+LIGHTNING_EPOCHS, LIGHTNING_SAMPLES, LIGHTNING_BATCH = 2, 1280, 32
 
 
 def lightning_training(context: BaseStepContext, with_callback: bool) -> float:
@@ -176,75 +178,113 @@ def prepare_yolo(scratch: Path) -> None:
     _yolo_data.update(yaml=str(converted.config_path), scratch=str(scratch))
 
 
-# -- the callback's own per-batch cost ---------------------------------------------------------
+# -- the callbacks' own cost per batch and per epoch ------------------------------------------
+
+#: The metrics an epoch hook gets (names and count as the frameworks report them).
+KERAS_LOGS = {"loss": 0.5, "accuracy": 0.8, "val_loss": 0.6, "val_accuracy": 0.75}
+YOLO_LOSSES = {"box": 1.2, "cls": 0.9, "dfl": 1.1}
+YOLO_METRICS = {"metrics/precision(B)": 0.5, "metrics/recall(B)": 0.4, "metrics/mAP50(B)": 0.3,
+                "metrics/mAP50-95(B)": 0.2, "val/box_loss": 1.3, "val/cls_loss": 1.0,
+                "val/dfl_loss": 1.2}  # fmt: skip
 
 
-def batch_hook_cost(framework: str, calls: int = 200_000) -> float:
-    """Seconds per call of the callback's batch hook, reporting to a real runtime in a step."""
-    seconds: list[float] = []
+def _timed(calls: int, call: Callable[[int], None]) -> float:
+    started = time.perf_counter()
+    for i in range(calls):
+        call(i)
+    return (time.perf_counter() - started) / calls
 
-    class Hook(BaseStep[BaseStepContext]):
+
+def hook_costs(framework: str, batches: int = 200_000, epochs: int = 2_000) -> tuple[float, float]:
+    """Seconds per call of the callback's batch hook and of its epoch hooks, reporting to a real
+    runtime (recorder and console) inside a step."""
+    costs: list[float] = []
+
+    class Hooks(BaseStep[BaseStepContext]):
         name = "train"
         progress_weight = 1.0
 
         def execute(self, context: BaseStepContext) -> StepResult:
+            from types import SimpleNamespace
+
             per_epoch = 1000
             if framework == "keras":
                 from synapse_steps.integrations.keras import StepCallback
 
-                callback = StepCallback(context)
-                callback.params = {"epochs": calls // per_epoch, "steps": per_epoch}
-                callback.on_train_begin()
-                callback.on_epoch_begin(0)
-                hook = callback.on_train_batch_end
-                started = time.perf_counter()
-                for i in range(calls):
-                    hook(i % per_epoch, None)
+                keras_cb = StepCallback(context)
+                keras_cb.params = {"epochs": batches // per_epoch, "steps": per_epoch}
+                keras_cb.on_train_begin()
+                keras_cb.on_epoch_begin(0)
+                costs.append(_timed(batches, lambda i: keras_cb.on_train_batch_end(i % per_epoch)))
+                costs.append(_timed(epochs, lambda i: keras_cb.on_epoch_end(i, KERAS_LOGS)))
             elif framework == "lightning":
-                from types import SimpleNamespace
+                import torch
 
                 from synapse_steps.integrations.lightning import StepCallback
 
+                metrics = {k: torch.tensor(v) for k, v in KERAS_LOGS.items()}
                 trainer = SimpleNamespace(
-                    num_training_batches=per_epoch, max_epochs=calls // per_epoch,
-                    max_steps=-1, current_epoch=0, global_step=0,
+                    num_training_batches=per_epoch, max_epochs=batches // per_epoch,
+                    max_steps=-1, current_epoch=0, global_step=0, sanity_checking=False,
+                    callback_metrics=metrics,
                 )  # fmt: skip
-                callback = StepCallback(context)
-                callback.on_train_epoch_start(trainer, None)
-                hook = callback.on_train_batch_end
-                started = time.perf_counter()
-                for i in range(calls):
-                    hook(trainer, None, None, None, i % per_epoch)
+                lit_cb = StepCallback(context)
+                lit_cb.on_train_epoch_start(trainer, None)
+
+                def lightning_batch(i: int) -> None:
+                    lit_cb.on_train_batch_end(trainer, None, None, None, i % per_epoch)
+
+                costs.append(_timed(batches, lightning_batch))
+
+                def lightning_epoch(i: int) -> None:
+                    trainer.current_epoch = i
+                    lit_cb.on_validation_epoch_start(trainer, None)
+                    lit_cb.on_validation_epoch_end(trainer, None)
+                    lit_cb.on_train_epoch_end(trainer, None)
+
+                costs.append(_timed(epochs, lightning_epoch))
             else:
-                from types import SimpleNamespace
+                import torch
 
                 from synapse_steps.integrations.ultralytics import Attachment
 
                 model = SimpleNamespace(callbacks={}, add_callback=lambda *a: None)
                 trainer = SimpleNamespace(
-                    epoch=0, start_epoch=0, epochs=calls // per_epoch, train_loader=range(per_epoch)
-                )
+                    epoch=0, start_epoch=0, epochs=batches // per_epoch,
+                    train_loader=range(per_epoch), metrics=YOLO_METRICS,
+                    tloss={k: torch.tensor(v) for k, v in YOLO_LOSSES.items()},
+                    lr={"lr/pg0": 0.01, "lr/pg1": 0.01, "lr/pg2": 0.01},
+                    label_loss_items=lambda losses, prefix: {
+                        f"{prefix}/{k}_loss": round(float(v), 5) for k, v in losses.items()},
+                )  # fmt: skip
                 attachment = Attachment(model, context, verbose=True, every_n_batches=None)
                 attachment._on_train_epoch_start(trainer)
-                hook = attachment._on_train_batch_end
-                started = time.perf_counter()
-                for i in range(calls):
+
+                def yolo_batch(i: int) -> None:
                     if i % per_epoch == 0:
                         attachment._batch = 0
-                    hook(trainer)
-            seconds.append((time.perf_counter() - started) / calls)
+                    attachment._on_train_batch_end(trainer)
+
+                costs.append(_timed(batches, yolo_batch))
+
+                def yolo_epoch(i: int) -> None:
+                    trainer.epoch = i
+                    attachment._on_train_epoch_end(trainer)
+                    attachment._on_fit_epoch_end(trainer)
+
+                costs.append(_timed(epochs, yolo_epoch))
             return StepResult()
 
     registry = StepRegistry[BaseStepContext]()
-    registry.register(Hook())
+    registry.register(Hooks())
     runtime = RuntimeContext(logger=[ConsoleLogger(io.StringIO())])
     Orchestrator(registry, BaseStepContext(runtime_ctx=runtime), journal=False).execute()
-    return seconds[0]
+    return costs[0], costs[1]
 
 
 BATCHES_PER_EPOCH = {
-    "keras": KERAS_SAMPLES * 0.8 / KERAS_BATCH,
-    "lightning": LIGHTNING_SAMPLES * 0.8 / LIGHTNING_BATCH,
+    "keras": math.ceil(KERAS_SAMPLES * 0.8 / KERAS_BATCH),
+    "lightning": math.ceil(LIGHTNING_SAMPLES * 0.8 / LIGHTNING_BATCH),
     "yolo": 4,  # 28 train images of 40, batch 8
 }
 
@@ -269,16 +309,18 @@ def main() -> int:
             for _ in range(args.repeats):
                 without.append(in_a_step(train, False))
                 with_.append(in_a_step(train, True))
-            hook = batch_hook_cost(name)
+            batch_hook, epoch_hook = hook_costs(name)
             best = min(with_) / min(without) - 1
             median = statistics.median(with_) / statistics.median(without) - 1
-            per_batch = statistics.median(without) / BATCHES_PER_EPOCH[name]
+            # The callbacks' own work in one epoch, against the fastest epoch measured.
+            own = BATCHES_PER_EPOCH[name] * batch_hook + epoch_hook
             print(
                 f"{name:9s} s/epoch without {min(without):.4f} best, "
                 f"{statistics.median(without):.4f} median | with {min(with_):.4f} best, "
                 f"{statistics.median(with_):.4f} median | overhead {100 * best:+.2f} % best, "
-                f"{100 * median:+.2f} % median | batch hook {1e6 * hook:.2f} us = "
-                f"{100 * hook / per_batch:.3f} % of a {1e3 * per_batch:.2f} ms batch",
+                f"{100 * median:+.2f} % median | hooks {1e6 * batch_hook:.2f} us/batch, "
+                f"{1e6 * epoch_hook:.1f} us/epoch = {100 * own / min(without):.4f} % of the "
+                f"fastest epoch",
                 flush=True,
             )
     return 0
