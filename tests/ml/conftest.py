@@ -87,3 +87,12 @@ def progress() -> Iterator[Progress]:
 def series(store: Any, category: str) -> dict[str, tuple[list[float], list[float]]]:
     """Every metric of a category as (x values, y values)."""
     return {name: (list(s.x), list(s.y)) for name, s in store.series.get(category, {}).items()}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The frameworks' own deprecation notices (Keras on numpy 2, Lightning on torch 2.14): theirs.
+    for rule in (
+        "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning",
+        "ignore:.*LeafSpec.*is deprecated:FutureWarning",
+    ):
+        config.addinivalue_line("filterwarnings", rule)
