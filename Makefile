@@ -8,8 +8,11 @@ STAMP_TEST := $(VENV)/.installed-test
 STAMP_DEMO := $(VENV)/.installed-demo
 STAMP_BROWSER := $(VENV)/.installed-browser
 STAMP_RAY := $(VENV)/.installed-ray
+STAMP_ML := $(VENV)/.installed-ml
+#: The tutorial that trains real models (extra test-ml): run by make test-ml only.
+ML_TUTORIAL := notebooks/12_training_a_real_detector.ipynb
 
-.PHONY: demo test test-ray lint typecheck notebooks test-browser update-screenshot bench clean
+.PHONY: demo test test-ray test-ml lint typecheck notebooks notebooks-ml test-browser update-screenshot bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +30,11 @@ $(STAMP_RAY): pyproject.toml | $(BIN)/python
 	$(PIP) install --quiet -e '.[test-ray]'
 	touch $@
 
+# torch, torchvision, Ultralytics, Lightning, Keras and Ray: several GB, minutes to install.
+$(STAMP_ML): pyproject.toml | $(BIN)/python
+	$(PIP) install --quiet -e '.[test-ml]'
+	touch $@
+
 $(STAMP_BROWSER): pyproject.toml | $(BIN)/python
 	$(PIP) install --quiet -e '.[test,browser,ray]'  # Run All covers tutorial 10 (Ray)
 	touch $@
@@ -40,10 +48,11 @@ demo: $(STAMP_DEMO)
 # The tutorials keep real times (masked by notebooks/sanitize.cfg) and the unit tests check real
 # durations, so deterministic output stays off here even where CI=true would turn it on.
 test: $(STAMP_TEST) lint typecheck
-	SYNAPSE_STEPS_DETERMINISTIC=0 $(BIN)/python -m pytest -q -p no:cacheprovider -m "not browser and not ray" tests notebooks \
+	SYNAPSE_STEPS_DETERMINISTIC=0 $(BIN)/python -m pytest -q -p no:cacheprovider -m "not browser and not ray and not ml" tests notebooks \
 		--nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg \
 		--nbval-cell-timeout=300 --ignore-glob='tests/browser/*.ipynb' \
-		--ignore=tests/ray --ignore=notebooks/10_scaling_out_with_ray.ipynb
+		--ignore=tests/ray --ignore=notebooks/10_scaling_out_with_ray.ipynb \
+		--ignore=tests/ml --ignore=$(ML_TUTORIAL)
 
 ## make test-ray: the Ray executor against a local Ray cluster the tests start, the executor
 ## matrix on local Ray and on a two-node cluster (ray start on loopback), and its tutorial
@@ -58,6 +67,15 @@ test-ray: $(STAMP_RAY)
 		--nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg \
 		--nbval-cell-timeout=300 notebooks/10_scaling_out_with_ray.ipynb
 
+## make test-ml: real trainings (Ultralytics YOLO, Lightning, Keras) on the CPU, and their tutorial
+# Deterministic output off, as in make test: the tutorial keeps real times (masked by sanitize.cfg).
+test-ml: $(STAMP_ML)
+	SYNAPSE_STEPS_DETERMINISTIC=0 RAY_DISABLE_USAGE_STATS=1 KERAS_BACKEND=torch $(BIN)/python -m pytest -q \
+		-p no:cacheprovider -m ml tests/ml --timeout=900
+	SYNAPSE_STEPS_DETERMINISTIC=0 KERAS_BACKEND=torch $(BIN)/python -m pytest -q -p no:cacheprovider --nbval \
+		--nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg \
+		--nbval-cell-timeout=600 $(ML_TUTORIAL)
+
 lint: $(STAMP_TEST)
 	$(BIN)/ruff check synapse_steps tests benchmarks tools
 	$(BIN)/ruff format --check synapse_steps tests benchmarks tools
@@ -65,9 +83,13 @@ lint: $(STAMP_TEST)
 typecheck: $(STAMP_TEST)
 	$(BIN)/mypy
 
-## make notebooks: re-execute every tutorial in place (commit the result)
+## make notebooks: re-execute every tutorial in place (commit the result); notebooks-ml: tutorial 12
 notebooks: $(STAMP_TEST)
-	$(BIN)/python tools/run_notebooks.py notebooks/*.ipynb tests/notebooks/*.ipynb
+	$(BIN)/python tools/run_notebooks.py $(filter-out $(ML_TUTORIAL),$(wildcard notebooks/*.ipynb)) \
+		tests/notebooks/*.ipynb
+
+notebooks-ml: $(STAMP_ML)
+	KERAS_BACKEND=torch $(BIN)/python tools/run_notebooks.py $(ML_TUTORIAL)
 
 ## make test-browser: JupyterLab + headless Debian Chromium driven by Playwright
 test-browser: $(STAMP_BROWSER)

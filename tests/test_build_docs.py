@@ -63,3 +63,28 @@ def test_build_docs_writes_offline_pages_and_an_index(tmp_path: Path) -> None:
     assert done.stdout.strip().splitlines()[-1].endswith(index.as_uri()), done.stdout
     # The source notebook is not touched.
     assert nbformat.read(source, as_version=4).cells[1].outputs == []
+
+
+def test_a_tutorial_whose_extra_is_not_installed_is_skipped_with_a_note(tmp_path: Path) -> None:
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell("import no_such_framework_here")]
+    notebook.metadata["synapse_steps"] = {"extra": "ml", "imports": ["no_such_framework_here"]}
+    source = tmp_path / "needs_more.ipynb"
+    nbformat.write(notebook, source)
+
+    done = subprocess.run(
+        [sys.executable, str(REPO / "tools" / "build_docs.py"), "--output", "build", source],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert (
+        "skipping needs_more.ipynb: it needs no_such_framework_here, not installed here "
+        "(pip install 'synapse-steps[ml]' to build its page)"
+    ) in done.stdout
+    assert not (tmp_path / "build" / "needs_more.html").exists()
+    assert "needs_more" not in (tmp_path / "build" / "index.html").read_text(encoding="utf-8")

@@ -202,6 +202,23 @@ def test_metrics_are_printed_at_most_once_per_interval_per_category() -> None:
     assert len(runtime.recorder.run.metrics) == 5
 
 
+def test_in_deterministic_mode_metric_lines_do_not_depend_on_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SYNAPSE_STEPS_DETERMINISTIC", "1")
+    stream = io.StringIO()
+    clock = ManualClock()
+    runtime = console_runtime(stream, clock)
+
+    runtime.set_metrics({"loss": 0.5, "epoch": 1}, "train")  # first: printed
+    clock.t = 5.0
+    runtime.set_metrics({"loss": 0.4, "epoch": 2}, "train")  # however late: held
+    clock.t = 10.0
+    runtime.set_metrics({"loss": 0.25, "epoch": 3}, "train")  # held (replaces the last)
+
+    assert lines_of(stream) == ["  train: loss=0.5 epoch=1"]
+
+
 def test_the_latest_unprinted_metrics_are_printed_when_the_step_ends_or_fails() -> None:
     class Fits(Step):
         def execute(self, context: BaseStepContext) -> StepResult:

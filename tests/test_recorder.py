@@ -244,7 +244,7 @@ from synapse_steps.errors import UsageError
 from synapse_steps.recorder import Recorder
 from synapse_steps.steps import BaseStep, BaseStepContext, Orchestrator, StepRegistry, StepResult
 
-heavy = ("ipywidgets", "matplotlib", "pandas", "ray")
+heavy = ("ipywidgets", "matplotlib", "pandas", "ray", "torch", "ultralytics", "lightning", "keras")
 
 def loaded():
     return sorted({m.split(".")[0] for m in sys.modules} & set(heavy))

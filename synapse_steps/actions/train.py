@@ -5,13 +5,15 @@ An action runs in one of two modes:
 * **step mode**: ``setup_steps(registry)`` registers steps; they run through the orchestrator.
 * **automatic mode**: ``setup_steps`` registers nothing and the action builds the usual pipeline:
   export the dataset (when ``params.dataset`` is set), convert it (when ``target_format`` is
-  set), train by calling the user's ``execute(context)``, and upload ``context.model_path``.
+  set), train (``train_step()``: by default a step calling the user's ``execute(context)``),
+  and upload ``context.model_path`` (named ``context.model_name``, with
+  ``context.model_metadata``).
 """
 
 from __future__ import annotations
 
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
@@ -55,6 +57,10 @@ class TrainContext(DatasetContext):
     from ``DatasetContext``)."""
 
     model_path: str | None = None
+    #: The stored model's name (``params['model_name']`` wins; default: the file's stem).
+    model_name: str | None = None
+    #: Stored with the model (``create_model``'s metadata), e.g. its final metrics.
+    model_metadata: dict[str, Any] = field(default_factory=dict)
     model: dict[str, Any] | None = None
 
 
@@ -171,8 +177,12 @@ class BaseTrainAction(Generic[P]):
             registry.register(ExportDatasetStep())
         if self.target_format:
             registry.register(ConvertDatasetStep(target_format=self.target_format))
-        registry.register(ExecuteTrainStep(self))
+        registry.register(self.train_step())
         registry.register(UploadModelStep())
+
+    def train_step(self) -> BaseStep[TrainContext]:
+        """The automatic pipeline's train step; the default calls ``execute(context)``."""
+        return ExecuteTrainStep(self)
 
 
 class ExecuteTrainStep(BaseStep[TrainContext]):
@@ -227,8 +237,10 @@ class UploadModelStep(BaseStep[TrainContext]):
                 ),
             )
         context.set_progress(0, 1)
-        name = str(context.params.get("model_name") or path.stem)
-        model = context.client.create_model({"file": str(path), "name": name})
+        name = str(context.params.get("model_name") or context.model_name or path.stem)
+        model = context.client.create_model(
+            {**context.model_metadata, "file": str(path), "name": name}
+        )
         context.model = model
         context.set_progress(1, 1)
         return StepResult(data={"model_id": model["id"]}, rollback_data={"model_id": model["id"]})

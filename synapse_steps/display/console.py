@@ -3,7 +3,8 @@
 Plain text only (no ANSI codes, no carriage returns). Progress is printed when a category crosses
 another tenth of its total, at most once per ``progress_interval`` seconds, and always at 100%;
 metrics at most once per ``metrics_interval`` seconds per category, and the latest ones when the
-step ends. So a loop of a million calls writes a handful of lines.
+step ends (in deterministic mode: a category's first metrics, then the latest at its step's end).
+So a loop of a million calls writes a handful of lines.
 """
 
 from __future__ import annotations
@@ -87,7 +88,10 @@ class ConsoleLogger(FrontEnd):
 
     def on_metrics(self, record: MetricsReported) -> None:
         _, printed_at = self._metrics.get(record.category, (None, float("-inf")))
-        if record.time - printed_at >= self.metrics_interval:
+        # In deterministic mode which lines a time throttle lets through would vary from run to
+        # run: a category's first metrics print, the latest ones when its step ends.
+        first = printed_at == float("-inf")
+        if first or (record.time - printed_at >= self.metrics_interval and not deterministic()):
             self._write(_metrics_line(record.category, record.values))
             self._metrics[record.category] = (None, record.time)
         else:
