@@ -10,16 +10,22 @@ it includes the occasional slow write, e.g. a WAL checkpoint, that the best run 
 missed):
 
 * *per step*: ``--steps`` steps returning a small ``data`` and ``rollback_data={"path": ...}``;
+  then the same with ``data`` holding a 1,000,000-element list, and a 100,000-row DataFrame
+  (the journal keeps a summary of such data: its cost must not grow with it);
 * *per progress call*: one step calling ``context.set_progress`` 200,000 times;
 * *1 ms step*: ``--steps // 5`` steps that each spin for 1 ms of work (relative overhead).
 
 A run's start and end (its log created; the ended run kept in the SQLite file; the notice
 check on the orchestrator's first run) are included, spread over the steps.
+
+Last, *with the defaults*: a run of 1,000 trivial steps with the journal on (the default; no
+display, as in a script) against Hamilton's per-node cost on a 1,000-node DAG, same process.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
@@ -37,8 +43,16 @@ PROGRESS_CALLS = 200_000
 class Small(BaseStep[BaseStepContext]):
     progress_weight = 1.0
 
-    def __init__(self, name: str, root: Path, work_s: float = 0.0, progress: int = 0) -> None:
+    def __init__(
+        self,
+        name: str,
+        root: Path,
+        work_s: float = 0.0,
+        progress: int = 0,
+        data: dict[str, Any] | None = None,
+    ) -> None:
         self._name, self.root, self.work_s, self.progress = name, root, work_s, progress
+        self.data = {"rows": 3, "ok": True} if data is None else data
 
     @property
     def name(self) -> str:
@@ -52,9 +66,7 @@ class Small(BaseStep[BaseStepContext]):
         total = self.progress
         for i in range(total):
             context.set_progress(i + 1, total, "batches")
-        return StepResult(
-            data={"rows": 3, "ok": True}, rollback_data={"path": self.root / self._name}
-        )
+        return StepResult(data=self.data, rollback_data={"path": self.root / self._name})
 
     def rollback(self, context: BaseStepContext, result: StepResult) -> None:
         pass
@@ -147,6 +159,19 @@ def main() -> None:
                 f"{1e6 * p.on / n:.1f} us on, {1e6 * p.off / n:.1f} us off; "
                 f"median run: {1e6 * (p.on_median - p.off_median) / n:.1f} us)"
             )
+        small = {clock: (p.on - p.off) / n for clock, p in pairs.items()}
+        big_list = {"values": list(range(1_000_000))}
+        frame = {"frame": _frame()}
+        for label, data in (("1M-element list", big_list), ("DataFrame", frame)):
+            pairs_data = _best_pair(
+                lambda j, data=data: _workflow(n, root, j, data=data), journal, args.repeat
+            )
+            for clock, p in pairs_data.items():
+                cost = (p.on - p.off) / n
+                print(
+                    f"per step, data = {label} ({clock}): {1e6 * cost:7.1f} us = "
+                    f"{cost / small[clock]:.2f}x the small-data cost"
+                )
         wall = pairs["wall"]
         print(
             f"                   {(wall.on - wall.off) / n / bare:7.1f} x a bare SQLite INSERT "
@@ -161,6 +186,8 @@ def main() -> None:
                 f"({1e9 * p.on / PROGRESS_CALLS:.0f} ns on, {1e9 * p.off / PROGRESS_CALLS:.0f} ns "
                 f"off; median run: {1e9 * (p.on_median - p.off_median) / PROGRESS_CALLS:.1f} ns)"
             )
+        os.environ["SYNAPSE_STEPS_HOME"] = str(root / "home")  # never the user's store
+        _defaults_against_hamilton(root, args.repeat)
         m = max(n // 5, 10)
         pairs = _best_pair(lambda j: _workflow(m, root, j, work_s=0.001), journal, args.repeat)
         for clock, p in pairs.items():
@@ -169,6 +196,39 @@ def main() -> None:
                 f"({1e3 * p.on / m:.3f} ms on, {1e3 * p.off / m:.3f} ms off per step; "
                 f"median run: {100 * (p.on_median - p.off_median) / p.off_median:+.1f} %)"
             )
+
+
+def _frame() -> Any:
+    import pandas as pd
+
+    return pd.DataFrame({"a": range(100_000), "b": 0.5, "c": "text"})
+
+
+def _defaults_against_hamilton(root: Path, repeat: int, steps: int = 1000) -> None:
+    """A run with the defaults (journal on) per step, against Hamilton per node."""
+    import hamilton_baseline
+
+    if not hamilton_baseline.available():
+        print("with the defaults: Hamilton not installed (pip install -e '.[bench]')")
+        return
+    run = _workflow(steps, root, True)  # journal=True: the default store, SYNAPSE_STEPS_HOME
+    run()
+    ours = min(_timed(run) for _ in range(repeat)) / steps
+    hamilton = hamilton_baseline.per_node_seconds(steps, repeat, _best)
+    print(
+        f"with the defaults: {1e6 * ours:.1f} us per step ({steps} steps, journal on) = "
+        f"{ours / hamilton:.2f}x Hamilton's {1e6 * hamilton:.1f} us per node (target <= 3x)"
+    )
+
+
+def _timed(run: Callable[[], None]) -> float:
+    start = time.perf_counter()
+    run()
+    return time.perf_counter() - start
+
+
+def _best(run: Callable[[], object], repeat: int) -> float:
+    return min(_timed(run) for _ in range(repeat))  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":

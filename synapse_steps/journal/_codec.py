@@ -159,6 +159,11 @@ def _decode_time(d: dict[str, Any]) -> time:
     return naive.replace(tzinfo=_tz_from_spec(d["tz"]), fold=d["f"])
 
 
+class Summary(dict[str, str]):
+    """A step's ``data`` the journal kept as a summary of its types only (see ``step_data``);
+    a user's own dict never decodes to one (its ``"$t"`` key is escaped)."""
+
+
 _DECODERS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "dict": lambda d: {k: v for k, v in d["v"]},
     "tuple": lambda d: tuple(d["v"]),
@@ -177,6 +182,8 @@ _DECODERS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "uuid": lambda d: uuid.UUID(hex=d["v"]),
     # Only in records (see encode_record): what could not be represented, as its repr.
     "repr": lambda d: d["v"],
+    # Only as a step's data (step_data): large or not plain, kept as a summary of its types.
+    "summary": lambda d: Summary(d["v"]),
 }
 
 

@@ -11,9 +11,10 @@ whatever the size of the data: the walk stops once it has seen ``DATA_LIMIT`` by
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from synapse_steps.journal._codec import TAG, encode_mapping
+from synapse_steps.journal._codec import TAG, Summary, encode_mapping
 
 #: The most bytes of JSON a step's ``data`` may take to be journaled as values.
 DATA_LIMIT = 4096
@@ -27,36 +28,43 @@ _SCALARS = (str, int, float, bool, type(None))
 
 def data_text(data: Any) -> str:
     """``data`` as the journal keeps it (JSON text): its values, or a summary of them."""
+    if type(data) is Summary:  # reduced already (a remote run's, see journaled_data)
+        return json.dumps(_summary_value(data))
     if type(data) is dict and _small(data):
         text, problems = encode_mapping(data)
         if not problems and len(text) <= DATA_LIMIT:
             return text
-    text, _ = encode_mapping(_summary_value(data))
-    return text
+    # Written as the tag itself (encode_mapping would escape its "$t" key as a user's dict).
+    return json.dumps(_summary_value(data))
 
 
-def journaled_data(data: Any) -> dict[str, Any]:
+def journaled_data(data: Any) -> Any:
     """``data`` reduced to what the journal keeps, as a value: ``data`` itself when small and
-    plain, else its summary (``data_text`` of either gives the same text). A remote worker
+    plain, else its ``Summary`` (``data_text`` of either gives the same text). A remote worker
     sends this instead of the data, so what crosses to the driver stays small."""
     if type(data) is dict and _small(data):
         text, problems = encode_mapping(data)
         if not problems and len(text) <= DATA_LIMIT:
             return data
-    return _summary_value(data)
+    return Summary(summary(data))
 
 
 def _summary_value(data: Any) -> dict[str, Any]:
     return {TAG: SUMMARY, "v": summary(data)}
 
 
+__all__ = ["DATA_LIMIT", "Summary", "data_text", "describe", "is_summary", "journaled_data"]
+
+
 def is_summary(value: Any) -> bool:
-    """True for a step's ``data`` that the journal kept as a summary only."""
-    return type(value) is dict and value.get(TAG) == SUMMARY
+    """True for a step's ``data`` read back from the journal that it kept as a summary only."""
+    return isinstance(value, Summary)
 
 
 def summary(data: Any) -> dict[str, str]:
     """Each key of ``data`` (the first ``SUMMARY_KEYS``) with a short description of its value."""
+    if type(data) is Summary:
+        return dict(data)
     if not isinstance(data, dict):
         return {"": describe(data)}
     out: dict[str, str] = {}
@@ -93,27 +101,43 @@ def _small(data: dict[str, Any]) -> bool:
 
 def _fits(value: Any, budget: int) -> int:
     """The budget left after ``value``'s plain contents, or -1 once it is spent (or a value is
-    not a plain container or scalar: those go to the codec, which knows paths and dates)."""
+    not a plain container or scalar: those go to the codec, which knows paths and dates).
+
+    Scalars in a container are counted inline: a step's data is most often a flat dict.
+    """
     kind = type(value)
-    if kind is str:
-        return budget - len(value) - 2
-    if kind in _SCALARS:
-        return budget - 24
     if kind is dict:
         budget -= 2
         for key, item in value.items():
             if type(key) is not str:
                 return -1
-            budget = _fits(item, budget - len(key) - 4)
+            budget -= len(key) + 4
+            item_kind = type(item)
+            if item_kind is str:
+                budget -= len(item) + 2
+            elif item_kind in _SCALARS:
+                budget -= 24
+            else:
+                budget = _fits(item, budget)
             if budget < 0:
                 return -1
         return budget
     if kind is list or kind is tuple:
         budget -= 2
         for item in value:
-            budget = _fits(item, budget - 1)
+            item_kind = type(item)
+            if item_kind is str:
+                budget -= len(item) + 3
+            elif item_kind in _SCALARS:
+                budget -= 25
+            else:
+                budget = _fits(item, budget - 1)
             if budget < 0:
                 return -1
         return budget
+    if kind is str:
+        return budget - len(value) - 2
+    if kind in _SCALARS:
+        return budget - 24
     # Paths, dates, UUIDs ...: small and plain enough; the codec decides whether it can store them.
     return budget - 64

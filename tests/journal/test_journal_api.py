@@ -311,7 +311,7 @@ def test_data_is_kept_when_small_and_plain_else_summarised(tmp_path: Path) -> No
     # Recovery gets what it needs (rollback_data); data too large to keep comes back empty.
     assert seen["big"] == ({}, {"undo": "y"})
     entry = next(e for e in stored.entries(journal.path) if e["name"] == "big")
-    assert decode(entry["data"])["v"] == {
+    assert decode(entry["data"]) == {
         "values": "list of 100000",
         "model": "object",
         "n": "int",
