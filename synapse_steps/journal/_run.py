@@ -417,6 +417,23 @@ class JournalRun:
             if len(store.ended) >= KEEP_BATCH:
                 keep_ended(store)
 
+    @property
+    def not_rolled_back(self) -> list[str]:
+        """The journaled steps whose rollback has not run, oldest first."""
+        return [name for name, entries in self._completed.items() for _ in entries]
+
+    def leave_for_recovery(self) -> None:
+        """Stop owning an unfinished run: write what is buffered, then let go of its lock, so
+        the run reads as dead and ``recover()`` can undo its steps, from this process too (its
+        steps could not be rolled back where they ran: a worker that died)."""
+        self._check_open("leave_for_recovery")
+        last = self._records_op()
+        if last is not None:
+            self._write(last)
+        self._finished = "left for recovery"
+        self._finalizer.detach()
+        self._lock.release(remove=False)
+
     def close_after_error(self, status: str = "journal-error") -> None:
         """Close a run whose journal could not be written, so it is never offered for recovery.
 

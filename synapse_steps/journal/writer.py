@@ -240,6 +240,21 @@ class JournalWriter:
             # Kept for resume()/rollback(): the run stays open, its steps recoverable (each was
             # written when it ended); this record goes with the next entry written.
             return
+        run = self.run
+        if run is not None and record.status != "succeeded" and run.not_rolled_back:
+            # Neither rolled back nor kept: where they ran could not undo them (a Ray worker
+            # that died). The journal holds them: leave the run to recover().
+            self.run = None
+            try:
+                steps = run.not_rolled_back
+                run.leave_for_recovery()
+            except Exception as exc:
+                self.run = run
+                self._broken(exc)
+                return
+            notice = _left_notice(self.workflow, run.run_id, record, steps, self.path_given)
+            warn_user(notice, UnfinishedRunWarning)
+            return
         self._finish(record.status)
 
     # -- helpers -------------------------------------------------------------------------------
@@ -306,6 +321,27 @@ class JournalWriter:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 run.close_after_error()
+
+
+def _left_notice(
+    workflow: str, run_id: str, record: RunFinished, steps: list[str], path: str | None
+) -> str:
+    where = "" if path is None else f", path={path!r}"
+    names = ", ".join(repr(name) for name in steps)
+    why = _first_sentence(record.error)
+    return (
+        f"The run of workflow '{workflow}' (run {run_id}) ended {record.status} with "
+        f"{len(steps)} completed step(s) that were not rolled back ({names}): {why}. The "
+        "journal kept them: from synapse_steps.journal import recover, abandon; "
+        f"recover('{run_id}', registry, context{where}) undoes them here, or "
+        f"abandon('{run_id}'{where}) leaves them as they are."
+    )
+
+
+def _first_sentence(error: str | None) -> str:
+    if not error:
+        return "they could not be undone where they ran"
+    return error.split(". ")[0].rstrip(".")
 
 
 def _notice(info: RunInfo, path: str | None) -> str:

@@ -25,6 +25,7 @@ from synapse_steps import (
 from synapse_steps.events import ProgressReported, RunFinished, RunStarted
 from synapse_steps.executors.ray import RayExecutor
 from synapse_steps.executors.transport import RemoteTraceback
+from synapse_steps.journal import UnfinishedRunWarning, recover, unfinished_runs
 
 
 class Arrivals:
@@ -200,8 +201,12 @@ def test_a_killed_worker_ends_the_run_as_failed_with_a_clear_error(
     runtime = RuntimeContext(logger=[Arrivals(on_log=kill_worker)])
     context = WorkCtx(runtime_ctx=runtime, marks=str(tmp_path))
     started = time.perf_counter()
-    with pytest.raises(WorkerDiedError, match="Ray worker running 'WorkCtx' died") as caught:
-        Orchestrator(registry(Add("load", 2), Spin()), context, executor=executor).execute()
+    orchestrator = Orchestrator(registry(Add("load", 2), Spin()), context, executor=executor)
+    with (
+        pytest.warns(UnfinishedRunWarning, match="'load'"),
+        pytest.raises(WorkerDiedError, match="Ray worker running 'WorkCtx' died") as caught,
+    ):
+        orchestrator.execute()
     assert time.perf_counter() - started < 30
     assert "could not be rolled back" in str(caught.value)
     state = runtime.recorder.run
@@ -209,6 +214,37 @@ def test_a_killed_worker_ends_the_run_as_failed_with_a_clear_error(
     assert [s.status for s in state.steps] == ["done", "failed"]
     assert state.steps[1].error_type == "WorkerDiedError"
     assert marks(tmp_path) == []
+
+
+def test_a_killed_worker_leaves_its_completed_steps_to_recover_from_the_driver_s_journal(
+    executor: RayExecutor, tmp_path: Path
+) -> None:
+    # The journal is written on the driver, from the records the worker streamed: the steps the
+    # dead worker could not roll back stay journaled, and recover() undoes them here.
+    def kill_worker(record: Any) -> None:
+        if record.event == "spinning":
+            os.kill(record.data["pid"], signal.SIGKILL)
+
+    runtime = RuntimeContext(logger=[Arrivals(on_log=kill_worker)])
+    context = WorkCtx(runtime_ctx=runtime, marks=str(tmp_path))
+    journal = tmp_path / "journal.sqlite3"
+    reg = registry(Add("load", 2), Add("fit", 2), Spin())
+    orchestrator = Orchestrator(reg, context, executor=executor, journal=journal)
+    with (
+        pytest.warns(UnfinishedRunWarning, match=r"'load', 'fit'.*died.*recover\("),
+        pytest.raises(WorkerDiedError),
+    ):
+        orchestrator.execute()
+    (info,) = unfinished_runs(journal)
+    assert not info.owner_alive  # left for recovery, though this process lives on
+    assert info.to_roll_back == ("fit", "load")
+    report = recover(info.run_id, reg, WorkCtx(runtime_ctx=runtime, marks=str(tmp_path)), journal)
+    assert report.rolled_back == ("fit", "load")
+    assert marks(tmp_path) == [
+        f"rollback fit pid={os.getpid()}",
+        f"rollback load pid={os.getpid()}",
+    ]
+    assert unfinished_runs(journal) == []
 
 
 def test_train_action_runs_remotely_with_the_same_result(executor: RayExecutor) -> None:
