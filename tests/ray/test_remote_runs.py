@@ -5,6 +5,8 @@ from __future__ import annotations
 import _thread
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -245,6 +247,48 @@ def test_a_killed_worker_leaves_its_completed_steps_to_recover_from_the_driver_s
         f"rollback load pid={os.getpid()}",
     ]
     assert unfinished_runs(journal) == []
+
+
+def test_after_the_driver_dies_its_journal_recovers_the_steps_its_worker_completed(
+    ray_cluster: str, tmp_path: Path
+) -> None:
+    # docs/architecture.md: a remote run is journaled on the driver; when the driver dies, Ray
+    # stops its worker, and recover() in a new process undoes the journaled steps.
+    journal = tmp_path / "journal.sqlite3"
+    child = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("driver_child.py")), ray_cluster,
+         str(journal), str(tmp_path)],
+        stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parent,
+    )  # fmt: skip
+    assert child.stdout is not None
+    line = child.stdout.readline()
+    assert line.startswith("spinning "), line
+    worker = int(line.split()[1])
+    child.kill()
+    child.wait(timeout=30)
+    deadline = time.monotonic() + 30
+    while _alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(worker)  # the driver's actor went with it, without a rollback
+    assert marks(tmp_path) == []
+    (info,) = unfinished_runs(journal)
+    assert not info.owner_alive
+    assert info.to_roll_back == ("fit", "load")
+    context = WorkCtx(runtime_ctx=RuntimeContext(display="off"), marks=str(tmp_path))
+    reg = registry(Add("load", 2), Add("fit", 2), Spin())
+    assert recover(info.run_id, reg, context, journal).rolled_back == ("fit", "load")
+    assert marks(tmp_path) == [
+        f"rollback fit pid={os.getpid()}",
+        f"rollback load pid={os.getpid()}",
+    ]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ")[1][0] != "Z"
+    except OSError:
+        return False
 
 
 def test_train_action_runs_remotely_with_the_same_result(executor: RayExecutor) -> None:
