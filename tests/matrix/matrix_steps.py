@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from synapse_steps import BaseStep, BaseStepContext, StepResult
 
@@ -74,3 +75,20 @@ class Add(BaseStep[MatrixCtx]):
     def rollback(self, context: MatrixCtx, result: StepResult) -> None:
         context.total -= result.rollback_data.get("amount", 0)
         context.undone.append(self._name)
+
+
+class WhereAmI(BaseStep[MatrixCtx]):
+    """Logs the Ray node it runs on; asks for ``ray_resources`` when given."""
+
+    name = "where"
+    progress_weight = 1.0
+
+    def __init__(self, resources: dict[str, Any] | None = None) -> None:
+        if resources is not None:
+            self.ray_resources = resources
+
+    def execute(self, context: MatrixCtx) -> StepResult:
+        import ray
+
+        context.log("node", {"id": ray.get_runtime_context().get_node_id()})
+        return StepResult()
