@@ -147,6 +147,8 @@ _ENCODERS: dict[type, Callable[[Any], Any]] = {
 }
 # PosixPath here, WindowsPath on Windows: comes back as a Path of the recovering platform.
 _ENCODERS[type(Path())] = lambda v: {TAG: "path", "v": str(v)}
+#: The types besides plain JSON values and containers that can be stored (by exact type).
+TAGGED_TYPES: frozenset[type] = frozenset(_ENCODERS)
 
 
 def _decode_datetime(d: dict[str, Any]) -> datetime:

@@ -11,10 +11,9 @@ whatever the size of the data: the walk stops once it has seen ``DATA_LIMIT`` by
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from synapse_steps.journal._codec import TAG, Summary, encode_mapping
+from synapse_steps.journal._codec import _DUMP, TAG, TAGGED_TYPES, Summary, encode_mapping
 
 #: The most bytes of JSON a step's ``data`` may take to be journaled as values.
 DATA_LIMIT = 4096
@@ -29,13 +28,13 @@ _SCALARS = (str, int, float, bool, type(None))
 def data_text(data: Any) -> str:
     """``data`` as the journal keeps it (JSON text): its values, or a summary of them."""
     if type(data) is Summary:  # reduced already (a remote run's, see journaled_data)
-        return json.dumps(_summary_value(data))
+        return _DUMP(_summary_value(data))
     if type(data) is dict and _small(data):
         text, problems = encode_mapping(data)
         if not problems and len(text) <= DATA_LIMIT:
             return text
     # Written as the tag itself (encode_mapping would escape its "$t" key as a user's dict).
-    return json.dumps(_summary_value(data))
+    return _DUMP(_summary_value(data))
 
 
 def journaled_data(data: Any) -> Any:
@@ -82,14 +81,18 @@ def describe(value: Any) -> str:
     name = kind.__name__
     if kind in (list, tuple, set, frozenset, dict, str, bytes, bytearray):
         return f"{name} of {len(value)}"
+    # Looked up on the class first: an instance's __getattr__ (a DataFrame's looks for a
+    # column of that name) is slow, and may do anything.
+    if getattr(kind, "shape", None) is None:
+        return name
     try:
-        shape = getattr(value, "shape", None)
+        shape = value.shape
     except Exception:  # a property that raises: the type is enough
-        shape = None
-    if type(shape) is tuple and all(type(n) is int for n in shape):
-        dtype = getattr(value, "dtype", None)
-        return f"{name} {shape}" + ("" if dtype is None else f" {dtype}")
-    return name
+        return name
+    if type(shape) is not tuple or not all(type(n) is int for n in shape):
+        return name
+    dtype = value.dtype if getattr(kind, "dtype", None) is not None else None
+    return f"{name} {shape}" + ("" if dtype is None else f" {dtype}")
 
 
 def _small(data: dict[str, Any]) -> bool:
@@ -100,13 +103,17 @@ def _small(data: dict[str, Any]) -> bool:
 
 
 def _fits(value: Any, budget: int) -> int:
-    """The budget left after ``value``'s plain contents, or -1 once it is spent (or a value is
-    not a plain container or scalar: those go to the codec, which knows paths and dates).
-
-    Scalars in a container are counted inline: a step's data is most often a flat dict.
+    """A lower bound of what ``value`` takes as JSON, subtracted from ``budget``: -1 once it is
+    spent. Cheap whatever the size: a container whose length alone exceeds the budget is not
+    walked (each item takes at least two bytes: ``1,``), and scalars in a container are
+    counted inline (a step's data is most often a flat dict). What passes is then encoded
+    and measured (``data_text``); what is no plain value is left to the codec (it knows paths
+    and dates).
     """
     kind = type(value)
     if kind is dict:
+        if 6 * len(value) > budget:  # '"k":0,' at least
+            return -1
         budget -= 2
         for key, item in value.items():
             if type(key) is not str:
@@ -116,20 +123,22 @@ def _fits(value: Any, budget: int) -> int:
             if item_kind is str:
                 budget -= len(item) + 2
             elif item_kind in _SCALARS:
-                budget -= 24
+                budget -= 1
             else:
                 budget = _fits(item, budget)
             if budget < 0:
                 return -1
         return budget
     if kind is list or kind is tuple:
+        if 2 * len(value) > budget:
+            return -1
         budget -= 2
         for item in value:
             item_kind = type(item)
             if item_kind is str:
                 budget -= len(item) + 3
             elif item_kind in _SCALARS:
-                budget -= 25
+                budget -= 2
             else:
                 budget = _fits(item, budget - 1)
             if budget < 0:
@@ -138,6 +147,7 @@ def _fits(value: Any, budget: int) -> int:
     if kind is str:
         return budget - len(value) - 2
     if kind in _SCALARS:
-        return budget - 24
-    # Paths, dates, UUIDs ...: small and plain enough; the codec decides whether it can store them.
-    return budget - 64
+        return budget - 1
+    # A path, a date ...: small; anything else (an array, a frame, a model) cannot be stored
+    # as a value, and is summarised at once rather than tried.
+    return budget - 8 if kind in TAGGED_TYPES else -1

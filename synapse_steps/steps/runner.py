@@ -130,8 +130,7 @@ class _Run(Generic[C]):
             if start:
                 point = percent(self.plan[start - 1].end)
                 self._report_progress(start - 1, steps[start - 1].name, point)
-            for index in range(start, len(steps)):
-                self._run_step(index, steps[index])
+            self._run_steps(start)
             if not steps:
                 self._report_empty_run()
         except _Failed as failed:
@@ -166,45 +165,56 @@ class _Run(Generic[C]):
             finish=finish,
         )
 
-    def _run_step(self, index: int, step: BaseStep[C]) -> None:
-        # The per-step path: every record is built with _new, the clock and publish are bound
-        # once, and RunProgress is made only for someone who listens (the state derives it).
+    def _run_steps(self, start: int) -> None:
+        """Execute the steps from ``start`` on, in order.
+
+        The loop every step of every run goes through, written for its cost: the rare paths
+        (a skip, a failure, a progress report) are methods, the common one is inline, reading
+        locals; each record is built with ``_new``; RunProgress is made only for someone who
+        listens or a callback (the state derives overall progress from the plan).
+        """
         __tracebackhide__ = True
-        context = self.context
-        name = step.name
-        context.current_step = name
-        self.reached = index + 1
-        try:
-            skip = step.can_skip(context)
-        except Exception as exc:
-            result = _failure(exc)
-            context.step_results.append(result)
-            self._fail(index, name, result, 0.0)
-        publish, now = self.publish, self.now
-        if skip:
-            context.step_results.append(StepResult(skipped=True))
-            publish(_new(StepSkipped, (index, name, now())))
-        else:
-            started = now()
-            publish(_new(StepStarted, (index, name, started)))
-            self.running, self.running_since = step, started
+        context, steps, executed = self.context, self.steps, self.executed
+        publish, now, store, plan = self.publish, self.now, self.store, self.plan
+        for index in range(start, len(steps)):
+            step = steps[index]
+            name = step.name
+            context.current_step = name
+            self.reached = index + 1
             try:
-                result = step.execute(context)
+                skip = step.can_skip(context)
             except Exception as exc:
-                result = _failure(exc)
-            if not isinstance(result, StepResult):
-                result = StepResult(success=False, error=_not_a_result(name, result))
-            context.step_results.append(result)
-            self.executed.append((index, step, result))
-            self.running = None
-            finished = now()
-            if not result.success:
-                self._fail(index, name, result, finished - started)
-            self.steps_executed += 1
-            publish(_new(StepFinished, (index, name, finished - started, finished, result)))
-        store = self.store
-        if self.callback is not None or store is None or RunProgress in store.heard:
-            self._report_progress(index, name, percent(self.plan[index].end))
+                self._fail_before_execute(index, name, exc)
+            if skip:
+                context.step_results.append(StepResult(skipped=True))
+                publish(_new(StepSkipped, (index, name, now())))
+            else:
+                started = now()
+                publish(_new(StepStarted, (index, name, started)))
+                self.running, self.running_since = step, started
+                try:
+                    result = step.execute(context)
+                except Exception as exc:
+                    result = _failure(exc)
+                if not isinstance(result, StepResult):
+                    result = StepResult(success=False, error=_not_a_result(name, result))
+                context.step_results.append(result)
+                executed.append((index, step, result))
+                self.running = None
+                finished = now()
+                if not result.success:
+                    self._fail(index, name, result, finished - started)
+                self.steps_executed += 1
+                publish(_new(StepFinished, (index, name, finished - started, finished, result)))
+            if self.callback is not None or store is None or RunProgress in store.heard:
+                self._report_progress(index, name, percent(plan[index].end))
+
+    def _fail_before_execute(self, index: int, name: str, exc: Exception) -> NoReturn:
+        """``can_skip()`` raised: the step failed before it ran."""
+        __tracebackhide__ = True
+        result = _failure(exc)
+        self.context.step_results.append(result)
+        self._fail(index, name, result, 0.0)
 
     def _report_progress(self, index: int, name: str, current: int) -> None:
         __tracebackhide__ = True
