@@ -26,6 +26,7 @@ import io
 import os
 import platform
 import pstats
+import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -182,11 +183,43 @@ def profile(n: int) -> None:
         pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(15)
 
 
+def against_hamilton(n: int, repeat: int, rounds: int) -> None:
+    """Our overhead per step (fresh results, store on, no display) against Hamilton's cost per
+    node, measured back to back in each round: the load of a shared machine moves both."""
+    registry = StepRegistry[BaseStepContext]()
+    for index in range(n):
+        registry.register(FreshStep(index))
+    steps = registry.get_steps()
+    bare_context = BaseStepContext(runtime_ctx=RuntimeContext(display="off"))
+
+    def ours() -> None:
+        context = BaseStepContext(runtime_ctx=RuntimeContext(display="off"))
+        Orchestrator(registry, context, journal=False).execute()
+
+    print(f"\n### Against Hamilton ({n} steps / nodes, {rounds} rounds, each back to back)\n")
+    print("| round | our overhead ns/step | Hamilton ns/node | Hamilton / ours |")
+    print("|---:|---:|---:|---:|")
+    ratios = []
+    for round_ in range(1, rounds + 1):
+        bare = best_of(lambda: bare_loop(steps, bare_context), repeat)
+        overhead = (best_of(ours, repeat) - bare) / n
+        hamilton = hamilton_baseline.per_node_seconds(n, max(3, repeat // 2), best_of)
+        ratios.append(hamilton / overhead)
+        print(f"| {round_} | {overhead * 1e9:.0f} | {hamilton * 1e9:.0f} | {ratios[-1]:.1f}x |")
+    median = statistics.median(ratios)
+    verdict = "MET" if median >= 4 else "MISSED"
+    print(
+        f"\n{verdict}: median {median:.1f}x ahead of Hamilton (target 4x; "
+        f"rounds {min(ratios):.1f}x-{max(ratios):.1f}x)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--profile", action="store_true", help="also print cProfile tables")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds against Hamilton")
     args = parser.parse_args()
     n = args.steps
 
@@ -196,10 +229,6 @@ def main() -> None:
         f"{platform.machine()}, {platform.system()}\n"
     )
     verdicts = []
-    hamilton = None
-    if hamilton_baseline.available():
-        hamilton = hamilton_baseline.per_node_seconds(n, max(3, args.repeat // 3), best_of)
-        print(f"Hamilton, same process: {hamilton * 1e9:.0f} ns per node ({n} nodes)\n")
     for title, step_type in (
         ("execute() returns a prebuilt StepResult", PrebuiltStep),
         ("execute() returns a fresh StepResult", FreshStep),
@@ -208,17 +237,11 @@ def main() -> None:
         print("\n".join(report(title, figures, n)) + "\n")
         overhead = (figures["off"] - figures["bare loop"]) / n * 1e9
         verdicts.append((title, overhead))
-    print(
-        f"Target: at most {TARGET_NS} ns/step of overhead with the store on and no display, "
-        "i.e. 4x ahead of Hamilton's per-node cost measured in the same run."
-    )
+    print(f"Target: at most {TARGET_NS} ns/step of overhead with the store on and no display.")
     for title, overhead in verdicts:
-        ahead = f"; {hamilton * 1e9 / overhead:.1f}x ahead of Hamilton" if hamilton else ""
-        print(f"- {title}: {overhead:.0f} ns/step with no display{ahead}")
-    worst = max(overhead for _, overhead in verdicts)
-    met = worst <= hamilton * 1e9 / 4 if hamilton else worst <= TARGET_NS
-    basis = "4x ahead of Hamilton, same run" if hamilton else f"{TARGET_NS} ns"
-    print(f"\n{'MET' if met else 'MISSED'} by {basis} (worst {worst:.0f} ns/step)")
+        print(f"- {title}: {overhead:.0f} ns/step with no display")
+    if hamilton_baseline.available():
+        against_hamilton(n, args.repeat, args.rounds)
     if args.profile:
         profile(n)
 

@@ -9,8 +9,8 @@ It imports nothing heavy.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from synapse_steps.events import (
@@ -38,6 +38,29 @@ RollbackStatus = Literal["rolling back", "rolled back", "rollback failed"]
 RunPhase = Literal["idle", "running", "rolling back", "succeeded", "failed", "interrupted"]
 
 
+class _NoProgress(Mapping[str, tuple[float, float]]):
+    """The progress of a step that reported none: one empty mapping shared by every such step
+    (a dict per step would cost every run, most of whose steps report none)."""
+
+    def __getitem__(self, key: str) -> tuple[float, float]:
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+    def __hash__(self) -> int:  # immutable: a dataclass may take it as a default
+        return 0
+
+    def __repr__(self) -> str:
+        return "{}"
+
+
+_NO_PROGRESS = _NoProgress()
+
+
 @dataclass(init=False)
 class StepState:
     plan: PlannedStep
@@ -54,16 +77,16 @@ class StepState:
     rollback_duration: float | None = None
     rollback_error: str | None = None
     #: Latest ``(current, total)`` per progress category the step reported.
-    categories: dict[str, tuple[float, float]] = field(default_factory=dict)
+    categories: Mapping[str, tuple[float, float]] = _NO_PROGRESS
     #: The category reported last (its progress stands for the step's when the step's own
     #: category is absent).
     latest: str | None = None
 
     def __init__(self, plan: PlannedStep) -> None:
         # Written out: a run makes one per planned step, and the generated __init__ sets all
-        # fifteen fields where the class defaults serve until something happens to the step.
+        # fifteen fields where the class defaults serve until something happens to the step
+        # (categories too: an empty mapping shared until the step reports progress).
         self.plan = plan
-        self.categories = {}
 
     @property
     def name(self) -> str:
@@ -267,7 +290,10 @@ class RunState:
         running = self.running_step
         if running is not None:
             key = category or running.plan.name
-            running.categories[key] = (current, total)
+            categories = running.categories
+            if categories is _NO_PROGRESS:
+                categories = running.categories = {}
+            categories[key] = (current, total)  # type: ignore[index]
             running.latest = key
         else:
             self.loose_categories[category or "progress"] = (current, total)
