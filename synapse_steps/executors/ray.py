@@ -304,8 +304,8 @@ class RayExecutor:
 
     def __repr__(self) -> str:
         where = self.address or f"local Ray (num_cpus={self.num_cpus})"
-        gpus = f", num_gpus={self.num_gpus:g}" if self.num_gpus else ""
-        return f"RayExecutor({where}, cpus_per_run={self.cpus_per_run:g}{gpus})"
+        gpus = f", num_gpus={self.num_gpus}" if self.num_gpus else ""
+        return f"RayExecutor({where}, cpus_per_run={self.cpus_per_run}{gpus})"
 
 
 def sweep(
