@@ -196,13 +196,18 @@ class RunState:
         return self.steps[position]
 
     def on_step_start(self, record: StepStarted) -> None:
-        # The two folds every step makes look their step up inline (_step is the slow path).
+        self.step_started(record.position, record.name, record.time)
+
+    def step_started(self, position: int, name: str, time: float) -> None:
+        """``on_step_start`` by fields: the store folds a record nobody hears without making it
+        (see ``Recorder.step_started``). The two folds every step makes look their step up
+        inline (``_step`` is the slow path)."""
         try:
-            state = self.steps[record.position]
+            state = self.steps[position]
         except IndexError:
-            state = self._step(record.position, record.name)
+            state = self._step(position, name)
         state.status = "running"
-        state.started = record.time
+        state.started = time
         self.running_step = state
 
     def on_step_skip(self, record: StepSkipped) -> None:
@@ -216,12 +221,16 @@ class RunState:
         self.completed_fraction = state.plan.end
 
     def on_step_end(self, record: StepFinished) -> None:
+        self.step_finished(record.position, record.name, record.duration)
+
+    def step_finished(self, position: int, name: str, duration: float) -> None:
+        """``on_step_end`` by fields (see ``step_started``)."""
         try:
-            state = self.steps[record.position]
+            state = self.steps[position]
         except IndexError:
-            state = self._step(record.position, record.name)
+            state = self._step(position, name)
         state.status = "done"
-        state.duration = record.duration
+        state.duration = duration
         self.running_step = None
         self.completed_fraction = state.plan.end
 

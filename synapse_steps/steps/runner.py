@@ -170,12 +170,16 @@ class _Run(Generic[C]):
 
         The loop every step of every run goes through, written for its cost: the rare paths
         (a skip, a failure, a progress report) are methods, the common one is inline, reading
-        locals; each record is built with ``_new``; RunProgress is made only for someone who
-        listens or a callback (the state derives overall progress from the plan).
+        locals; a step's two records are made only when a subscriber hears them (the store
+        folds their fields otherwise), RunProgress only for someone who listens or a callback
+        (the state derives overall progress from the plan).
         """
         __tracebackhide__ = True
         context, steps, executed = self.context, self.steps, self.executed
         publish, now, store, plan = self.publish, self.now, self.store, self.plan
+        # Into a store: its step_started / step_finished make the records only when heard.
+        started_record = self._publish_started if store is None else store.step_started
+        finished_record = self._publish_finished if store is None else store.step_finished
         for index in range(start, len(steps)):
             step = steps[index]
             name = step.name
@@ -190,7 +194,7 @@ class _Run(Generic[C]):
                 publish(_new(StepSkipped, (index, name, now())))
             else:
                 started = now()
-                publish(_new(StepStarted, (index, name, started)))
+                started_record(index, name, started)
                 self.running, self.running_since = step, started
                 try:
                     result = step.execute(context)
@@ -205,9 +209,17 @@ class _Run(Generic[C]):
                 if not result.success:
                     self._fail(index, name, result, finished - started)
                 self.steps_executed += 1
-                publish(_new(StepFinished, (index, name, finished - started, finished, result)))
+                finished_record(index, name, finished - started, finished, result)
             if self.callback is not None or store is None or RunProgress in store.heard:
                 self._report_progress(index, name, percent(plan[index].end))
+
+    def _publish_started(self, position: int, name: str, time: float) -> None:
+        self.publish(_new(StepStarted, (position, name, time)))
+
+    def _publish_finished(
+        self, position: int, name: str, duration: float, time: float, result: StepResult
+    ) -> None:
+        self.publish(_new(StepFinished, (position, name, duration, time, result)))
 
     def _fail_before_execute(self, index: int, name: str, exc: Exception) -> NoReturn:
         """``can_skip()`` raised: the step failed before it ran."""
