@@ -295,6 +295,19 @@ def _decode_result(run_id: str, name: str, text: str) -> dict[str, Any]:
     return value
 
 
+def error_text(exc: BaseException) -> str:
+    """``"<type>: <message>"`` for a rollback's exception; never raises, whatever its ``str``."""
+    try:
+        message = str(exc)
+    except Exception as failure:
+        try:
+            why = f"{type(failure).__name__}: {failure}"
+        except Exception:
+            why = type(failure).__name__
+        message = f"<str() raised {why}>"
+    return f"{type(exc).__name__}: {message}"
+
+
 def recover_steps(journal: Path, run_id: str, rollback: Rollback) -> RecoveryReport:
     """Roll back a dead run's completed steps, newest first, from the journal; see the module."""
     log, lock = _locked_log(journal, run_id, "recover")
@@ -325,11 +338,14 @@ def recover_steps(journal: Path, run_id: str, rollback: Rollback) -> RecoveryRep
             except Exception as exc:
                 # Like the orchestrator: a failing rollback is reported, the others still run.
                 # (An interrupt propagates and leaves 'started': the next recovery retries it.)
-                error: str | None = f"{type(exc).__name__}: {exc}"
-                errors.append(f"{step.name}: {error}")
+                error: str | None = error_text(exc)
             else:
                 error = None
+            # Marked first: nothing may come between a rollback and its mark (any text can be
+            # framed, see _runlog), or the next recovery would call it again.
             append(fd, frame((ROLLBACK, entry["id"], "done", error)))
+            if error is not None:
+                errors.append(f"{step.name}: {error}")
             rolled_back.append(step.name)
             if step.rollback == "started":
                 retried.append(step.name)
