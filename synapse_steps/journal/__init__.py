@@ -84,7 +84,7 @@ def recover(
                     "run used, under the same names, then call recover() again."
                 )
 
-    def rollback(name: str, data: dict[str, Any], rollback_data: dict[str, Any]) -> None:
+    def rollback(name: str, data: Any, rollback_data: Any) -> None:
         step = steps.get(name)
         if step is None:  # registered when checked above; gone since (another thread)
             raise JournalError(f"The registry has no step named {name!r}; cannot roll it back.")

@@ -224,11 +224,13 @@ def _dumper(default: Callable[[Any], Any] | None = None) -> Callable[[Any], str]
 _DUMP = _dumper()
 
 
-def encode_mapping(mapping: dict[str, Any]) -> tuple[str, list[str]]:
+def encode_mapping(mapping: Any) -> tuple[str, list[str]]:
     """``mapping`` as JSON text, and where its unstorable values are (left out of the text).
 
     Each problem is ``"['key']...: what it is"``; every top-level key is tried, so one bad value
-    does not hide another.
+    does not hide another. A value that is not a dict (a step may return
+    ``rollback_data=None``, a list, a path ...) is stored as it is, or, if it cannot be, as
+    ``null`` with one problem ``": what it is"``.
     """
     if type(mapping) is dict and TAG not in mapping:
         for key, value in mapping.items():
@@ -238,8 +240,12 @@ def encode_mapping(mapping: dict[str, Any]) -> tuple[str, list[str]]:
             return _DUMP(mapping), []
     try:
         return _DUMP(_encode(mapping)), []
-    except (Unstorable, RecursionError):
-        pass
+    except Unstorable as exc:
+        if type(mapping) is not dict:
+            return "null", [str(exc)]
+    except RecursionError:
+        if type(mapping) is not dict:
+            return "null", [": nested too deeply"]
     # Something cannot be stored: find every such key, keep the others.
     stored: dict[str, Any] = {}
     problems: list[str] = []

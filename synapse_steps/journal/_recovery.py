@@ -42,8 +42,9 @@ from synapse_steps.journal._runlog import (
 )
 from synapse_steps.journal._store import store_for
 
-#: ``rollback(step_name, data, rollback_data)``: undo one step from its journaled result.
-Rollback = Callable[[str, dict[str, Any], dict[str, Any]], None]
+#: ``rollback(step_name, data, rollback_data)``: undo one step from its journaled result (each
+#: value as the step returned it: a dict by convention, whatever the step gave otherwise).
+Rollback = Callable[[str, Any, Any], None]
 
 
 def _when(epoch: float) -> datetime:
@@ -281,18 +282,16 @@ def _end(journal: Path, lock: RunLock, status: str) -> None:
     lock.release(remove=_keep(journal, lock.path.stem, lock))
 
 
-def _decode_result(run_id: str, name: str, text: str) -> dict[str, Any]:
+def _decode_result(run_id: str, name: str, text: str) -> Any:
+    """A step's journaled ``data`` or ``rollback_data``, as the step returned it."""
     try:
-        value = decode(text)
+        return decode(text)
     except (ValueError, KeyError, TypeError) as exc:
         raise JournalError(
             f"The journaled result of step '{name}' in run {run_id!r} cannot be read ({exc}); "
             "the journal file was modified by something else. Undo that step by hand and "
             "abandon() the run."
         ) from exc
-    if not isinstance(value, dict):
-        raise JournalError(f"The journaled result of step '{name}' in run {run_id!r} is damaged.")
-    return value
 
 
 def error_text(exc: BaseException) -> str:

@@ -298,7 +298,7 @@ class JournalRun:
         position: int,
         name: str,
         data: dict[str, Any],
-        rollback_data: dict[str, Any],
+        rollback_data: Any,
         *,
         success: bool = True,
         finished: tuple[float, float] | None = None,
@@ -313,7 +313,8 @@ class JournalRun:
         step that will be rolled back can be journaled too (``success=False``), so a crash
         during its rollback still leaves it to ``recover_steps``. Values that cannot be stored
         are left out, the step is marked not recoverable and one ``RuntimeWarning`` names the
-        step and the keys; the run goes on. Returns False in that case.
+        step and the keys; the run goes on. Returns False in that case. ``rollback_data`` is
+        stored as given, dict or not (``None``, a list ...): recovery hands it back the same.
         """
         if self._finished is not None:
             self._check_open("step_completed")

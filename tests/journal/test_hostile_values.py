@@ -202,3 +202,45 @@ def test_a_live_rollback_error_that_is_not_utf8_is_journaled(tmp_path: Path) -> 
         ("a", f"OSError: gone: {ODD_NAME}"),
     ]
     assert stored.runs(journal) == [(run_id, "wf", "failed")]
+
+
+# -- rollback_data that is not a dict ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    [None, [1, "two"], "a path as text", 7, (1, Path("x")), {"$t": "not a tag"}],
+    ids=repr,
+)
+def test_rollback_data_that_is_not_a_dict_comes_back_as_given(tmp_path: Path, value: Any) -> None:
+    journal = tmp_path / "j.sqlite3"
+    calls: list[tuple[str, Any]] = []
+    step = FileStep("a", calls, rollback_data=value)
+    orchestrator = Orchestrator(
+        _registry(step, FileStep("b", calls, fail=True)), _context(), name="wf", journal=journal
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        run_id = _kept_then_dead(orchestrator)
+    (info,) = unfinished_runs(journal)
+    assert [(s.name, s.recoverable) for s in info.completed_steps] == [("a", True), ("b", True)]
+    calls.clear()
+    report = recover(run_id, _registry(step), _context(), path=journal)
+    assert report.rolled_back == ("a",)
+    assert calls == [("a", value)]
+    assert type(calls[0][1]) is type(value)
+
+
+def test_rollback_data_that_cannot_be_stored_at_all_is_named_and_the_run_goes_on(
+    tmp_path: Path,
+) -> None:
+    journal = Journal(tmp_path / "j.sqlite3")
+    run = journal.start_run("wf", ["a", "b"])
+    with pytest.warns(RuntimeWarning, match=r"returned rollback_data: a builtins\.object"):
+        assert run.step_completed(0, "a", {}, object()) is False  # type: ignore[arg-type]
+    assert run.step_completed(1, "b", {}, None) is True  # type: ignore[arg-type]
+    run._finalizer()
+    rollback = Calls()
+    report = recover_steps(run.run_id, rollback, journal.path)
+    assert rollback.calls == [("b", {}, None)]
+    assert report.not_recoverable == ("a",)
