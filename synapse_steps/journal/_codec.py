@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import json
+import reprlib
 import uuid
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
@@ -269,12 +270,60 @@ def decode(text: str) -> Any:
     return json.loads(text, object_hook=_object_hook)
 
 
+#: What a record keeps of a value it cannot hold: at most this many characters of its repr.
+REPR_LIMIT = 10_000
+# For a repr that fails or is too long: nesting and sizes bounded (reprlib never recurses past
+# ``maxlevel``, and it calls repr() only on leaves, catching what they raise).
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel = 12
+_SHORT.maxdict = _SHORT.maxlist = _SHORT.maxtuple = _SHORT.maxset = _SHORT.maxfrozenset = 50
+_SHORT.maxdeque = _SHORT.maxarray = 50
+_SHORT.maxstring = _SHORT.maxother = _SHORT.maxlong = 500
+
+
+def safe_repr(value: Any) -> str:
+    """``repr(value)``, cut to ``REPR_LIMIT`` characters; never raises.
+
+    A container whose repr raises (a list nested a thousand deep) or is too long is shown
+    bounded (``reprlib``); any other value whose repr raises, as its type and what went wrong.
+    """
+    try:
+        text = repr(value)
+    except Exception as exc:
+        if not isinstance(value, _CONTAINERS):
+            return f"<{type(value).__qualname__} object: repr() raised {_describe(exc)}>"
+        text = _short_repr(value)
+    else:
+        if len(text) > REPR_LIMIT:
+            text = _short_repr(value)
+    if len(text) > REPR_LIMIT:
+        text = f"{text[:REPR_LIMIT]}... ({type(value).__qualname__}, cut)"
+    return text
+
+
+_CONTAINERS = (list, tuple, dict, set, frozenset)
+
+
+def _short_repr(value: Any) -> str:
+    try:
+        return _SHORT.repr(value)
+    except Exception as exc:
+        return f"<{type(value).__qualname__} object: repr() raised {_describe(exc)}>"
+
+
+def _describe(exc: BaseException) -> str:
+    try:
+        return f"{type(exc).__name__}: {exc}"
+    except Exception:
+        return type(exc).__name__
+
+
 def _lenient(value: Any) -> Any:
     # json.dumps calls this for what it cannot encode itself; a record must never fail a run.
     try:
         return _encode(value)
     except (Unstorable, RecursionError):
-        return {TAG: "repr", "v": repr(value)}
+        return {TAG: "repr", "v": safe_repr(value)}
 
 
 # Without the circularity check: a cyclic value raises RecursionError, and encode_records falls
@@ -299,4 +348,28 @@ def _encode_one(record: dict[str, Any]) -> str:
     try:
         return _DUMP_RECORD(record)
     except (TypeError, ValueError, RecursionError):
-        return json.dumps({"type": str(record.get("type")), "unstorable": repr(record)})
+        pass
+    # A value JSON cannot take (nested too deeply, a cycle): the record keeps its fields, that
+    # value becomes its repr, as any other odd value does (see _lenient).
+    try:
+        return _DUMP_RECORD(_salvaged(record, 3))
+    except (TypeError, ValueError, RecursionError):
+        kind = record.get("type")
+        return json.dumps(
+            {
+                "type": kind if type(kind) is str else safe_repr(kind),
+                "unstorable": safe_repr(record),
+            }
+        )
+
+
+def _salvaged(value: Any, levels: int) -> Any:
+    """``value`` with what JSON cannot encode replaced by its repr, looking ``levels`` dicts deep
+    for it (a dict with keys that are not all str is left to fail: the record then goes whole)."""
+    if type(value) is dict and levels > 0:
+        return {key: _salvaged(item, levels - 1) for key, item in value.items()}
+    try:
+        _DUMP_RECORD(value)
+    except (TypeError, ValueError, RecursionError):
+        return {TAG: "repr", "v": safe_repr(value)}
+    return value

@@ -244,3 +244,72 @@ def test_rollback_data_that_cannot_be_stored_at_all_is_named_and_the_run_goes_on
     report = recover_steps(run.run_id, rollback, journal.path)
     assert rollback.calls == [("b", {}, None)]
     assert report.not_recoverable == ("a",)
+
+
+# -- values nested too deeply for JSON ---------------------------------------------------------
+
+
+def _nested(depth: int) -> list[Any]:
+    value: list[Any] = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("depth", [1_000, 50_000])
+def test_a_deeply_nested_logged_value_is_kept_as_its_type_and_repr(
+    tmp_path: Path, depth: int
+) -> None:
+    journal = tmp_path / "j.sqlite3"
+    calls: list[tuple[str, Any]] = []
+    registry = _registry(
+        FileStep("a", calls, rollback_data={"k": 1}, log=_nested(depth)),
+        FileStep("b", calls, fail=True),
+    )
+    orchestrator = Orchestrator(registry, _context(), name="wf", journal=journal)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the journal stays on, and says nothing
+        run_id = _kept_then_dead(orchestrator)
+    (logged,) = [r for r in run_records(run_id, journal) if r["type"] == "Logged"]
+    # The record keeps its fields; the value JSON cannot take is kept as its repr, bounded.
+    assert logged["event"] == "value"
+    kept = logged["data"]["v"]
+    assert kept.startswith("[[[[[[")
+    assert kept.endswith("]]]]]]")
+    assert "[...]" in kept
+    assert len(kept) < 1_000
+    # The run is journaled whole: its step is recoverable.
+    assert recover(run_id, registry, _context(), path=journal).rolled_back == ("a",)
+
+
+class BadRepr:
+    def __repr__(self) -> str:
+        raise RuntimeError("repr is broken")
+
+
+class HugeRepr:
+    def __repr__(self) -> str:
+        return "x" * 5_000_000
+
+
+@pytest.mark.parametrize(
+    "value",
+    [BadRepr(), HugeRepr(), [BadRepr()] * 3],
+    ids=["bad-repr", "huge-repr", "bad-reprs-in-a-list"],
+)
+def test_a_logged_value_whose_repr_fails_or_is_huge_is_replaced_safely(
+    tmp_path: Path, value: Any
+) -> None:
+    journal = Journal(tmp_path / "j.sqlite3")
+    run = journal.start_run("wf", ["a"])
+    run.record({"type": "Logged", "event": "odd", "data": {"v": value, "n": 1}})
+    run.step_completed(0, "a", {}, {})
+    run.finish("succeeded")
+    (logged,) = run_records(run.run_id, journal.path)
+    assert logged["event"] == "odd"
+    assert logged["data"]["n"] == 1
+    shown = logged["data"]["v"]
+    assert isinstance(shown, (str, list))
+    assert len(str(shown)) < 20_000
+    if isinstance(value, BadRepr):
+        assert shown == "<BadRepr object: repr() raised RuntimeError: repr is broken>"
