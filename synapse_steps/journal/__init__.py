@@ -35,7 +35,13 @@ from typing import TYPE_CHECKING, Any
 
 from synapse_steps.journal._errors import JournalError
 from synapse_steps.journal._journal import Journal, resolve_path
-from synapse_steps.journal._recovery import CompletedStep, RecoveryReport, Rollback, RunInfo
+from synapse_steps.journal._recovery import (
+    CompletedStep,
+    RecoveryReport,
+    Rollback,
+    RunInfo,
+    run_info,
+)
 from synapse_steps.journal._run import PROGRESS_KEY, PROGRESS_TYPE, JournalRun
 from synapse_steps.journal.writer import JournalWriter, UnfinishedRunWarning
 
@@ -73,16 +79,17 @@ def recover(
 
     journal = Journal(path)
     steps = {step.name: step for step in registry.get_steps()}
-    for info in journal.unfinished_runs():
-        if info.run_id == run_id:
-            missing = [name for name in info.to_roll_back if name not in steps]
-            if missing:
-                raise JournalError(
-                    f"Cannot recover run {run_id!r} (workflow '{info.workflow}'): the registry "
-                    f"has no step named {', '.join(repr(m) for m in missing)} (it holds "
-                    f"{', '.join(repr(s) for s in steps) or 'no steps'}). Register the steps the "
-                    "run used, under the same names, then call recover() again."
-                )
+    # This run's log alone: an unreadable log of another run must not stop this recovery.
+    info = run_info(journal.path, run_id)
+    if info is not None:
+        missing = [name for name in info.to_roll_back if name not in steps]
+        if missing:
+            raise JournalError(
+                f"Cannot recover run {run_id!r} (workflow {info.workflow!r}): the registry "
+                f"has no step named {', '.join(repr(m) for m in missing)} (it holds "
+                f"{', '.join(repr(s) for s in steps) or 'no steps'}). Register the steps the "
+                "run used, under the same names, then call recover() again."
+            )
 
     def rollback(name: str, data: Any, rollback_data: Any) -> None:
         step = steps.get(name)

@@ -291,7 +291,7 @@ def safe_repr(value: Any) -> str:
         text = repr(value)
     except Exception as exc:
         if not isinstance(value, _CONTAINERS):
-            return f"<{type(value).__qualname__} object: repr() raised {_describe(exc)}>"
+            return f"<{type(value).__qualname__} object: repr() raised {error_text(exc)}>"
         text = _short_repr(value)
     else:
         if len(text) > REPR_LIMIT:
@@ -308,14 +308,20 @@ def _short_repr(value: Any) -> str:
     try:
         return _SHORT.repr(value)
     except Exception as exc:
-        return f"<{type(value).__qualname__} object: repr() raised {_describe(exc)}>"
+        return f"<{type(value).__qualname__} object: repr() raised {error_text(exc)}>"
 
 
-def _describe(exc: BaseException) -> str:
+def error_text(exc: BaseException) -> str:
+    """``"<type>: <message>"`` for an exception; never raises, whatever its ``str`` does."""
     try:
-        return f"{type(exc).__name__}: {exc}"
-    except Exception:
-        return type(exc).__name__
+        message = str(exc)
+    except Exception as failure:
+        try:
+            why = f"{type(failure).__name__}: {failure}"
+        except Exception:
+            why = type(failure).__name__
+        message = f"<str() raised {why}>"
+    return f"{type(exc).__name__}: {message}"
 
 
 def _lenient(value: Any) -> Any:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from synapse_steps.events import StepFinished, StepStarted, to_dict
-from synapse_steps.journal._codec import decode
+from synapse_steps.journal._codec import decode, error_text
 from synapse_steps.journal._errors import JournalError
 from synapse_steps.journal._kept import store_run, stored_log
 from synapse_steps.journal._lock import RunLock, is_held
@@ -114,13 +114,18 @@ class RecoveryReport:
 
 
 def _step(entry: dict[str, Any]) -> CompletedStep:
-    unstorable = tuple(json.loads(entry["unstorable"])) if entry["unstorable"] else ()
+    name, success, unstorable = entry["name"], entry["success"], entry["unstorable"]
+    problems = json.loads(unstorable) if unstorable else []
+    if type(name) is not str or success is None:
+        raise ValueError(f"step entry {entry['id']} has no name or no outcome")
+    if type(problems) is not list or not all(type(p) is str for p in problems):
+        raise ValueError(f"step {name!r}: its unstorable values are not a list of texts")
     return CompletedStep(
         position=entry["position"],
-        name=entry["name"],
-        success=bool(entry["success"]),
-        recoverable=not unstorable,
-        unstorable=unstorable,
+        name=name,
+        success=bool(success),
+        recoverable=not problems,
+        unstorable=tuple(problems),
         completed_at=_when(entry["completed_at"]),
         rollback=entry["rollback"],
         rollback_error=entry["rollback_error"],
@@ -128,28 +133,68 @@ def _step(entry: dict[str, Any]) -> CompletedStep:
 
 
 def _info(log: RunLog, owner_alive: bool) -> RunInfo:
+    """What ``unfinished_runs`` lists of a run's log; raises (anything: ``ValueError``,
+    ``OverflowError`` ...) for a log that holds impossible values (see ``_unreadable``)."""
     header = log.header
     assert header is not None
     _kind, run_id, workflow, steps, meta, started_at, pid, host = header
+    planned = json.loads(steps)
+    if type(planned) is not list or not all(type(name) is str for name in planned):
+        raise ValueError("its planned steps are not a list of names")
+    extras = decode(meta)
+    if type(extras) is not list or len(extras) != 1 or type(extras[0]) is not dict:
+        raise ValueError("its meta is not one dict")
     return RunInfo(
         run_id=run_id,
         workflow=workflow,
         started_at=_when(started_at),
-        steps=tuple(json.loads(steps)),
+        steps=tuple(planned),
         completed_steps=tuple(
             _step(entry) for entry in log.entries() if entry["position"] is not None
         ),
         pid=pid,
         host=host,
         owner_alive=owner_alive,
-        meta=decode(meta)[0],
+        meta=extras[0],
     )
+
+
+def _unreadable(path: Path, exc: BaseException) -> str:
+    """How a log that cannot be read is named in an error: its file and what is wrong in it.
+
+    Its frames are whole (checksums match), but a value in them is impossible (a time of
+    1e300, a tagged value holding garbage): something other than this package wrote it. Any
+    exception reading it means that, so callers catch ``Exception`` around their reading only.
+    """
+    return f"{path} cannot be read ({error_text(exc)})"
+
+
+def run_info(journal: Path, run_id: str) -> RunInfo | None:
+    """The unfinished run ``run_id`` as ``unfinished_runs`` would list it, read from its own
+    log alone (None: no such log, or it ended); ``JournalError`` names a log that cannot be
+    read. Other runs' logs are not read, so one unreadable log never hides another run."""
+    if journal.exists():
+        keep_ended(store_for(journal))  # see unfinished_runs (an older file's runs become logs)
+    path = log_path(journal, run_id)
+    log = read_log(path)
+    if log.header is None or log.finish is not None:
+        return None
+    try:
+        return _info(log, is_held(path))
+    except Exception as exc:
+        raise JournalError(
+            f"The run log {_unreadable(path, exc)}: it was written by something "
+            "else. The run it names cannot be recovered from it: undo its steps by hand, then "
+            f"abandon({run_id!r}) it."
+        ) from exc
 
 
 def unfinished_runs(journal: Path) -> list[RunInfo]:
     """Runs of ``journal`` that never reached ``finish`` (nor recovery/abandon), oldest first.
 
-    A run that ended but whose process died before the store kept it is stored now.
+    A run that ended but whose process died before the store kept it is stored now. Logs that
+    cannot be read are named, all of them, in one ``JournalError`` (after the others were
+    read, so the ended ones among them are stored all the same).
     """
     if not journal.exists():
         return []
@@ -160,6 +205,7 @@ def unfinished_runs(journal: Path) -> list[RunInfo]:
     if not folder.is_dir():
         return []
     infos = []
+    unreadable = []
     for path in sorted(folder.glob("*.log")):
         log = read_log(path)
         if log.header is None:
@@ -168,14 +214,20 @@ def unfinished_runs(journal: Path) -> list[RunInfo]:
         if log.finish is None:
             try:
                 infos.append(_info(log, held))
-            except (ValueError, TypeError, KeyError, IndexError) as exc:
-                raise JournalError(
-                    f"The run log {path} cannot be read ({type(exc).__name__}: {exc}): it was "
-                    "written by something else. Move it out of that folder to list the other "
-                    "runs; the run it names cannot be recovered from it."
-                ) from exc
+            except Exception as exc:
+                unreadable.append(_unreadable(path, exc))
         elif not held:
             _store_ended(journal, log.run_id)
+    if unreadable:
+        one = len(unreadable) == 1
+        raise JournalError(
+            (f"The run log {unreadable[0]}" if one else f"Run logs: {'; '.join(unreadable)}")
+            + f": {'it was' if one else 'they were'} written by something else. Move "
+            f"{'it' if one else 'them'} out of that folder to list the other runs; the "
+            f"run{'' if one else 's'} {'it names' if one else 'they name'} cannot be recovered "
+            f"from {'it' if one else 'them'}. (recover() and run_records() of the other runs "
+            "work meanwhile.)"
+        )
     return sorted(infos, key=lambda info: (info.started_at, info.run_id))
 
 
@@ -282,29 +334,36 @@ def _end(journal: Path, lock: RunLock, status: str) -> None:
     lock.release(remove=_keep(journal, lock.path.stem, lock))
 
 
-def _decode_result(run_id: str, name: str, text: str) -> Any:
-    """A step's journaled ``data`` or ``rollback_data``, as the step returned it."""
+def _to_roll_back(log: RunLog, path: Path) -> list[tuple[dict[str, Any], CompletedStep, Any, Any]]:
+    """The run's completed steps, newest first, as (entry, step, data, rollback_data), each
+    read whole before anything is rolled back: one that cannot be read stops the recovery
+    before it starts (the values are decoded only for the steps to roll back)."""
     try:
-        return decode(text)
-    except (ValueError, KeyError, TypeError) as exc:
+        _info(log, False)  # the run as unfinished_runs() lists it: the same log is readable
+    except Exception as exc:
         raise JournalError(
-            f"The journaled result of step '{name}' in run {run_id!r} cannot be read ({exc}); "
-            "the journal file was modified by something else. Undo that step by hand and "
-            "abandon() the run."
+            f"The run log {_unreadable(path, exc)}: it was written by something "
+            "else. Nothing was rolled back. Undo the run's steps by hand, then "
+            f"abandon({log.run_id!r}) it."
         ) from exc
-
-
-def error_text(exc: BaseException) -> str:
-    """``"<type>: <message>"`` for a rollback's exception; never raises, whatever its ``str``."""
-    try:
-        message = str(exc)
-    except Exception as failure:
+    steps = []
+    for entry in reversed(log.entries()):
+        if entry["position"] is None:
+            continue
+        data = rollback_data = None
         try:
-            why = f"{type(failure).__name__}: {failure}"
-        except Exception:
-            why = type(failure).__name__
-        message = f"<str() raised {why}>"
-    return f"{type(exc).__name__}: {message}"
+            step = _step(entry)
+            if step.rollback != "done" and step.recoverable:
+                data, rollback_data = decode(entry["data"]), decode(entry["rollback_data"])
+        except Exception as exc:
+            name = entry["name"]
+            raise JournalError(
+                f"Step {name!r} (entry {entry['id']}) of the run log {_unreadable(path, exc)}: "
+                "it was written by something else. Nothing was rolled back. "
+                f"Undo the run's steps by hand, then abandon({log.run_id!r}) it."
+            ) from exc
+        steps.append((entry, step, data, rollback_data))
+    return steps
 
 
 def recover_steps(journal: Path, run_id: str, rollback: Rollback) -> RecoveryReport:
@@ -319,18 +378,13 @@ def recover_steps(journal: Path, run_id: str, rollback: Rollback) -> RecoveryRep
         errors: list[str] = []
         not_recoverable: list[str] = []
         already: list[str] = []
-        for entry in reversed(log.entries()):
-            if entry["position"] is None:
-                continue
-            step = _step(entry)
+        for entry, step, data, rollback_data in _to_roll_back(log, lock.path):
             if step.rollback == "done":
                 already.append(step.name)
                 continue
             if not step.recoverable:
                 not_recoverable.append(step.name)
                 continue
-            data = _decode_result(run_id, step.name, entry["data"])
-            rollback_data = _decode_result(run_id, step.name, entry["rollback_data"])
             append(fd, frame((ROLLBACK, entry["id"], "started", None)))
             try:
                 rollback(step.name, data, rollback_data)
@@ -381,6 +435,7 @@ def run_records(journal: Path, run_id: str) -> list[dict[str, Any]]:
     keep_ended(store)  # see unfinished_runs
     # The log first: its owner stores it before removing it, so a log that is gone is stored.
     log = read_log(log_path(journal, run_id))
+    stored = None
     if log.header is None:
         with store.read() as conn:
             stored = stored_log(conn, run_id)
@@ -389,10 +444,11 @@ def run_records(journal: Path, run_id: str) -> list[dict[str, Any]]:
         log = stored
     try:
         return expand(record for entry in log.entries() for record in _entry_records(entry))
-    except (ValueError, KeyError, TypeError) as exc:
+    except Exception as exc:  # anything: see _unreadable
+        where = f"in {journal}" if log is stored else f"in the run log {log_path(journal, run_id)}"
         raise JournalError(
-            f"The records of run {run_id!r} in {journal} cannot be read ({exc}); the journal "
-            "file was modified by something else."
+            f"The records of run {run_id!r} {where} cannot be read ({error_text(exc)}): "
+            "something other than synapse_steps wrote them."
         ) from exc
 
 
