@@ -47,6 +47,16 @@ from synapse_steps.journal._store import store_for
 Rollback = Callable[[str, Any, Any], None]
 
 
+def _journaled(journal: Path) -> bool:
+    """True once a run was journaled at ``journal``: its SQLite file or its runs folder exists.
+
+    The folder alone counts: runs in progress and dead ones live there, so they stay listable
+    and recoverable when the SQLite file is missing (a damaged one moved away, as its error
+    advises): the store is then created anew.
+    """
+    return journal.exists() or log_dir(journal).is_dir()
+
+
 def _when(epoch: float) -> datetime:
     # Aware local time: unambiguous when printed, comparable across machines.
     return datetime.fromtimestamp(epoch).astimezone()
@@ -173,7 +183,7 @@ def run_info(journal: Path, run_id: str) -> RunInfo | None:
     """The unfinished run ``run_id`` as ``unfinished_runs`` would list it, read from its own
     log alone (None: no such log, or it ended); ``JournalError`` names a log that cannot be
     read. Other runs' logs are not read, so one unreadable log never hides another run."""
-    if journal.exists():
+    if _journaled(journal):
         keep_ended(store_for(journal))  # see unfinished_runs (an older file's runs become logs)
     path = log_path(journal, run_id)
     log = read_log(path)
@@ -196,7 +206,7 @@ def unfinished_runs(journal: Path) -> list[RunInfo]:
     cannot be read are named, all of them, in one ``JournalError`` (after the others were
     read, so the ended ones among them are stored all the same).
     """
-    if not journal.exists():
+    if not _journaled(journal):
         return []
     # Opening the store brings an older file up to date (its runs become logs); the runs this
     # process ended are stored first, so the listing sees them as the store keeps them.
@@ -263,7 +273,7 @@ def _keep(journal: Path, run_id: str, lock: RunLock) -> bool:
 def _locked_log(journal: Path, run_id: str, action: str) -> tuple[RunLog, RunLock]:
     """A dead run's log, read under its lock: checked that it exists, is not owned by a live
     process and has not ended (an ended one is stored on the way)."""
-    if not journal.exists():
+    if not _journaled(journal):
         raise JournalError(
             f"Cannot {action} run {run_id!r}: there is no run journal at {journal}. Pass the "
             "journal path the run was started with (path=...)."
@@ -429,7 +439,7 @@ def abandon(journal: Path, run_id: str) -> None:
 
 def run_records(journal: Path, run_id: str) -> list[dict[str, Any]]:
     """The records a run journaled, in order (coalesced progress included)."""
-    if not journal.exists():
+    if not _journaled(journal):
         raise JournalError(f"There is no run journal at {journal}; pass the path the run used.")
     store = store_for(journal)
     keep_ended(store)  # see unfinished_runs

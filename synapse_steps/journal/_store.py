@@ -17,6 +17,7 @@ another process's transaction, so several processes can write into one file at o
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
@@ -28,7 +29,7 @@ from synapse_steps.journal._checkpoint import BACKSTOP_PAGES, Checkpointer
 from synapse_steps.journal._errors import JournalError
 from synapse_steps.journal._lock import RunLock
 from synapse_steps.journal._migrate import from_version_1
-from synapse_steps.journal._runlog import RunLog
+from synapse_steps.journal._runlog import RunLog, log_dir
 from synapse_steps.storage import sqlite
 from synapse_steps.storage.sqlite import BUSY_TIMEOUT_S
 
@@ -66,6 +67,8 @@ class Store:
         self.pid = os.getpid()
         self.lock = threading.RLock()
         self.conn = self._open()
+        #: Which file ``conn`` has open (device, inode): see ``_follow_file``.
+        self.file_id = _file_id(path)
         self.checkpointer = Checkpointer(path)
         #: Bytes of run logs stored since the last background checkpoint was asked for.
         self.stored = 0
@@ -131,16 +134,33 @@ class Store:
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def error(self, exc: BaseException) -> JournalError:
+        name = self.path.name
         return JournalError(
             f"Run journal {self.path}: {exc}. If another process holds it for more than "
             f"{BUSY_TIMEOUT_S:.0f}s, retry when it is done; if the file is damaged, move it "
-            "away (a new journal is created in its place)."
+            f"away, with {name}-wal and {name}-shm next to it if they are there (a new journal "
+            f"is created in its place). Keep the folder {log_dir(self.path)}: it holds the "
+            "runs in progress and those whose process died, which stay listed by "
+            "unfinished_runs() and recoverable; only the ended runs stay in the moved file."
         )
+
+    def _follow_file(self) -> None:
+        """Reopen the connection if the file at ``path`` is not the one it has open any more
+        (moved away or replaced, e.g. a damaged journal moved aside as ``error`` advises): what
+        is written from then on goes to the file at ``path``, never to the moved one."""
+        current = _file_id(self.path)
+        if current is not None and current == self.file_id:
+            return
+        old, self.conn = self.conn, self._open()  # raises if the new one cannot be opened
+        self.file_id = _file_id(self.path)
+        with contextlib.suppress(sqlite3.Error):
+            old.close()
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction, committed (durable against a process kill) on a clean exit."""
         with self.lock:
+            self._follow_file()
             try:
                 with sqlite.immediate(self.conn):
                     yield self.conn
@@ -151,6 +171,7 @@ class Store:
     def read(self) -> Iterator[sqlite3.Connection]:
         """One read transaction: a consistent snapshot across several SELECTs."""
         with self.lock:
+            self._follow_file()
             try:
                 self.conn.execute("BEGIN")
                 try:
@@ -160,6 +181,14 @@ class Store:
                         self.conn.execute("COMMIT")
             except sqlite3.Error as exc:
                 raise self.error(exc) from exc
+
+
+def _file_id(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
 
 
 _stores: dict[str, Store] = {}
