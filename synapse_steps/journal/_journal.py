@@ -14,11 +14,10 @@ from typing import Any
 
 from synapse_steps.journal import _recovery
 from synapse_steps.journal._codec import encode_records
-from synapse_steps.journal._errors import JournalError
 from synapse_steps.journal._lock import RunLock
 from synapse_steps.journal._recovery import RecoveryReport, Rollback, RunInfo
 from synapse_steps.journal._run import JournalRun
-from synapse_steps.journal._runlog import RUN, append, frame, log_path
+from synapse_steps.journal._runlog import RUN, frame, log_path
 from synapse_steps.journal._store import FILE_NAME, default_path, store_for
 
 #: The host name written into each run's header (looked up once: ~50 us a call).
@@ -65,14 +64,6 @@ class Journal:
             started = time.time() if started_at is None else float(started_at)
         run_id = uuid.uuid4().hex
         store = store_for(self.path)
-        # The lock comes first: from the moment the header exists the run must read as alive.
-        path = log_path(self.path, run_id)
-        try:
-            lock = RunLock.acquire(path)
-        except OSError as exc:
-            raise store.error(exc) from exc
-        if lock is None:  # pragma: no cover - a fresh uuid4 is never locked
-            raise JournalError(f"The new run id {run_id} is already locked; retry.")
         header = (
             RUN,
             run_id,
@@ -84,14 +75,11 @@ class Journal:
             _HOST,
         )
         data = frame(header)
+        # From the moment the log exists it holds its header and is locked: the run is alive.
         try:
-            assert lock.fd is not None
-            append(lock.fd, data)
-        except BaseException as exc:
-            lock.release(remove=True)
-            if isinstance(exc, OSError):
-                raise store.error(exc) from exc
-            raise
+            lock = RunLock.create(log_path(self.path, run_id), data)
+        except OSError as exc:
+            raise store.error(exc) from exc
         return JournalRun(store, header, lock, len(data))
 
     def unfinished_runs(self) -> list[RunInfo]:

@@ -12,6 +12,7 @@ the run.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -25,7 +26,7 @@ from synapse_steps.events import StepFinished, StepStarted, to_dict
 from synapse_steps.journal._codec import decode, error_text
 from synapse_steps.journal._errors import JournalError
 from synapse_steps.journal._kept import store_run, stored_log
-from synapse_steps.journal._lock import RunLock, is_held
+from synapse_steps.journal._lock import NEW_SUFFIX, RunLock, is_held
 from synapse_steps.journal._metric_batch import expand
 from synapse_steps.journal._run import keep_ended
 from synapse_steps.journal._run_started import expand as expand_run_started
@@ -216,10 +217,12 @@ def unfinished_runs(journal: Path) -> list[RunInfo]:
         return []
     infos = []
     unreadable = []
+    _sweep_new(folder)
     for path in sorted(folder.glob("*.log")):
         log = read_log(path)
         if log.header is None:
-            continue  # being created right now, or killed while it was (nothing to undo)
+            _sweep(path)  # an empty leftover goes; anything else is not a log of ours
+            continue
         held = is_held(path)
         if log.finish is None:
             try:
@@ -243,8 +246,12 @@ def unfinished_runs(journal: Path) -> list[RunInfo]:
 
 def _store_ended(journal: Path, run_id: str) -> None:
     """Keep the log of a run that ended, whose process died before storing it; then remove it.
-    Nothing happens if another process holds it (it is doing just that)."""
-    lock = RunLock.acquire(log_path(journal, run_id))
+    Nothing happens if another process holds it (it is doing just that), nor if it is gone
+    (its owner stored it since it was read)."""
+    try:
+        lock = RunLock.acquire(log_path(journal, run_id))
+    except FileNotFoundError:
+        return
     if lock is None:
         return
     stored = False
@@ -252,6 +259,44 @@ def _store_ended(journal: Path, run_id: str) -> None:
         stored = _keep(journal, run_id, lock)
     finally:
         lock.release(remove=stored)
+
+
+def _linked(path: Path, fd: int) -> bool:
+    """True if ``path`` is still the file open as ``fd`` (not removed since it was opened)."""
+    try:
+        return os.stat(path).st_ino == os.fstat(fd).st_ino
+    except FileNotFoundError:
+        return False
+
+
+def _sweep(path: Path) -> None:
+    """Remove the log at ``path`` if it is empty and nobody holds it: a leftover (older versions
+    re-created the logs of runs just stored). A run being started is never seen with an empty
+    log (``RunLock.create``), and a log with content is never removed here."""
+    try:
+        lock = RunLock.acquire(path)
+    except FileNotFoundError:
+        return
+    if lock is None:
+        return
+    assert lock.fd is not None
+    lock.release(remove=os.fstat(lock.fd).st_size == 0 and _linked(path, lock.fd))
+
+
+#: A log's hidden temporary file (``RunLock.create``) older than this, and not held, was left
+#: by a process killed while starting a run: it is removed.
+STALE_NEW_SECONDS = 3600.0
+
+
+def _sweep_new(folder: Path) -> None:
+    for path in folder.glob(f".*.log{NEW_SUFFIX}"):
+        try:
+            age = time.time() - path.stat().st_mtime
+        except FileNotFoundError:
+            continue
+        if age >= STALE_NEW_SECONDS and not is_held(path):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
 
 
 def _keep(journal: Path, run_id: str, lock: RunLock) -> bool:
@@ -280,9 +325,10 @@ def _locked_log(journal: Path, run_id: str, action: str) -> tuple[RunLog, RunLoc
         )
     keep_ended(store_for(journal))  # see unfinished_runs
     path = log_path(journal, run_id)
-    if not path.exists():
+    try:
+        lock = RunLock.acquire(path)
+    except FileNotFoundError:
         _refuse_ended(journal, run_id, action)
-    lock = RunLock.acquire(path)
     if lock is None:
         held = read_log(path)
         if held.finish is not None:  # ended; its process stores it with its next batch
@@ -295,16 +341,22 @@ def _locked_log(journal: Path, run_id: str, action: str) -> tuple[RunLog, RunLoc
             "kernel), then retry."
         )
     try:
-        log = read_log(path)
+        assert lock.fd is not None
+        # Read through the descriptor: the log its owner removed since (once stored) is the
+        # one that was opened, and it says how the run ended.
+        data = os.pread(lock.fd, os.fstat(lock.fd).st_size, 0)
+        log = parse_log(run_id, data)
         if log.header is None:
-            # Its owner stored it and removed the log just now (acquire re-created the file).
-            lock.release(remove=True)
+            if data:
+                raise JournalError(
+                    f"Cannot {action} run {run_id!r}: its log {path} holds no run header for "
+                    "it (synapse_steps did not write it). It was left as it is."
+                )
+            _sweep_held(lock, path)  # an empty leftover: see _sweep
             _refuse_ended(journal, run_id, action)
         if log.finish is not None:
-            lock.release(remove=False)
-            _store_ended(journal, run_id)
+            lock.release(remove=_keep(journal, run_id, lock))
             _refuse_ended(journal, run_id, action)
-        assert lock.fd is not None
         # A frame cut short by the kill ends the log: what this recovery appends goes after
         # the last whole frame, not after the debris.
         os.ftruncate(lock.fd, log.size)
@@ -312,6 +364,11 @@ def _locked_log(journal: Path, run_id: str, action: str) -> tuple[RunLog, RunLoc
         lock.release(remove=False)
         raise
     return log, lock
+
+
+def _sweep_held(lock: RunLock, path: Path) -> None:
+    assert lock.fd is not None
+    lock.release(remove=_linked(path, lock.fd))
 
 
 def _refuse_ended(journal: Path, run_id: str, action: str) -> NoReturn:

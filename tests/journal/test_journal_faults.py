@@ -3,6 +3,7 @@ full disk during ``recover()``, and many processes ending runs while another lis
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import subprocess
@@ -22,7 +23,10 @@ from synapse_steps.journal import (
     run_records,
     unfinished_runs,
 )
-from synapse_steps.journal._runlog import log_dir
+from synapse_steps.journal._recovery import _store_ended
+from synapse_steps.journal._run import keep_ended
+from synapse_steps.journal._runlog import log_dir, log_path, read_log
+from synapse_steps.journal._store import store_for
 
 CHILD = Path(__file__).with_name("journal_child.py")
 
@@ -126,3 +130,94 @@ def test_a_journal_file_replaced_while_this_process_uses_it(tmp_path: Path) -> N
         (new.run_id, "succeeded"),
     ]
     assert [r[0] for r in stored.runs(aside / journal.name)] == [finished.run_id]
+
+
+# -- run logs: nothing re-creates one, leftovers are swept ----------------------------------------
+
+
+def test_storing_an_ended_run_never_re_creates_the_log_its_owner_removed(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite3")
+    run = journal.start_run("wf", ["a"])
+    run.finish("succeeded")  # ended; its process keeps it in the store with its next batch
+    path = log_path(journal.path, run.run_id)
+    assert read_log(path).finish is not None  # what a reader in another process saw ...
+    keep_ended(store_for(journal.path))  # ... just before the owner stored it and removed it
+    assert not path.exists()
+    _store_ended(journal.path, run.run_id)  # that reader now stores the run it saw ended
+    assert not path.exists()
+    assert list(log_dir(journal.path).iterdir()) == []
+    with pytest.raises(JournalError, match="finished normally"):
+        recover_steps(run.run_id, lambda *_: None, journal.path)
+    assert list(log_dir(journal.path).iterdir()) == []
+
+
+def test_leftover_empty_logs_are_swept_and_nothing_else_is(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite3")
+    journal.start_run("wf", ["a"]).finish("succeeded")
+    folder = log_dir(journal.path)
+    leftover = folder / f"{'1' * 32}.log"  # what older versions left behind
+    leftover.touch()
+    foreign = folder / f"{'2' * 32}.log"  # not empty: somebody's file, never deleted
+    foreign.write_bytes(b"not a log")
+    held = folder / f"{'3' * 32}.log"  # empty but locked: somebody is at it
+    held.touch()
+    held_fd = os.open(held, os.O_RDWR)
+    fcntl.flock(held_fd, fcntl.LOCK_EX)
+    stale = folder / f".{'4' * 32}.log.new"  # a start killed before its log was in place
+    stale.touch()
+    os.utime(stale, (time.time() - 3600, time.time() - 3600))
+    fresh = folder / f".{'5' * 32}.log.new"  # a start in progress: never touched
+    fresh.touch()
+    try:
+        assert unfinished_runs(journal.path) == []
+        assert sorted(p.name for p in folder.iterdir()) == sorted(
+            [foreign.name, held.name, fresh.name]
+        )
+        with pytest.raises(JournalError, match="has no such run"):
+            recover_steps("1" * 32, lambda *_: None, journal.path)
+        with pytest.raises(JournalError, match=f"{foreign}.*no run header"):
+            recover_steps("2" * 32, lambda *_: None, journal.path)
+        assert foreign.read_bytes() == b"not a log"
+    finally:
+        os.close(held_fd)
+
+
+def test_many_processes_ending_runs_while_another_lists_them_leave_no_log_behind(
+    tmp_path: Path,
+) -> None:
+    journal = tmp_path / "j.sqlite3"
+    command = [sys.executable, str(CHILD), "concurrent", str(journal), str(tmp_path), "50", "2"]
+    writers = [
+        subprocess.Popen(
+            [*command, f"p{n}"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(4)
+    ]
+    poll = (
+        "import sys\nfrom pathlib import Path\n"
+        "from synapse_steps.journal import unfinished_runs\n"
+        f"stop, polls = Path({str(tmp_path / 'stop')!r}), 0\n"
+        "print('polling', flush=True)\n"
+        f"while not stop.exists():\n    unfinished_runs({str(journal)!r})\n    polls += 1\n"
+        "print(polls)\n"
+    )
+    poller = subprocess.Popen(
+        [sys.executable, "-c", poll], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    for proc in [*writers, poller]:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() in ("ready\n", "polling\n")
+    (tmp_path / "go").touch()
+    for proc in writers:
+        _out, err = proc.communicate(timeout=240)
+        assert proc.returncode == 0, err
+    (tmp_path / "stop").touch()
+    polls, err = poller.communicate(timeout=60)
+    assert poller.returncode == 0, err
+    assert int(polls) > 10  # the listing did run while the runs ended
+    assert unfinished_runs(journal) == []
+    assert list(log_dir(journal).iterdir()) == []
+    assert len(stored.runs(journal)) == 200
