@@ -395,10 +395,63 @@ def _refuse_status(run_id: str, action: str, workflow: str, status: str) -> NoRe
 
 def _end(journal: Path, lock: RunLock, status: str) -> None:
     """Write a recovered / abandoned run's end into its log, keep it in the store and remove
-    the log (which stays, ended, if the store cannot take it now)."""
+    the log (which stays, ended, if the store cannot take it now). ``OSError`` if the end
+    cannot be written (the log is left as it was, but for a frame cut short)."""
     assert lock.fd is not None
     append(lock.fd, frame((FINISH, status, time.time())))
     lock.release(remove=_keep(journal, lock.path.stem, lock))
+
+
+class _Unwritten(Exception):
+    """A recovery's mark (or the run's end) could not be written: see ``_cannot_write``."""
+
+    def __init__(self, exc: OSError, unmarked: str | None = None) -> None:
+        super().__init__(str(exc))
+        self.exc = exc
+        #: The step whose rollback returned but whose "done" mark could not be written.
+        self.unmarked = unmarked
+
+
+def _mark(fd: int, op: Any, unmarked: str | None = None) -> None:
+    try:
+        append(fd, frame(op))
+    except OSError as exc:
+        raise _Unwritten(exc, unmarked) from exc
+
+
+def _cannot_write(
+    journal: Path, run_id: str, failure: _Unwritten, rolled_back: list[str], errors: list[str]
+) -> JournalError:
+    """Why a recovery stopped half-way (a full disk): what it did, and that a retry finishes it.
+
+    Nothing is lost: each rollback is marked in the run's log as it goes, the marks written
+    stay (a frame the failure cut short is dropped by the next recovery), and the run has not
+    ended, so the next ``recover()`` goes on where this one stopped.
+    """
+    names = [repr(name) for name in rolled_back]
+    if len(names) > 6:
+        names = [*names[:3], "...", names[-1]]
+    done = (
+        f"the {len(rolled_back)} step(s) rolled back by this call ({', '.join(names)}) are "
+        "marked in it and are not called again; the others are not rolled back yet"
+        if rolled_back
+        else "no step was rolled back by this call"
+    )
+    text = (
+        f"Cannot finish recovering run {run_id!r} of the journal {journal}: its log in "
+        f"{log_dir(journal)} cannot be written ({failure.exc}). Nothing was lost: {done}."
+    )
+    if failure.unmarked is not None:
+        text += (
+            f" The rollback of {failure.unmarked!r} returned but could not be marked: the next "
+            "recovery calls it again (rollbacks must be idempotent)."
+        )
+    if errors:
+        text += f" Rollbacks that raised: {'; '.join(errors)}."
+    return JournalError(
+        text + " Free some space (or make the folder writable), then call recover() again: "
+        "it goes on where this one stopped."
+    )
 
 
 def _to_roll_back(log: RunLog, path: Path) -> list[tuple[dict[str, Any], CompletedStep, Any, Any]]:
@@ -436,15 +489,15 @@ def _to_roll_back(log: RunLog, path: Path) -> list[tuple[dict[str, Any], Complet
 def recover_steps(journal: Path, run_id: str, rollback: Rollback) -> RecoveryReport:
     """Roll back a dead run's completed steps, newest first, from the journal; see the module."""
     log, lock = _locked_log(journal, run_id, "recover")
+    rolled_back: list[str] = []
+    retried: list[str] = []
+    errors: list[str] = []
+    not_recoverable: list[str] = []
+    already: list[str] = []
     done = False
     try:
         assert lock.fd is not None
         fd = lock.fd
-        rolled_back: list[str] = []
-        retried: list[str] = []
-        errors: list[str] = []
-        not_recoverable: list[str] = []
-        already: list[str] = []
         for entry, step, data, rollback_data in _to_roll_back(log, lock.path):
             if step.rollback == "done":
                 already.append(step.name)
@@ -452,7 +505,7 @@ def recover_steps(journal: Path, run_id: str, rollback: Rollback) -> RecoveryRep
             if not step.recoverable:
                 not_recoverable.append(step.name)
                 continue
-            append(fd, frame((ROLLBACK, entry["id"], "started", None)))
+            _mark(fd, (ROLLBACK, entry["id"], "started", None))
             try:
                 rollback(step.name, data, rollback_data)
             except Exception as exc:
@@ -463,14 +516,19 @@ def recover_steps(journal: Path, run_id: str, rollback: Rollback) -> RecoveryRep
                 error = None
             # Marked first: nothing may come between a rollback and its mark (any text can be
             # framed, see _runlog), or the next recovery would call it again.
-            append(fd, frame((ROLLBACK, entry["id"], "done", error)))
+            _mark(fd, (ROLLBACK, entry["id"], "done", error), step.name)
             if error is not None:
                 errors.append(f"{step.name}: {error}")
             rolled_back.append(step.name)
             if step.rollback == "started":
                 retried.append(step.name)
-        _end(journal, lock, "recovered")
+        try:
+            _end(journal, lock, "recovered")
+        except OSError as exc:
+            raise _Unwritten(exc) from exc
         done = True
+    except _Unwritten as failure:
+        raise _cannot_write(journal, run_id, failure, rolled_back, errors) from failure.exc
     finally:
         if not done:
             lock.release(remove=False)
@@ -489,6 +547,13 @@ def abandon(journal: Path, run_id: str) -> None:
     _log, lock = _locked_log(journal, run_id, "abandon")
     try:
         _end(journal, lock, "abandoned")
+    except OSError as exc:
+        lock.release(remove=False)
+        raise JournalError(
+            f"Cannot abandon run {run_id!r}: its log in {log_dir(journal)} cannot be written "
+            f"({exc}). Nothing changed: free some space (or make the folder writable), then "
+            "call abandon() again."
+        ) from exc
     except BaseException:
         lock.release(remove=False)
         raise

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -34,6 +35,9 @@ from synapse_steps.storage import sqlite
 from synapse_steps.storage.sqlite import BUSY_TIMEOUT_S
 
 SCHEMA_VERSION = 2
+#: Below this many free bytes on its disk, a journal that cannot be opened or written is
+#: reported as on a full disk (a WAL commit needs a few pages; the shared-memory file 32 KB).
+_FULL_BELOW = 64 * 1024
 FILE_NAME = "journal.sqlite3"
 
 _SCHEMA = """
@@ -101,9 +105,26 @@ class Store:
         return conn
 
     def _cannot_open(self, exc: BaseException) -> JournalError:
+        full = self._disk_full()
+        if full is not None:
+            return JournalError(f"Cannot open the run journal {self.path}: {exc}. {full}")
         return JournalError(
             f"Cannot open the run journal {self.path}: {exc}. Check that the folder is "
             "writable, or pass another journal path (or journal=False to run without one)."
+        )
+
+    def _disk_full(self) -> str | None:
+        """What to say when the disk holding the journal is full (SQLite may only report a
+        "disk I/O error"), or None when it has room."""
+        try:
+            free = shutil.disk_usage(self.path.parent).free
+        except OSError:
+            return None
+        if free >= _FULL_BELOW:
+            return None
+        return (
+            f"The disk it is on is full ({free} bytes free). Nothing was lost: the runs' logs "
+            f"in {log_dir(self.path)} are as they were. Free some space, then retry."
         )
 
     def _init_schema(self, conn: sqlite3.Connection) -> None:
@@ -134,6 +155,9 @@ class Store:
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def error(self, exc: BaseException) -> JournalError:
+        full = self._disk_full()
+        if full is not None:
+            return JournalError(f"Run journal {self.path}: {exc}. {full}")
         name = self.path.name
         return JournalError(
             f"Run journal {self.path}: {exc}. If another process holds it for more than "

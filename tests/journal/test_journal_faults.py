@@ -3,12 +3,15 @@ full disk during ``recover()``, and many processes ending runs while another lis
 
 from __future__ import annotations
 
+import errno
 import fcntl
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -221,3 +224,178 @@ def test_many_processes_ending_runs_while_another_lists_them_leave_no_log_behind
     assert unfinished_runs(journal) == []
     assert list(log_dir(journal).iterdir()) == []
     assert len(stored.runs(journal)) == 200
+
+
+# -- recover() on a full disk ---------------------------------------------------------------------
+
+
+def _many_steps_dead(journal: Path, steps: int) -> str:
+    run = Journal(journal).start_run("wf", [f"s{i:02d}" for i in range(steps)])
+    for i in range(steps):
+        run.step_completed(i, f"s{i:02d}", {"i": i}, {"path": "/x/" + "p" * 200})
+    run._finalizer()
+    return run.run_id
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 300 KB tmpfs (the tests run as root)."""
+    if sys.platform != "linux":
+        pytest.skip("mounts a tmpfs")
+    disk = tmp_path / "small"
+    disk.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=300k", "tmpfs", str(disk)], check=False
+    )
+    if mounted.returncode != 0:
+        pytest.fail("mounting a tmpfs failed: these tests run as root (CI does)")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def _fill(disk: Path) -> None:
+    filler = os.open(disk / "filler", os.O_WRONLY | os.O_CREAT)
+    with pytest.raises(OSError, match="No space left"):  # noqa: PT012 - fill to the brim
+        while True:
+            os.write(filler, b"\0" * 512)
+    os.close(filler)
+
+
+def _recover_in_a_new_process(run_id: str, journal: Path) -> tuple[str, str, list[str]]:
+    """``recover_steps`` in another process, as after a kernel restart: (the error's type or
+    "finished", its message, the rollbacks called)."""
+    attempt = (
+        "import json\nfrom synapse_steps.journal import recover_steps\ncalls = []\n"
+        f"try:\n    recover_steps({run_id!r}, lambda n, *_: calls.append(n), {str(journal)!r})"
+        "\nexcept Exception as exc:\n    print(type(exc).__name__)\n    print(str(exc))\n"
+        "else:\n    print('finished')\n    print()\n"
+        "print(json.dumps(calls))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", attempt], capture_output=True, text=True, check=True
+    )
+    kind, message, calls = out.stdout.splitlines()
+    return kind, message, json.loads(calls)
+
+
+def test_recover_on_a_full_disk_says_nothing_was_lost_and_the_retry_finishes(
+    small_disk: Path,
+) -> None:
+    journal = small_disk / "j.sqlite3"
+    run_id = _many_steps_dead(journal, 80)
+    _fill(small_disk)
+    kind, message, first_calls = _recover_in_a_new_process(run_id, journal)
+    assert kind == "JournalError", message
+    assert str(journal) in message
+    assert str(log_dir(journal)) in message
+    assert "No space left on device" in message
+    assert "Nothing was lost" in message
+    assert "call recover() again" in message
+    assert first_calls == [f"s{i:02d}" for i in range(79, 79 - len(first_calls), -1)]
+    (small_disk / "filler").unlink()
+    calls: list[str] = []
+    report = recover_steps(run_id, lambda name, *_: calls.append(name), journal)
+    # This call goes on where the first one stopped: every step undone once, but the one
+    # whose rollback returned when its mark could not be written (the message says so).
+    again = first_calls[-1:] if "could not be marked" in message else []
+    assert report.retried == tuple(again)
+    assert first_calls + calls[len(again) :] == [f"s{i:02d}" for i in range(79, -1, -1)]
+    assert set(report.already_rolled_back) == set(first_calls) - set(again)
+    assert unfinished_runs(journal) == []
+    assert [r[2] for r in stored.runs(journal)] == ["recovered"]
+
+
+def test_a_journal_that_cannot_even_be_opened_on_a_full_disk_says_so(small_disk: Path) -> None:
+    journal = small_disk / "j.sqlite3"
+    code = (
+        "from synapse_steps.journal import Journal\n"
+        f"run = Journal({str(journal)!r}).start_run('wf', ['a'])\n"
+        "run.step_completed(0, 'a', {}, {})\nprint(run.run_id)\n"
+        "import os\nos._exit(0)\n"  # dies with its run open
+    )
+    run_id = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    Path(f"{journal}-shm").unlink()  # a new opener must create it: no room for it
+    _fill(small_disk)
+    kind, message, calls = _recover_in_a_new_process(run_id, journal)
+    assert (kind, calls) == ("JournalError", [])
+    assert f"Cannot open the run journal {journal}" in message
+    assert "The disk it is on is full" in message
+    assert "Nothing was lost" in message
+    (small_disk / "filler").unlink()
+    assert _recover_in_a_new_process(run_id, journal) == ("finished", "", ["a"])
+
+
+class _DiskFullAt:
+    """Stands in for ``append``: the ``at``-th write (0-based) fails with ENOSPC, part written."""
+
+    def __init__(self, real: Any, at: int) -> None:
+        self.real, self.at, self.count = real, at, 0
+
+    def __call__(self, fd: int, data: bytes) -> None:
+        self.count += 1
+        if self.count - 1 == self.at:
+            os.write(fd, data[: len(data) // 2])  # a frame cut short, as a full disk leaves it
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        self.real(fd, data)
+
+
+@pytest.mark.parametrize(
+    ("at", "first_calls", "unmarked"),
+    [
+        (0, [], None),  # c's "started" mark
+        (1, ["c"], "c"),  # c's "done" mark: its rollback ran, unmarked
+        (2, ["c"], None),  # b's "started" mark
+        (6, ["c", "b", "a"], None),  # the run's end
+    ],
+)
+def test_each_write_of_a_recovery_may_fail_and_the_next_one_finishes_it(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    at: int,
+    first_calls: list[str],
+    unmarked: str | None,
+) -> None:
+    import synapse_steps.journal._recovery as recovery_module
+
+    journal = Journal(tmp_path / "j.sqlite3")
+    run = journal.start_run("wf", ["a", "b", "c"])
+    for i, name in enumerate("abc"):
+        run.step_completed(i, name, {}, {})
+    run._finalizer()
+    calls: list[str] = []
+    monkeypatch.setattr(recovery_module, "append", _DiskFullAt(recovery_module.append, at))
+    with pytest.raises(JournalError, match="Nothing was lost") as caught:
+        recover_steps(run.run_id, lambda name, *_: calls.append(name), journal.path)
+    assert calls == first_calls
+    message = str(caught.value)
+    assert "call recover() again" in message
+    if unmarked is not None:
+        assert f"rollback of {unmarked!r} returned but could not be marked" in message
+    monkeypatch.undo()
+    report = recover_steps(run.run_id, lambda name, *_: calls.append(name), journal.path)
+    expected_again = [unmarked] if unmarked else []
+    assert calls == first_calls + expected_again + [n for n in "cba" if n not in first_calls]
+    assert report.retried == tuple(expected_again)
+    assert unfinished_runs(journal.path) == []
+    (log,) = stored.logs(journal.path)
+    assert [e["rollback"] for e in log.entries()] == ["done"] * 3
+
+
+def test_abandon_on_a_full_disk_changes_nothing_and_can_be_retried(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import synapse_steps.journal._recovery as recovery_module
+
+    journal = tmp_path / "j.sqlite3"
+    run_id = _many_steps_dead(journal, 2)
+    monkeypatch.setattr(recovery_module, "append", _DiskFullAt(recovery_module.append, 0))
+    with pytest.raises(JournalError, match=r"(?s)Cannot abandon.*No space left.*again"):
+        abandon(run_id, journal)
+    monkeypatch.undo()
+    assert [info.run_id for info in unfinished_runs(journal)] == [run_id]
+    abandon(run_id, journal)
+    assert unfinished_runs(journal) == []
