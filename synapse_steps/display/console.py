@@ -128,10 +128,12 @@ class ConsoleLogger(FrontEnd):
         self._say(f"{self._position(record.position)} {record.name} {what}: {record.error}")
 
     def on_step_rollback(self, record: StepRolledBack) -> None:
-        if record.error is None:
+        # In run_state's words, as the notebook view's table and the DataFrames put it.
+        state = self.run.steps[record.position]
+        if state.rollback == "rolled back":
             self._say(f"  rolled back {record.name}")
         else:
-            self._say(f"  rollback of {record.name} FAILED: {record.error}")
+            self._say(f"  rollback failed for {record.name}: {state.rollback_error}")
 
     def on_run_end(self, record: RunFinished) -> None:
         run = self.run
