@@ -112,16 +112,20 @@ class RecoveryReport:
     """What ``recover_steps`` did, step names newest first."""
 
     run_id: str
-    #: Rollbacks called by this recovery that returned (see ``errors`` for those that raised).
+    #: Rollbacks called by this recovery that returned; one that raised is in ``errors`` only.
     rolled_back: tuple[str, ...]
-    #: Among ``rolled_back``: steps whose rollback had started in an earlier, killed attempt.
+    #: Steps called by this recovery whose rollback had started in an earlier, killed attempt.
     retried: tuple[str, ...]
-    #: ``"<step>: <error>"`` for each rollback that raised; it is not retried.
+    #: ``"<step>: <error>"`` for each rollback that raised; it is marked done (with its error,
+    #: see ``CompletedStep.rollback_error``) and never called again.
     errors: tuple[str, ...]
     #: Steps skipped because their result could not be stored: undo them by hand.
     not_recoverable: tuple[str, ...]
     #: Steps rolled back before (by the run itself or an earlier recovery): not called again.
     already_rolled_back: tuple[str, ...]
+    #: ``"<step>: <error>"`` for each rollback that raised before (in the run or an earlier
+    #: recovery): not called again either, and not rolled back.
+    failed_before: tuple[str, ...] = ()
 
 
 def _step(entry: dict[str, Any]) -> CompletedStep:
@@ -447,7 +451,7 @@ def _cannot_write(
             "recovery calls it again (rollbacks must be idempotent)."
         )
     if errors:
-        text += f" Rollbacks that raised: {'; '.join(errors)}."
+        text += f" Rollbacks that raised (marked so, not called again): {'; '.join(errors)}."
     return JournalError(
         text + " Free some space (or make the folder writable), then call recover() again: "
         "it goes on where this one stopped."
@@ -494,13 +498,17 @@ def recover_steps(journal: Path, run_id: str, rollback: Rollback) -> RecoveryRep
     errors: list[str] = []
     not_recoverable: list[str] = []
     already: list[str] = []
+    failed_before: list[str] = []
     done = False
     try:
         assert lock.fd is not None
         fd = lock.fd
         for entry, step, data, rollback_data in _to_roll_back(log, lock.path):
             if step.rollback == "done":
-                already.append(step.name)
+                if step.rollback_error is None:
+                    already.append(step.name)
+                else:
+                    failed_before.append(f"{step.name}: {step.rollback_error}")
                 continue
             if not step.recoverable:
                 not_recoverable.append(step.name)
@@ -517,9 +525,10 @@ def recover_steps(journal: Path, run_id: str, rollback: Rollback) -> RecoveryRep
             # Marked first: nothing may come between a rollback and its mark (any text can be
             # framed, see _runlog), or the next recovery would call it again.
             _mark(fd, (ROLLBACK, entry["id"], "done", error), step.name)
-            if error is not None:
+            if error is None:
+                rolled_back.append(step.name)
+            else:  # called, but not rolled back: never counted as such
                 errors.append(f"{step.name}: {error}")
-            rolled_back.append(step.name)
             if step.rollback == "started":
                 retried.append(step.name)
         try:
@@ -539,6 +548,7 @@ def recover_steps(journal: Path, run_id: str, rollback: Rollback) -> RecoveryRep
         errors=tuple(errors),
         not_recoverable=tuple(not_recoverable),
         already_rolled_back=tuple(already),
+        failed_before=tuple(failed_before),
     )
 
 

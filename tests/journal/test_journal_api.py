@@ -430,9 +430,30 @@ def test_a_rollback_that_raises_is_reported_and_the_others_still_run(tmp_path: P
     report = journal.recover_steps(_dead(run), rollback)
     assert rollback.names == ["c", "b", "a"]
     assert report.errors == ("b: OSError: disk gone",)
-    assert report.rolled_back == ("c", "b", "a")
+    # A rollback that raised is not "rolled back": the report never claims more than happened.
+    assert report.rolled_back == ("c", "a")
     errors = {e["name"]: e["rollback_error"] for e in stored.entries(journal.path)}
     assert errors == {"a": None, "b": "OSError: disk gone", "c": None}
+
+
+def test_a_rollback_that_raised_before_is_reported_as_failed_not_rolled_back(
+    tmp_path: Path,
+) -> None:
+    journal = Journal(tmp_path / "j.sqlite3")
+    run = _start(journal)
+    for i, name in enumerate("abc"):
+        run.step_completed(i, name, {}, {})
+    run.rollback_started("c")
+    run.step_rolled_back("c", None)
+    run.rollback_started("b")
+    run.step_rolled_back("b", "OSError: read-only")  # the run's own rollback of b raised
+    rollback = Calls(fail={"a": RuntimeError("still locked")})
+    report = journal.recover_steps(_dead(run), rollback)
+    assert rollback.names == ["a"]  # neither c nor b is called again
+    assert report.already_rolled_back == ("c",)
+    assert report.failed_before == ("b: OSError: read-only",)
+    assert report.rolled_back == ()
+    assert report.errors == ("a: RuntimeError: still locked",)
 
 
 def test_an_interrupted_recovery_is_resumed_by_the_next_one(tmp_path: Path) -> None:
