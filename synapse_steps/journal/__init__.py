@@ -24,8 +24,9 @@ Storage: a run in progress (or whose process died) is its own append-only log fi
 all, in the journal's SQLite file (WAL, ``synchronous=NORMAL``). Both survive the death of the
 process at any instant; power loss is out of scope. See ``_runlog`` for the log and its frames,
 ``_run`` for what is written when, ``_store`` for the SQLite file (``_migrate`` for older ones),
-``_recovery`` for reading runs back and recovering them, ``_checkpoint`` for when the WAL is
-copied into the database (in a background thread), and ``_codec`` for what values can be stored.
+``_listing`` for reading runs back, ``_recovery`` for recovering them (``_sweep`` for what
+runs leave behind), ``_checkpoint`` for when the WAL is copied into the database (in a
+background thread), and ``_codec`` for what values can be stored.
 """
 
 from __future__ import annotations
@@ -35,13 +36,8 @@ from typing import TYPE_CHECKING, Any
 
 from synapse_steps.journal._errors import JournalError
 from synapse_steps.journal._journal import Journal, resolve_path
-from synapse_steps.journal._recovery import (
-    CompletedStep,
-    RecoveryReport,
-    Rollback,
-    RunInfo,
-    run_info,
-)
+from synapse_steps.journal._listing import CompletedStep, RunInfo, run_info
+from synapse_steps.journal._recovery import RecoveryReport, Rollback
 from synapse_steps.journal._run import PROGRESS_KEY, PROGRESS_TYPE, JournalRun
 from synapse_steps.journal.writer import JournalWriter, UnfinishedRunWarning
 

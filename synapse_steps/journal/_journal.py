@@ -12,10 +12,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from synapse_steps.journal import _recovery
+from synapse_steps.journal import _listing, _recovery
 from synapse_steps.journal._codec import encode_records
+from synapse_steps.journal._listing import RunInfo
 from synapse_steps.journal._lock import RunLock
-from synapse_steps.journal._recovery import RecoveryReport, Rollback, RunInfo
+from synapse_steps.journal._recovery import RecoveryReport, Rollback
 from synapse_steps.journal._run import JournalRun
 from synapse_steps.journal._runlog import RUN, frame, log_path
 from synapse_steps.journal._store import FILE_NAME, default_path, store_for
@@ -84,7 +85,7 @@ class Journal:
 
     def unfinished_runs(self) -> list[RunInfo]:
         """Runs never finished, recovered or abandoned, oldest first (see ``owner_alive``)."""
-        return _recovery.unfinished_runs(self.path)
+        return _listing.unfinished_runs(self.path)
 
     def recover_steps(self, run_id: str, rollback: Rollback) -> RecoveryReport:
         """Roll back a dead run's completed steps, newest first, calling
@@ -104,4 +105,4 @@ class Journal:
 
     def records(self, run_id: str) -> list[dict[str, Any]]:
         """The records a run journaled, in order (progress coalesced)."""
-        return _recovery.run_records(self.path, run_id)
+        return _listing.run_records(self.path, run_id)

@@ -26,7 +26,7 @@ from synapse_steps.journal import (
     run_records,
     unfinished_runs,
 )
-from synapse_steps.journal._recovery import _store_ended
+from synapse_steps.journal._listing import store_ended
 from synapse_steps.journal._run import keep_ended
 from synapse_steps.journal._runlog import log_dir, log_path, read_log
 from synapse_steps.journal._store import store_for
@@ -146,7 +146,7 @@ def test_storing_an_ended_run_never_re_creates_the_log_its_owner_removed(tmp_pat
     assert read_log(path).finish is not None  # what a reader in another process saw ...
     keep_ended(store_for(journal.path))  # ... just before the owner stored it and removed it
     assert not path.exists()
-    _store_ended(journal.path, run.run_id)  # that reader now stores the run it saw ended
+    store_ended(journal.path, run.run_id)  # that reader now stores the run it saw ended
     assert not path.exists()
     assert list(log_dir(journal.path).iterdir()) == []
     with pytest.raises(JournalError, match="finished normally"):
