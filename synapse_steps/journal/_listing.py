@@ -57,7 +57,8 @@ class CompletedStep:
     unstorable: tuple[str, ...]
     completed_at: datetime
     #: ``None``: not rolled back; ``"started"``: a rollback began and did not return;
-    #: ``"done"``: its rollback returned (with ``rollback_error`` if it raised).
+    #: ``"done"``: its rollback ran to its end: it returned, or it raised ``rollback_error``
+    #: (then the step is not rolled back; it is never called again either).
     rollback: str | None
     rollback_error: str | None
 
@@ -89,6 +90,7 @@ class RunInfo:
 
 
 def completed_step(entry: dict[str, Any]) -> CompletedStep:
+    """A step's entry (``RunLog.entries``) as listed; raises for impossible values."""
     name, success, unstorable = entry["name"], entry["success"], entry["unstorable"]
     problems = json.loads(unstorable) if unstorable else []
     if type(name) is not str or success is None:

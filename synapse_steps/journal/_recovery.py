@@ -126,7 +126,7 @@ def _locked_log(journal: Path, run_id: str, action: str) -> tuple[RunLog, RunLoc
                     f"Cannot {action} run {run_id!r}: its log {path} holds no run header for "
                     "it (synapse_steps did not write it). It was left as it is."
                 )
-            _sweep_held(lock, path)  # an empty leftover: see _sweep
+            _sweep_held(lock, path)  # an empty leftover: see _sweep.sweep_empty
             _refuse_ended(journal, run_id, action)
         if log.finish is not None:
             lock.release(remove=keep_log(journal, run_id, lock))
