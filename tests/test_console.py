@@ -83,6 +83,31 @@ def test_log_line_format() -> None:
     ]
 
 
+class BrokenRepr:
+    def __repr__(self) -> str:
+        raise RuntimeError("no text")
+
+
+def test_values_without_text_are_printed_safely_and_the_console_stays() -> None:
+    nested: list[Any] = []
+    for _ in range(5_000):
+        nested = [nested]
+    stream = io.StringIO()
+    runtime = console_runtime(stream)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a front end that raises is dropped with a warning
+        runtime.log("deep", {"v": nested})
+        runtime.log("odd", {"v": BrokenRepr()})
+        runtime.set_metrics({"n": 10**5000, "loss": 0.5}, "train")
+        runtime.log("still", {"here": True})
+    deep, odd, metrics, still = lines_of(stream)
+    assert deep.startswith("deep: {'v': [[[[")
+    assert len(deep) < 1_000
+    assert odd == "odd: {'v': <BrokenRepr object: repr() raised RuntimeError: no text>}"
+    assert metrics == "  train: n=<int of about 5001 digits> loss=0.5"
+    assert still == "still: {'here': True}"
+
+
 def test_a_console_has_no_plain_logger_methods() -> None:
     console = ConsoleLogger(io.StringIO())
     assert not any(hasattr(console, name) for name in ("log", "set_progress", "set_metrics"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 from typing import Any, TextIO
 
+from synapse_steps._text import safe_repr, safe_str
 from synapse_steps.display.base import FrontEnd, format_seconds
 from synapse_steps.events import (
     Logged,
@@ -69,7 +70,8 @@ class ConsoleLogger(FrontEnd):
 
     def on_log(self, record: Logged) -> None:
         file = f" [file: {record.file}]" if record.file else ""
-        self._write(f"{record.event}: {record.data}{file}")
+        # safe_repr: a logged value may have no text (nested too deeply, a broken __repr__).
+        self._write(f"{record.event}: {safe_repr(record.data)}{file}")
 
     def on_progress(self, record: ProgressReported) -> None:
         key, current, total = record.category, record.current, record.total
@@ -155,4 +157,4 @@ def _metrics_line(category: str, values: dict[str, Any]) -> str:
 def _number(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
-    return str(value)
+    return safe_str(value)  # an int past 4,300 digits has no str()

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import base64
 import json
-import reprlib
 import uuid
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
@@ -28,6 +27,8 @@ from decimal import Decimal
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from synapse_steps._text import safe_repr
 
 TAG = "$t"
 
@@ -268,60 +269,6 @@ def encode_mapping(mapping: Any) -> tuple[str, list[str]]:
 def decode(text: str) -> Any:
     """The value ``encode_mapping`` (or ``encode_record``) stored as ``text``."""
     return json.loads(text, object_hook=_object_hook)
-
-
-#: What a record keeps of a value it cannot hold: at most this many characters of its repr.
-REPR_LIMIT = 10_000
-# For a repr that fails or is too long: nesting and sizes bounded (reprlib never recurses past
-# ``maxlevel``, and it calls repr() only on leaves, catching what they raise).
-_SHORT = reprlib.Repr()
-_SHORT.maxlevel = 12
-_SHORT.maxdict = _SHORT.maxlist = _SHORT.maxtuple = _SHORT.maxset = _SHORT.maxfrozenset = 50
-_SHORT.maxdeque = _SHORT.maxarray = 50
-_SHORT.maxstring = _SHORT.maxother = _SHORT.maxlong = 500
-
-
-def safe_repr(value: Any) -> str:
-    """``repr(value)``, cut to ``REPR_LIMIT`` characters; never raises.
-
-    A container whose repr raises (a list nested a thousand deep) or is too long is shown
-    bounded (``reprlib``); any other value whose repr raises, as its type and what went wrong.
-    """
-    try:
-        text = repr(value)
-    except Exception as exc:
-        if not isinstance(value, _CONTAINERS):
-            return f"<{type(value).__qualname__} object: repr() raised {error_text(exc)}>"
-        text = _short_repr(value)
-    else:
-        if len(text) > REPR_LIMIT:
-            text = _short_repr(value)
-    if len(text) > REPR_LIMIT:
-        text = f"{text[:REPR_LIMIT]}... ({type(value).__qualname__}, cut)"
-    return text
-
-
-_CONTAINERS = (list, tuple, dict, set, frozenset)
-
-
-def _short_repr(value: Any) -> str:
-    try:
-        return _SHORT.repr(value)
-    except Exception as exc:
-        return f"<{type(value).__qualname__} object: repr() raised {error_text(exc)}>"
-
-
-def error_text(exc: BaseException) -> str:
-    """``"<type>: <message>"`` for an exception; never raises, whatever its ``str`` does."""
-    try:
-        message = str(exc)
-    except Exception as failure:
-        try:
-            why = f"{type(failure).__name__}: {failure}"
-        except Exception:
-            why = type(failure).__name__
-        message = f"<str() raised {why}>"
-    return f"{type(exc).__name__}: {message}"
 
 
 def _lenient(value: Any) -> Any:

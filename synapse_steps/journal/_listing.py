@@ -16,8 +16,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from synapse_steps._text import error_text
 from synapse_steps.events import StepFinished, StepStarted, to_dict
-from synapse_steps.journal._codec import decode, error_text
+from synapse_steps.journal._codec import decode
 from synapse_steps.journal._errors import JournalError
 from synapse_steps.journal._kept import store_run, stored_log
 from synapse_steps.journal._lock import RunLock, is_held

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
-from synapse_steps.journal._codec import decode, error_text
+from synapse_steps._text import error_text
+from synapse_steps.journal._codec import decode
 from synapse_steps.journal._errors import JournalError
 from synapse_steps.journal._kept import stored_log
 from synapse_steps.journal._listing import (

@@ -23,8 +23,11 @@ from synapse_steps.metrics import MetricStore
 from synapse_steps.steps import BaseStep, BaseStepContext, Orchestrator, StepRegistry, StepResult
 
 HUGE = 10**400
+#: Past Python's 4,300-digit limit: not even str() can write it.
+TOO_LONG_FOR_TEXT = 10**5000
 ODD: dict[str, Any] = {
     "huge": HUGE,
+    "too_long": TOO_LONG_FOR_TEXT,
     "nan": float("nan"),
     "inf": float("inf"),
     "minus_inf": -math.inf,
@@ -107,7 +110,9 @@ def test_a_run_reporting_them_succeeds_with_or_without_a_journal(
     assert set(store.series["train"]) == set(PLOTTED)
     assert store.others["report"]["n"] == [(0, HUGE)]  # the step names an unnamed category
     if display == "console":
-        assert f"n={HUGE}" in capsys.readouterr().out
+        out = capsys.readouterr().out
+        assert f"n={HUGE}" in out
+        assert "too_long=<int of about 5001 digits>" in out
     if journal:
         from synapse_steps.journal import run_records
 
@@ -115,5 +120,8 @@ def test_a_run_reporting_them_succeeds_with_or_without_a_journal(
         reported = [r for r in run_records(run_id, path) if r["type"] == "MetricsReported"]
         assert reported[-1]["values"] == {"n": HUGE}
         assert reported[0]["values"]["huge"] == HUGE
+        # Kept as what can be said of it; the record's other values as they were.
+        assert reported[0]["values"]["too_long"] == "<int of about 5001 digits>"
+        assert reported[0]["values"]["loss"] == 0.5
     figure = metrics_figure(store)  # draws the finite ones only
     assert len(figure.axes) >= 1
