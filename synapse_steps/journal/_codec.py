@@ -14,6 +14,10 @@ nan/inf), ``str``, ``list``, ``dict`` with ``str`` keys, ``tuple``, ``set``, ``f
 ``date``, ``timedelta``, ``Decimal`` and ``UUID``. Anything else (open files, models, NumPy
 arrays, lambdas ...) is *unstorable*: the caller learns which key, and the step is journaled as
 not recoverable.
+
+Text is written ASCII-only (``\\uXXXX`` escapes), so a lone surrogate (a file name's undecodable
+byte, as ``os.listdir`` gives it) comes back as it was. One exception, JSON's own rule: a high
+surrogate directly followed by a low one comes back as the one character they pair into.
 """
 
 from __future__ import annotations
