@@ -411,4 +411,3 @@ def test_logged_values_without_text_keep_the_view(clock: Clock, shown: list[Any]
     deep, big = list(logger.view.log_lines)[1:3]
     assert deep.startswith("deep: {'v': [[[[")
     assert big == "big: {'n': <int of about 5001 digits>}"
-
