@@ -174,6 +174,14 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=60)
     parser.add_argument("--images", type=int, default=20_000)
     args = parser.parse_args()
+    # Runs journal and keep data in a store of their own, never the user's (the Ray workers
+    # started below inherit it too); removed with everything in it at the end.
+    with tempfile.TemporaryDirectory(prefix="synapse_steps_bench_home_") as home:
+        os.environ["SYNAPSE_STEPS_HOME"] = home
+        run_benchmarks(args)
+
+
+def run_benchmarks(args: argparse.Namespace) -> None:
     print(f"Python {platform.python_version()}, Ray {ray.__version__}, {os.cpu_count()} CPUs")
     print("load average before:", " ".join(f"{x:.1f}" for x in os.getloadavg()))
     started = time.perf_counter()

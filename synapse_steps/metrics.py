@@ -2,6 +2,11 @@
 
 A training loop may report metrics 100,000 times; a dict per point would cost ~200 bytes each,
 two ``array('d')`` entries cost 16.
+
+Only a finite number is plotted: a value that is a real number (``int``, ``float``, NumPy
+scalars, ``Fraction`` ...) and converts to a finite float. Anything else is kept as given
+(text, ``None``, bools, ``Decimal``, an int too large for a float, nan, inf), for the frames;
+no value ever fails a run.
 """
 
 from __future__ import annotations
@@ -74,8 +79,10 @@ class MetricStore:
                         or kind is float
                         or (kind is not bool and isinstance(x_value, Real))
                     ):
-                        x = float(x_value)
-                        x_key = candidate
+                        x_float = _finite(x_value)
+                        if x_float is not None:
+                            x = x_float
+                            x_key = candidate
                     break
             group = self.series.get(key)
             if group is None:
@@ -87,7 +94,7 @@ class MetricStore:
                 if kind is float or kind is int or (kind is not bool and isinstance(metric, Real)):
                     if name == x_key:
                         continue
-                    self._append(group, name, x, metric)
+                    self._append(key, group, name, x, metric)
                 elif kind not in _SCALARS and isinstance(metric, Mapping):
                     # Rare: found while walking, so flat calls pay nothing for the check.
                     nested = nested or {}
@@ -97,16 +104,23 @@ class MetricStore:
             for name, metric in (nested or {}).items():
                 kind = type(metric)
                 if kind is float or kind is int or (kind is not bool and isinstance(metric, Real)):
-                    self._append(group, name, x, metric)
+                    self._append(key, group, name, x, metric)
                 else:
                     self._keep_other(key, name, x, metric)
 
-    def _append(self, group: dict[str, MetricSeries], name: str, x: float, metric: Any) -> None:
+    def _append(
+        self, key: str, group: dict[str, MetricSeries], name: str, x: float, metric: Any
+    ) -> None:
+        # A finite float (the common case) without a call; see _finite.
+        y = metric if type(metric) is float and metric - metric == 0.0 else _finite(metric)
+        if y is None:  # a number, but no finite float: kept, not plotted
+            self._keep_other(key, name, x, metric)
+            return
         series = group.get(name)
         if series is None:
             series = group[name] = MetricSeries()
         series.x.append(x)
-        series.y.append(float(metric))
+        series.y.append(y)
         self.version += 1
 
     def _keep_other(self, key: str, name: Any, x: float, metric: Any) -> None:
@@ -127,6 +141,16 @@ class MetricStore:
             category: {name: s.y[-1] for name, s in group.items() if len(s)}
             for category, group in self.series.items()
         }
+
+
+def _finite(value: Any) -> float | None:
+    """``value`` as a finite float, or None (an int past 1e308, nan, inf, not a number)."""
+    try:
+        number = float(value)
+    except (OverflowError, ValueError, TypeError):
+        return None
+    # inf - inf and nan - nan are nan; a finite number minus itself is 0.
+    return number if number - number == 0.0 else None
 
 
 def flatten(value: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
 import warnings
@@ -80,6 +81,31 @@ def test_log_line_format() -> None:
         "saved: {'n': 2} [file: /tmp/out.png]",
         "no_data: {}",
     ]
+
+
+class BrokenRepr:
+    def __repr__(self) -> str:
+        raise RuntimeError("no text")
+
+
+def test_values_without_text_are_printed_safely_and_the_console_stays() -> None:
+    nested: list[Any] = []
+    for _ in range(5_000):
+        nested = [nested]
+    stream = io.StringIO()
+    runtime = console_runtime(stream)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a front end that raises is dropped with a warning
+        runtime.log("deep", {"v": nested})
+        runtime.log("odd", {"v": BrokenRepr()})
+        runtime.set_metrics({"n": 10**5000, "loss": 0.5}, "train")
+        runtime.log("still", {"here": True})
+    deep, odd, metrics, still = lines_of(stream)
+    assert deep.startswith("deep: {'v': [[[[")
+    assert len(deep) < 1_000
+    assert odd == "odd: {'v': <BrokenRepr object: repr() raised RuntimeError: no text>}"
+    assert metrics == "  train: n=<int of about 5001 digits> loss=0.5"
+    assert still == "still: {'here': True}"
 
 
 def test_a_console_has_no_plain_logger_methods() -> None:
@@ -336,9 +362,47 @@ def test_interrupted_run_and_rollback_failure_lines() -> None:
     assert normalise_times(lines_of(stream))[-4:] == [
         "[2/2] train INTERRUPTED: interrupted (KeyboardInterrupt)",
         "  rolled back train",
-        "  rollback of load FAILED: OSError: locked",
+        "  rollback failed for load: OSError: locked",
         "run interrupted at 'train' - rolled back 1 step; rollback failed for 'load' in T",
     ]
+
+
+class FailingUndo(Step):
+    def rollback(self, context: BaseStepContext, result: StepResult) -> None:
+        raise PermissionError(f"cannot undo {self.name}")
+
+
+@pytest.mark.parametrize("how", ["in the run", "its own failure", "rollback() of a kept run"])
+def test_a_rollback_that_raised_is_never_called_rolled_back(how: str) -> None:
+    # The console says what the notebook view's table and the DataFrames say (run_state's
+    # words): "rollback failed", with the reason.
+    stream = io.StringIO()
+    registry = StepRegistry[BaseStepContext]()
+    registry.register(FailingUndo("load", 1))
+    registry.register(Step("fit", 1))
+    if how == "its own failure":
+        registry.register(FailingUndo("save", 1, outcome=RuntimeError("disk full")))
+        undone = "save"
+    else:
+        registry.register(Step("save", 1, outcome=RuntimeError("disk full")))
+        undone = "load"
+    runtime = RuntimeContext(logger=ConsoleLogger(stream, summary=True), clock=ManualClock())
+    orchestrator = Orchestrator(registry, BaseStepContext(runtime_ctx=runtime))
+    if how == "rollback() of a kept run":
+        with contextlib.suppress(RuntimeError):
+            orchestrator.execute(on_failure="keep")
+        with pytest.raises(RuntimeError, match="rollback failed"):
+            orchestrator.rollback()
+    else:
+        with pytest.raises(RuntimeError, match="disk full"):
+            orchestrator.execute()
+    lines = lines_of(stream)
+    assert f"  rollback failed for {undone}: PermissionError: cannot undo {undone}" in lines
+    assert not [line for line in lines if f"rolled back {undone}" in line]
+    # The summary table's row for it (the last table printed).
+    row = [line for line in lines if line.startswith(f"{1 if undone == 'load' else 3}  ")][-1]
+    assert "rollback failed" in row
+    assert f"rollback failed: PermissionError: cannot undo {undone}" in row
 
 
 def test_step_progress_is_reprinted_in_a_new_run() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import os
 import subprocess
 import sys
 import warnings
@@ -277,7 +278,13 @@ def test_pandas_is_imported_only_when_a_frame_is_asked_for() -> None:
         capture_output=True,
         text=True,
         check=True,
-        env={"PATH": "", "SYNAPSE_STEPS_DISPLAY": "off"},
+        # Its run journals: into this test's store, never the user's (the guard in the root
+        # conftest cannot see a child whose environment has no HOME nor XDG_DATA_HOME).
+        env={
+            "PATH": "",
+            "SYNAPSE_STEPS_DISPLAY": "off",
+            "SYNAPSE_STEPS_HOME": os.environ["SYNAPSE_STEPS_HOME"],
+        },
     )
     report: dict[str, Any] = json.loads(completed.stdout)
     assert report["import"] == []

@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 from typing import Any, TextIO
 
+from synapse_steps._text import safe_repr, safe_str
 from synapse_steps.display.base import FrontEnd, format_seconds
 from synapse_steps.events import (
     Logged,
@@ -70,7 +71,8 @@ class ConsoleLogger(FrontEnd):
 
     def on_log(self, record: Logged) -> None:
         file = f" [file: {record.file}]" if record.file else ""
-        self._write(f"{record.event}: {record.data}{file}")
+        # safe_repr: a logged value may have no text (nested too deeply, a broken __repr__).
+        self._write(f"{record.event}: {safe_repr(record.data)}{file}")
 
     def on_progress(self, record: ProgressReported) -> None:
         key, current, total = record.category, record.current, record.total
@@ -132,10 +134,12 @@ class ConsoleLogger(FrontEnd):
         self._say(f"{self._position(record.position)} {record.name} {what}: {record.error}")
 
     def on_step_rollback(self, record: StepRolledBack) -> None:
-        if record.error is None:
+        # In run_state's words, as the notebook view's table and the DataFrames put it.
+        state = self.run.steps[record.position]
+        if state.rollback == "rolled back":
             self._say(f"  rolled back {record.name}")
         else:
-            self._say(f"  rollback of {record.name} FAILED: {record.error}")
+            self._say(f"  rollback failed for {record.name}: {state.rollback_error}")
 
     def on_run_end(self, record: RunFinished) -> None:
         run = self.run
@@ -157,4 +161,4 @@ def _metrics_line(category: str, values: dict[str, Any]) -> str:
 def _number(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
-    return str(value)
+    return safe_str(value)  # an int past 4,300 digits has no str()

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from synapse_steps._text import safe_str
 from synapse_steps.metrics import MetricStore
 from synapse_steps.run_state import RunState
 
@@ -86,7 +87,8 @@ def _rows(
 
 
 def _text(value: Any) -> str | None:
-    return None if value is None else str(value)
+    # safe_str: str() itself raises for some values (an int past 4,300 digits).
+    return None if value is None else safe_str(value)
 
 
 def events_frame(events: Iterable[LoggedEvent]) -> pd.DataFrame:

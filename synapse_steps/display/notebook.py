@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import ipywidgets as widgets
 
+from synapse_steps._text import safe_repr
 from synapse_steps.clock import Clock
 from synapse_steps.display import kernel
 from synapse_steps.display.base import FrontEnd, format_seconds
@@ -461,7 +462,8 @@ class NotebookLogger(FrontEnd):
     def on_log(self, record: Logged) -> None:
         view = self.view
         if view is not None:
-            line = f"{record.event}: {record.data}"
+            # safe_repr: a logged value may have no text (nested too deeply, a broken repr).
+            line = f"{record.event}: {safe_repr(record.data)}"
             view.add_log(line if len(line) <= 300 else line[:297] + "...")
             if self.clock.now() >= self._next_refresh:
                 self._refresh()

@@ -24,8 +24,9 @@ Storage: a run in progress (or whose process died) is its own append-only log fi
 all, in the journal's SQLite file (WAL, ``synchronous=NORMAL``). Both survive the death of the
 process at any instant; power loss is out of scope. See ``_runlog`` for the log and its frames,
 ``_run`` for what is written when, ``_store`` for the SQLite file (``_migrate`` for older ones),
-``_recovery`` for reading runs back and recovering them, ``_checkpoint`` for when the WAL is
-copied into the database (in a background thread), and ``_codec`` for what values can be stored.
+``_listing`` for reading runs back, ``_recovery`` for recovering them (``_sweep`` for what
+runs leave behind), ``_checkpoint`` for when the WAL is copied into the database (in a
+background thread), and ``_codec`` for what values can be stored.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ from typing import TYPE_CHECKING, Any
 
 from synapse_steps.journal._errors import JournalError
 from synapse_steps.journal._journal import Journal, resolve_path
-from synapse_steps.journal._recovery import CompletedStep, RecoveryReport, Rollback, RunInfo
+from synapse_steps.journal._listing import CompletedStep, RunInfo, run_info
+from synapse_steps.journal._recovery import RecoveryReport, Rollback
 from synapse_steps.journal._run import PROGRESS_KEY, PROGRESS_TYPE, JournalRun
 from synapse_steps.journal.writer import JournalWriter, UnfinishedRunWarning
 
@@ -73,18 +75,19 @@ def recover(
 
     journal = Journal(path)
     steps = {step.name: step for step in registry.get_steps()}
-    for info in journal.unfinished_runs():
-        if info.run_id == run_id:
-            missing = [name for name in info.to_roll_back if name not in steps]
-            if missing:
-                raise JournalError(
-                    f"Cannot recover run {run_id!r} (workflow '{info.workflow}'): the registry "
-                    f"has no step named {', '.join(repr(m) for m in missing)} (it holds "
-                    f"{', '.join(repr(s) for s in steps) or 'no steps'}). Register the steps the "
-                    "run used, under the same names, then call recover() again."
-                )
+    # This run's log alone: an unreadable log of another run must not stop this recovery.
+    info = run_info(journal.path, run_id)
+    if info is not None:
+        missing = [name for name in info.to_roll_back if name not in steps]
+        if missing:
+            raise JournalError(
+                f"Cannot recover run {run_id!r} (workflow {info.workflow!r}): the registry "
+                f"has no step named {', '.join(repr(m) for m in missing)} (it holds "
+                f"{', '.join(repr(s) for s in steps) or 'no steps'}). Register the steps the "
+                "run used, under the same names, then call recover() again."
+            )
 
-    def rollback(name: str, data: dict[str, Any], rollback_data: dict[str, Any]) -> None:
+    def rollback(name: str, data: Any, rollback_data: Any) -> None:
         step = steps.get(name)
         if step is None:  # registered when checked above; gone since (another thread)
             raise JournalError(f"The registry has no step named {name!r}; cannot roll it back.")

@@ -14,6 +14,10 @@ nan/inf), ``str``, ``list``, ``dict`` with ``str`` keys, ``tuple``, ``set``, ``f
 ``date``, ``timedelta``, ``Decimal`` and ``UUID``. Anything else (open files, models, NumPy
 arrays, lambdas ...) is *unstorable*: the caller learns which key, and the step is journaled as
 not recoverable.
+
+Text is written ASCII-only (``\\uXXXX`` escapes), so a lone surrogate (a file name's undecodable
+byte, as ``os.listdir`` gives it) comes back as it was. One exception, JSON's own rule: a high
+surrogate directly followed by a low one comes back as the one character they pair into.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from decimal import Decimal
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from synapse_steps._text import safe_repr
 
 TAG = "$t"
 
@@ -233,11 +239,13 @@ def _dumper(default: Callable[[Any], Any] | None = None) -> Callable[[Any], str]
 _DUMP = _dumper()
 
 
-def encode_mapping(mapping: dict[str, Any]) -> tuple[str, list[str]]:
+def encode_mapping(mapping: Any) -> tuple[str, list[str]]:
     """``mapping`` as JSON text, and where its unstorable values are (left out of the text).
 
     Each problem is ``"['key']...: what it is"``; every top-level key is tried, so one bad value
-    does not hide another.
+    does not hide another. A value that is not a dict (a step may return
+    ``rollback_data=None``, a list, a path ...) is stored as it is, or, if it cannot be, as
+    ``null`` with one problem ``": what it is"``.
     """
     if type(mapping) is dict and TAG not in mapping:
         for key, value in mapping.items():
@@ -247,8 +255,12 @@ def encode_mapping(mapping: dict[str, Any]) -> tuple[str, list[str]]:
             return _DUMP(mapping), []
     try:
         return _DUMP(_encode(mapping)), []
-    except (Unstorable, RecursionError):
-        pass
+    except Unstorable as exc:
+        if type(mapping) is not dict:
+            return "null", [str(exc)]
+    except RecursionError:
+        if type(mapping) is not dict:
+            return "null", [": nested too deeply"]
     # Something cannot be stored: find every such key, keep the others.
     stored: dict[str, Any] = {}
     problems: list[str] = []
@@ -277,7 +289,7 @@ def _lenient(value: Any) -> Any:
     try:
         return _encode(value)
     except (Unstorable, RecursionError):
-        return {TAG: "repr", "v": repr(value)}
+        return {TAG: "repr", "v": safe_repr(value)}
 
 
 # Without the circularity check: a cyclic value raises RecursionError, and encode_records falls
@@ -302,4 +314,28 @@ def _encode_one(record: dict[str, Any]) -> str:
     try:
         return _DUMP_RECORD(record)
     except (TypeError, ValueError, RecursionError):
-        return json.dumps({"type": str(record.get("type")), "unstorable": repr(record)})
+        pass
+    # A value JSON cannot take (nested too deeply, a cycle): the record keeps its fields, that
+    # value becomes its repr, as any other odd value does (see _lenient).
+    try:
+        return _DUMP_RECORD(_salvaged(record, 3))
+    except (TypeError, ValueError, RecursionError):
+        kind = record.get("type")
+        return json.dumps(
+            {
+                "type": kind if type(kind) is str else safe_repr(kind),
+                "unstorable": safe_repr(record),
+            }
+        )
+
+
+def _salvaged(value: Any, levels: int) -> Any:
+    """``value`` with what JSON cannot encode replaced by its repr, looking ``levels`` dicts deep
+    for it (a dict with keys that are not all str is left to fail: the record then goes whole)."""
+    if type(value) is dict and levels > 0:
+        return {key: _salvaged(item, levels - 1) for key, item in value.items()}
+    try:
+        _DUMP_RECORD(value)
+    except (TypeError, ValueError, RecursionError):
+        return {TAG: "repr", "v": safe_repr(value)}
+    return value

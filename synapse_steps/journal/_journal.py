@@ -12,13 +12,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from synapse_steps.journal import _recovery
+from synapse_steps.journal import _listing, _recovery
 from synapse_steps.journal._codec import encode_records
-from synapse_steps.journal._errors import JournalError
+from synapse_steps.journal._listing import RunInfo
 from synapse_steps.journal._lock import RunLock
-from synapse_steps.journal._recovery import RecoveryReport, Rollback, RunInfo
+from synapse_steps.journal._recovery import RecoveryReport, Rollback
 from synapse_steps.journal._run import JournalRun
-from synapse_steps.journal._runlog import RUN, append, frame, log_path
+from synapse_steps.journal._runlog import RUN, frame, log_path
 from synapse_steps.journal._store import FILE_NAME, default_path, store_for
 
 #: The host name written into each run's header (looked up once: ~50 us a call).
@@ -65,14 +65,6 @@ class Journal:
             started = time.time() if started_at is None else float(started_at)
         run_id = uuid.uuid4().hex
         store = store_for(self.path)
-        # The lock comes first: from the moment the header exists the run must read as alive.
-        path = log_path(self.path, run_id)
-        try:
-            lock = RunLock.acquire(path)
-        except OSError as exc:
-            raise store.error(exc) from exc
-        if lock is None:  # pragma: no cover - a fresh uuid4 is never locked
-            raise JournalError(f"The new run id {run_id} is already locked; retry.")
         header = (
             RUN,
             run_id,
@@ -84,19 +76,16 @@ class Journal:
             _HOST,
         )
         data = frame(header)
+        # From the moment the log exists it holds its header and is locked: the run is alive.
         try:
-            assert lock.fd is not None
-            append(lock.fd, data)
-        except BaseException as exc:
-            lock.release(remove=True)
-            if isinstance(exc, OSError):
-                raise store.error(exc) from exc
-            raise
+            lock = RunLock.create(log_path(self.path, run_id), data)
+        except OSError as exc:
+            raise store.error(exc) from exc
         return JournalRun(store, header, lock, len(data))
 
     def unfinished_runs(self) -> list[RunInfo]:
         """Runs never finished, recovered or abandoned, oldest first (see ``owner_alive``)."""
-        return _recovery.unfinished_runs(self.path)
+        return _listing.unfinished_runs(self.path)
 
     def recover_steps(self, run_id: str, rollback: Rollback) -> RecoveryReport:
         """Roll back a dead run's completed steps, newest first, calling
@@ -116,4 +105,4 @@ class Journal:
 
     def records(self, run_id: str) -> list[dict[str, Any]]:
         """The records a run journaled, in order (progress coalesced)."""
-        return _recovery.run_records(self.path, run_id)
+        return _listing.run_records(self.path, run_id)

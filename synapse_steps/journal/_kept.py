@@ -30,17 +30,27 @@ def store_run(conn: sqlite3.Connection, log: RunLog, data: bytes) -> bool:
     header, finish = log.header, log.finish
     assert header is not None
     assert finish is not None
+    # SQLite's text must be UTF-8: a lone surrogate in a name is escaped here (``\udcff``);
+    # the log kept with it holds the exact text. (Run ids are hex; a hand-made log's may not be.)
+    workflow = _sqlite_text(header[2])
     cursor = conn.execute(
         "INSERT OR IGNORE INTO runs (run_id, workflow, started_at, status, finished_at, log) "
         "VALUES (?, ?, ?, ?, ?, ?)",
-        (log.run_id, header[2], header[5], finish[1], finish[2], data[: log.size]),
+        (
+            _sqlite_text(log.run_id),
+            workflow,
+            header[5],
+            _sqlite_text(finish[1]),
+            finish[2],
+            data[: log.size],
+        ),
     )
     if not cursor.rowcount:
         return False
     conn.execute(
         "DELETE FROM runs WHERE workflow = ? AND id NOT IN "
         "(SELECT id FROM runs WHERE workflow = ? ORDER BY id DESC LIMIT ?)",
-        (header[2], header[2], KEEP_FINISHED),
+        (workflow, workflow, KEEP_FINISHED),
     )
     # length() of a BLOB reads its size from the record header, not the blob itself.
     conn.execute(
@@ -52,7 +62,12 @@ def store_run(conn: sqlite3.Connection, log: RunLog, data: bytes) -> bool:
     return True
 
 
+def _sqlite_text(text: str) -> str:
+    """``text`` as valid UTF-8: what is not (a lone surrogate) as a backslash escape."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def stored_log(conn: sqlite3.Connection, run_id: str) -> RunLog | None:
     """The log of an ended run the store keeps (None: it keeps no such run)."""
-    row = conn.execute("SELECT log FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+    row = conn.execute("SELECT log FROM runs WHERE run_id = ?", (_sqlite_text(run_id),)).fetchone()
     return None if row is None else parse_log(run_id, bytes(row[0]))

@@ -50,18 +50,42 @@ class RunLock:
         self.fd: int | None = fd
 
     @classmethod
-    def acquire(cls, path: Path) -> RunLock | None:
-        """The lock, or ``None`` when another open descriptor (a live process) holds it.
+    def create(cls, path: Path, first: bytes) -> RunLock:
+        """A new log at ``path`` holding ``first`` (the run's header), locked.
 
-        A missing file is created: its owner removed it once the run's log was in the store
-        (the run's status then says so), or died before the run's header was written.
+        Written under a hidden temporary name, locked, then renamed into place: a log is never
+        seen at ``path`` without its header or without its lock, so a reader may remove an
+        empty log that nobody holds (a leftover) without racing a run being started.
+        (``rename`` of an open file: POSIX only, as ``release(remove=True)``.)
         """
-        flags = os.O_RDWR | os.O_CREAT | os.O_APPEND
+        tmp = path.with_name(f".{path.name}{NEW_SUFFIX}")
+        flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_APPEND
         try:
-            fd = os.open(path, flags, 0o644)
+            fd = os.open(tmp, flags, 0o644)
         except FileNotFoundError:  # the journal's first run (a mkdir per run costs ~50 us)
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, flags, 0o644)
+            fd = os.open(tmp, flags, 0o644)
+        try:
+            if not _try_lock(fd):  # pragma: no cover - nobody else has this new file open
+                raise BlockingIOError(f"{tmp} is locked by another process")
+            written = 0
+            while written < len(first):
+                written += os.write(fd, first[written:])
+            os.rename(tmp, path)
+        except BaseException:
+            os.close(fd)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        return cls(path, fd)
+
+    @classmethod
+    def acquire(cls, path: Path) -> RunLock | None:
+        """The lock of the existing log at ``path``, or ``None`` when another open descriptor
+        (a live process) holds it. ``FileNotFoundError`` if there is no log: it is never
+        created here (its owner removed it once the run was in the store; re-creating it would
+        leave an empty log behind)."""
+        fd = os.open(path, os.O_RDWR | os.O_APPEND)
         if not _try_lock(fd):
             os.close(fd)
             return None
@@ -78,6 +102,11 @@ class RunLock:
                 os.unlink(self.path)
         fd, self.fd = self.fd, None
         os.close(fd)
+
+
+#: What ``RunLock.create`` appends to the hidden name a log is written under before it is
+#: renamed into place.
+NEW_SUFFIX = ".new"
 
 
 def is_held(path: Path) -> bool:

@@ -1,34 +1,43 @@
-"""Reading journals back: unfinished runs, their recovery (rollback from the journal), abandon.
+"""Recovering a dead run (its steps rolled back from the journal) or abandoning it.
 
-A run in progress or dead is its log file (``_runlog``); a run that ended is kept in the store.
 "Never rolled back twice" rests on two durable marks per step, appended to the run's log like
-the run's own: ``ROLLBACK started`` before the rollback is called and ``done`` after it returns.
-A recovery killed in between leaves ``started``: the next recovery calls that rollback again
-(rollbacks are documented to be idempotent), while a ``done`` step is never called again.
-Recovery holds the run's lock, so it cannot run while the owner is alive nor twice at once, and
-it ends by writing the run's end (status ``'recovered'``), after which ``recover_steps`` refuses
-the run.
+the run's own: ``ROLLBACK started`` before the rollback is called and ``done`` after it returns
+(or raised: its error goes with the mark). A recovery killed in between leaves ``started``: the
+next recovery calls that rollback again (rollbacks are documented to be idempotent), while a
+``done`` step is never called again. Recovery holds the run's lock, so it cannot run while the
+owner is alive nor twice at once; it reads every step before it undoes any, and ends by writing
+the run's end (status ``'recovered'``), after which ``recover_steps`` refuses the run. A mark
+that cannot be written (a full disk) stops it with a ``JournalError`` saying what was done: the
+next recovery goes on from the marks written.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
-from synapse_steps.events import StepFinished, StepStarted, to_dict
+from synapse_steps._text import error_text
 from synapse_steps.journal._codec import decode
 from synapse_steps.journal._errors import JournalError
-from synapse_steps.journal._kept import store_run, stored_log
-from synapse_steps.journal._lock import RunLock, is_held
-from synapse_steps.journal._metric_batch import expand
+from synapse_steps.journal._kept import stored_log
+from synapse_steps.journal._listing import (
+    CompletedStep,
+    RunInfo,
+    completed_step,
+    info_of,
+    journaled,
+    keep_log,
+    run_info,
+    run_records,
+    unfinished_runs,
+    unreadable,
+)
+from synapse_steps.journal._lock import RunLock
 from synapse_steps.journal._run import keep_ended
-from synapse_steps.journal._run_started import expand as expand_run_started
 from synapse_steps.journal._runlog import (
     FINISH,
     ROLLBACK,
@@ -41,59 +50,24 @@ from synapse_steps.journal._runlog import (
     read_log,
 )
 from synapse_steps.journal._store import store_for
+from synapse_steps.journal._sweep import linked
 from synapse_steps.journal.step_data import is_summary
 
-#: ``rollback(step_name, data, rollback_data)``: undo one step from its journaled result.
-Rollback = Callable[[str, dict[str, Any], dict[str, Any]], None]
+__all__ = [
+    "CompletedStep",
+    "RecoveryReport",
+    "Rollback",
+    "RunInfo",
+    "abandon",
+    "recover_steps",
+    "run_info",
+    "run_records",
+    "unfinished_runs",
+]
 
-
-def _when(epoch: float) -> datetime:
-    # Aware local time: unambiguous when printed, comparable across machines.
-    return datetime.fromtimestamp(epoch).astimezone()
-
-
-@dataclass(frozen=True)
-class CompletedStep:
-    """A step whose result was journaled (``step_completed`` returned)."""
-
-    position: int
-    name: str
-    success: bool
-    #: False when some value of its result could not be stored (see ``unstorable``).
-    recoverable: bool
-    #: Where the values the journal could not store were, e.g. ``"rollback_data['fh']: ..."``.
-    unstorable: tuple[str, ...]
-    completed_at: datetime
-    #: ``None``: not rolled back; ``"started"``: a rollback began and did not return;
-    #: ``"done"``: its rollback returned (with ``rollback_error`` if it raised).
-    rollback: str | None
-    rollback_error: str | None
-
-
-@dataclass(frozen=True)
-class RunInfo:
-    """An unfinished run, as ``unfinished_runs`` lists it."""
-
-    run_id: str
-    workflow: str
-    started_at: datetime
-    #: Every step the run planned, in order.
-    steps: tuple[str, ...]
-    #: The steps whose results were journaled, in order.
-    completed_steps: tuple[CompletedStep, ...]
-    pid: int
-    host: str
-    #: True while the owning process lives: such a run is running, not crashed, and
-    #: ``recover_steps`` / ``abandon`` refuse it.
-    owner_alive: bool
-    meta: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def to_roll_back(self) -> tuple[str, ...]:
-        """The steps ``recover_steps`` would roll back, in the order it would."""
-        return tuple(
-            s.name for s in reversed(self.completed_steps) if s.rollback != "done" and s.recoverable
-        )
+#: ``rollback(step_name, data, rollback_data)``: undo one step from its journaled result (each
+#: value as the step returned it: a dict by convention, whatever the step gave otherwise).
+Rollback = Callable[[str, Any, Any], None]
 
 
 @dataclass(frozen=True)
@@ -101,126 +75,36 @@ class RecoveryReport:
     """What ``recover_steps`` did, step names newest first."""
 
     run_id: str
-    #: Rollbacks called by this recovery that returned (see ``errors`` for those that raised).
+    #: Rollbacks called by this recovery that returned; one that raised is in ``errors`` only.
     rolled_back: tuple[str, ...]
-    #: Among ``rolled_back``: steps whose rollback had started in an earlier, killed attempt.
+    #: Steps called by this recovery whose rollback had started in an earlier, killed attempt.
     retried: tuple[str, ...]
-    #: ``"<step>: <error>"`` for each rollback that raised; it is not retried.
+    #: ``"<step>: <error>"`` for each rollback that raised; it is marked done (with its error,
+    #: see ``CompletedStep.rollback_error``) and never called again.
     errors: tuple[str, ...]
     #: Steps skipped because their result could not be stored: undo them by hand.
     not_recoverable: tuple[str, ...]
     #: Steps rolled back before (by the run itself or an earlier recovery): not called again.
     already_rolled_back: tuple[str, ...]
-
-
-def _step(entry: dict[str, Any]) -> CompletedStep:
-    unstorable = tuple(json.loads(entry["unstorable"])) if entry["unstorable"] else ()
-    return CompletedStep(
-        position=entry["position"],
-        name=entry["name"],
-        success=bool(entry["success"]),
-        recoverable=not unstorable,
-        unstorable=unstorable,
-        completed_at=_when(entry["completed_at"]),
-        rollback=entry["rollback"],
-        rollback_error=entry["rollback_error"],
-    )
-
-
-def _info(log: RunLog, owner_alive: bool) -> RunInfo:
-    header = log.header
-    assert header is not None
-    _kind, run_id, workflow, steps, meta, started_at, pid, host = header
-    return RunInfo(
-        run_id=run_id,
-        workflow=workflow,
-        started_at=_when(started_at),
-        steps=tuple(json.loads(steps)),
-        completed_steps=tuple(
-            _step(entry) for entry in log.entries() if entry["position"] is not None
-        ),
-        pid=pid,
-        host=host,
-        owner_alive=owner_alive,
-        meta=decode(meta)[0],
-    )
-
-
-def unfinished_runs(journal: Path) -> list[RunInfo]:
-    """Runs of ``journal`` that never reached ``finish`` (nor recovery/abandon), oldest first.
-
-    A run that ended but whose process died before the store kept it is stored now.
-    """
-    if not journal.exists():
-        return []
-    # Opening the store brings an older file up to date (its runs become logs); the runs this
-    # process ended are stored first, so the listing sees them as the store keeps them.
-    keep_ended(store_for(journal))
-    folder = log_dir(journal)
-    if not folder.is_dir():
-        return []
-    infos = []
-    for path in sorted(folder.glob("*.log")):
-        log = read_log(path)
-        if log.header is None:
-            continue  # being created right now, or killed while it was (nothing to undo)
-        held = is_held(path)
-        if log.finish is None:
-            try:
-                infos.append(_info(log, held))
-            except (ValueError, TypeError, KeyError, IndexError) as exc:
-                raise JournalError(
-                    f"The run log {path} cannot be read ({type(exc).__name__}: {exc}): it was "
-                    "written by something else. Move it out of that folder to list the other "
-                    "runs; the run it names cannot be recovered from it."
-                ) from exc
-        elif not held:
-            _store_ended(journal, log.run_id)
-    return sorted(infos, key=lambda info: (info.started_at, info.run_id))
-
-
-def _store_ended(journal: Path, run_id: str) -> None:
-    """Keep the log of a run that ended, whose process died before storing it; then remove it.
-    Nothing happens if another process holds it (it is doing just that)."""
-    lock = RunLock.acquire(log_path(journal, run_id))
-    if lock is None:
-        return
-    stored = False
-    try:
-        stored = _keep(journal, run_id, lock)
-    finally:
-        lock.release(remove=stored)
-
-
-def _keep(journal: Path, run_id: str, lock: RunLock) -> bool:
-    """Store the log held under ``lock`` if it ended; False if it has not, or if the store
-    cannot take it now (it stays, ended, for the journal's next reader)."""
-    assert lock.fd is not None
-    data = os.pread(lock.fd, os.fstat(lock.fd).st_size, 0)
-    log = parse_log(run_id, data)
-    if log.header is None or log.finish is None:
-        return False
-    try:
-        with store_for(journal).write() as conn:
-            store_run(conn, log, data)
-    except JournalError:
-        return False
-    return True
+    #: ``"<step>: <error>"`` for each rollback that raised before (in the run or an earlier
+    #: recovery): not called again either, and not rolled back.
+    failed_before: tuple[str, ...] = ()
 
 
 def _locked_log(journal: Path, run_id: str, action: str) -> tuple[RunLog, RunLock]:
     """A dead run's log, read under its lock: checked that it exists, is not owned by a live
     process and has not ended (an ended one is stored on the way)."""
-    if not journal.exists():
+    if not journaled(journal):
         raise JournalError(
             f"Cannot {action} run {run_id!r}: there is no run journal at {journal}. Pass the "
             "journal path the run was started with (path=...)."
         )
     keep_ended(store_for(journal))  # see unfinished_runs
     path = log_path(journal, run_id)
-    if not path.exists():
+    try:
+        lock = RunLock.acquire(path)
+    except FileNotFoundError:
         _refuse_ended(journal, run_id, action)
-    lock = RunLock.acquire(path)
     if lock is None:
         held = read_log(path)
         if held.finish is not None:  # ended; its process stores it with its next batch
@@ -233,16 +117,22 @@ def _locked_log(journal: Path, run_id: str, action: str) -> tuple[RunLog, RunLoc
             "kernel), then retry."
         )
     try:
-        log = read_log(path)
+        assert lock.fd is not None
+        # Read through the descriptor: the log its owner removed since (once stored) is the
+        # one that was opened, and it says how the run ended.
+        data = os.pread(lock.fd, os.fstat(lock.fd).st_size, 0)
+        log = parse_log(run_id, data)
         if log.header is None:
-            # Its owner stored it and removed the log just now (acquire re-created the file).
-            lock.release(remove=True)
+            if data:
+                raise JournalError(
+                    f"Cannot {action} run {run_id!r}: its log {path} holds no run header for "
+                    "it (synapse_steps did not write it). It was left as it is."
+                )
+            _sweep_held(lock, path)  # an empty leftover: see _sweep.sweep_empty
             _refuse_ended(journal, run_id, action)
         if log.finish is not None:
-            lock.release(remove=False)
-            _store_ended(journal, run_id)
+            lock.release(remove=keep_log(journal, run_id, lock))
             _refuse_ended(journal, run_id, action)
-        assert lock.fd is not None
         # A frame cut short by the kill ends the log: what this recovery appends goes after
         # the last whole frame, not after the debris.
         os.ftruncate(lock.fd, log.size)
@@ -250,6 +140,11 @@ def _locked_log(journal: Path, run_id: str, action: str) -> tuple[RunLog, RunLoc
         lock.release(remove=False)
         raise
     return log, lock
+
+
+def _sweep_held(lock: RunLock, path: Path) -> None:
+    assert lock.fd is not None
+    lock.release(remove=linked(path, lock.fd))
 
 
 def _refuse_ended(journal: Path, run_id: str, action: str) -> NoReturn:
@@ -276,68 +171,147 @@ def _refuse_status(run_id: str, action: str, workflow: str, status: str) -> NoRe
 
 def _end(journal: Path, lock: RunLock, status: str) -> None:
     """Write a recovered / abandoned run's end into its log, keep it in the store and remove
-    the log (which stays, ended, if the store cannot take it now)."""
+    the log (which stays, ended, if the store cannot take it now). ``OSError`` if the end
+    cannot be written (the log is left as it was, but for a frame cut short)."""
     assert lock.fd is not None
     append(lock.fd, frame((FINISH, status, time.time())))
-    lock.release(remove=_keep(journal, lock.path.stem, lock))
+    lock.release(remove=keep_log(journal, lock.path.stem, lock))
 
 
-def _decode_result(run_id: str, name: str, text: str) -> dict[str, Any]:
+class _Unwritten(Exception):
+    """A recovery's mark (or the run's end) could not be written: see ``_cannot_write``."""
+
+    def __init__(self, exc: OSError, unmarked: str | None = None) -> None:
+        super().__init__(str(exc))
+        self.exc = exc
+        #: The step whose rollback returned but whose "done" mark could not be written.
+        self.unmarked = unmarked
+
+
+def _mark(fd: int, op: Any, unmarked: str | None = None) -> None:
     try:
-        value = decode(text)
-    except (ValueError, KeyError, TypeError) as exc:
+        append(fd, frame(op))
+    except OSError as exc:
+        raise _Unwritten(exc, unmarked) from exc
+
+
+def _cannot_write(
+    journal: Path, run_id: str, failure: _Unwritten, rolled_back: list[str], errors: list[str]
+) -> JournalError:
+    """Why a recovery stopped half-way (a full disk): what it did, and that a retry finishes it.
+
+    Nothing is lost: each rollback is marked in the run's log as it goes, the marks written
+    stay (a frame the failure cut short is dropped by the next recovery), and the run has not
+    ended, so the next ``recover()`` goes on where this one stopped.
+    """
+    names = [repr(name) for name in rolled_back]
+    if len(names) > 6:
+        names = [*names[:3], "...", names[-1]]
+    done = (
+        f"the {len(rolled_back)} step(s) rolled back by this call ({', '.join(names)}) are "
+        "marked in it and are not called again; the others are not rolled back yet"
+        if rolled_back
+        else "no step was rolled back by this call"
+    )
+    text = (
+        f"Cannot finish recovering run {run_id!r} of the journal {journal}: its log in "
+        f"{log_dir(journal)} cannot be written ({failure.exc}). Nothing was lost: {done}."
+    )
+    if failure.unmarked is not None:
+        text += (
+            f" The rollback of {failure.unmarked!r} returned but could not be marked: the next "
+            "recovery calls it again (rollbacks must be idempotent)."
+        )
+    if errors:
+        text += f" Rollbacks that raised (marked so, not called again): {'; '.join(errors)}."
+    return JournalError(
+        text + " Free some space (or make the folder writable), then call recover() again: "
+        "it goes on where this one stopped."
+    )
+
+
+def _to_roll_back(log: RunLog, path: Path) -> list[tuple[dict[str, Any], CompletedStep, Any, Any]]:
+    """The run's completed steps, newest first, as (entry, step, data, rollback_data), each
+    read whole before anything is rolled back: one that cannot be read stops the recovery
+    before it starts (the values are decoded only for the steps to roll back)."""
+    try:
+        info_of(log, False)  # the run as unfinished_runs() lists it: the same log is readable
+    except Exception as exc:
         raise JournalError(
-            f"The journaled result of step '{name}' in run {run_id!r} cannot be read ({exc}); "
-            "the journal file was modified by something else. Undo that step by hand and "
-            "abandon() the run."
+            f"The run log {unreadable(path, exc)}: it was written by something "
+            "else. Nothing was rolled back. Undo the run's steps by hand, then "
+            f"abandon({log.run_id!r}) it."
         ) from exc
-    if not isinstance(value, dict):
-        raise JournalError(f"The journaled result of step '{name}' in run {run_id!r} is damaged.")
-    return value
+    steps = []
+    for entry in reversed(log.entries()):
+        if entry["position"] is None:
+            continue
+        data = rollback_data = None
+        try:
+            step = completed_step(entry)
+            if step.rollback != "done" and step.recoverable:
+                data, rollback_data = decode(entry["data"]), decode(entry["rollback_data"])
+                if is_summary(data):
+                    data = {}  # large or not plain: the journal kept its types only
+        except Exception as exc:
+            name = entry["name"]
+            raise JournalError(
+                f"Step {name!r} (entry {entry['id']}) of the run log {unreadable(path, exc)}: "
+                "it was written by something else. Nothing was rolled back. "
+                f"Undo the run's steps by hand, then abandon({log.run_id!r}) it."
+            ) from exc
+        steps.append((entry, step, data, rollback_data))
+    return steps
 
 
 def recover_steps(journal: Path, run_id: str, rollback: Rollback) -> RecoveryReport:
     """Roll back a dead run's completed steps, newest first, from the journal; see the module."""
     log, lock = _locked_log(journal, run_id, "recover")
+    rolled_back: list[str] = []
+    retried: list[str] = []
+    errors: list[str] = []
+    not_recoverable: list[str] = []
+    already: list[str] = []
+    failed_before: list[str] = []
     done = False
     try:
         assert lock.fd is not None
         fd = lock.fd
-        rolled_back: list[str] = []
-        retried: list[str] = []
-        errors: list[str] = []
-        not_recoverable: list[str] = []
-        already: list[str] = []
-        for entry in reversed(log.entries()):
-            if entry["position"] is None:
-                continue
-            step = _step(entry)
+        for entry, step, data, rollback_data in _to_roll_back(log, lock.path):
             if step.rollback == "done":
-                already.append(step.name)
+                if step.rollback_error is None:
+                    already.append(step.name)
+                else:
+                    failed_before.append(f"{step.name}: {step.rollback_error}")
                 continue
             if not step.recoverable:
                 not_recoverable.append(step.name)
                 continue
-            data = _decode_result(run_id, step.name, entry["data"])
-            if is_summary(data):
-                data = {}  # large or not plain: the journal kept its types only
-            rollback_data = _decode_result(run_id, step.name, entry["rollback_data"])
-            append(fd, frame((ROLLBACK, entry["id"], "started", None)))
+            _mark(fd, (ROLLBACK, entry["id"], "started", None))
             try:
                 rollback(step.name, data, rollback_data)
             except Exception as exc:
                 # Like the orchestrator: a failing rollback is reported, the others still run.
                 # (An interrupt propagates and leaves 'started': the next recovery retries it.)
-                error: str | None = f"{type(exc).__name__}: {exc}"
-                errors.append(f"{step.name}: {error}")
+                error: str | None = error_text(exc)
             else:
                 error = None
-            append(fd, frame((ROLLBACK, entry["id"], "done", error)))
-            rolled_back.append(step.name)
+            # Marked first: nothing may come between a rollback and its mark (any text can be
+            # framed, see _runlog), or the next recovery would call it again.
+            _mark(fd, (ROLLBACK, entry["id"], "done", error), step.name)
+            if error is None:
+                rolled_back.append(step.name)
+            else:  # called, but not rolled back: never counted as such
+                errors.append(f"{step.name}: {error}")
             if step.rollback == "started":
                 retried.append(step.name)
-        _end(journal, lock, "recovered")
+        try:
+            _end(journal, lock, "recovered")
+        except OSError as exc:
+            raise _Unwritten(exc) from exc
         done = True
+    except _Unwritten as failure:
+        raise _cannot_write(journal, run_id, failure, rolled_back, errors) from failure.exc
     finally:
         if not done:
             lock.release(remove=False)
@@ -348,6 +322,7 @@ def recover_steps(journal: Path, run_id: str, rollback: Rollback) -> RecoveryRep
         errors=tuple(errors),
         not_recoverable=tuple(not_recoverable),
         already_rolled_back=tuple(already),
+        failed_before=tuple(failed_before),
     )
 
 
@@ -356,47 +331,13 @@ def abandon(journal: Path, run_id: str) -> None:
     _log, lock = _locked_log(journal, run_id, "abandon")
     try:
         _end(journal, lock, "abandoned")
+    except OSError as exc:
+        lock.release(remove=False)
+        raise JournalError(
+            f"Cannot abandon run {run_id!r}: its log in {log_dir(journal)} cannot be written "
+            f"({exc}). Nothing changed: free some space (or make the folder writable), then "
+            "call abandon() again."
+        ) from exc
     except BaseException:
         lock.release(remove=False)
         raise
-
-
-def run_records(journal: Path, run_id: str) -> list[dict[str, Any]]:
-    """The records a run journaled, in order (coalesced progress included)."""
-    if not journal.exists():
-        raise JournalError(f"There is no run journal at {journal}; pass the path the run used.")
-    store = store_for(journal)
-    keep_ended(store)  # see unfinished_runs
-    # The log first: its owner stores it before removing it, so a log that is gone is stored.
-    log = read_log(log_path(journal, run_id))
-    if log.header is None:
-        with store.read() as conn:
-            stored = stored_log(conn, run_id)
-        if stored is None:
-            raise JournalError(f"The journal {journal} has no run {run_id!r}.")
-        log = stored
-    try:
-        return expand(record for entry in log.entries() for record in _entry_records(entry))
-    except (ValueError, KeyError, TypeError) as exc:
-        raise JournalError(
-            f"The records of run {run_id!r} in {journal} cannot be read ({exc}); the journal "
-            "file was modified by something else."
-        ) from exc
-
-
-def _entry_records(entry: dict[str, Any]) -> list[dict[str, Any]]:
-    """An entry's records, with its step's StepStarted / StepFinished put back from columns."""
-    position, name, body = entry["position"], entry["name"], entry["records"]
-    started_index, started_time = entry["started_index"], entry["started_time"]
-    duration, finished_time = entry["duration"], entry["finished_time"]
-    records: list[dict[str, Any]] = [] if body is None else decode(body)
-    if type(records) is not list:
-        raise ValueError("an entry's records are not a list")
-    records = [expand_run_started(record) for record in records]
-    if started_index is not None:
-        if not 0 <= started_index <= len(records):
-            raise ValueError(f"a StepStarted index {started_index} out of range")
-        records.insert(started_index, to_dict(StepStarted(position, name, started_time)))
-    if finished_time is not None:
-        records.append(to_dict(StepFinished(position, name, duration, finished_time)))
-    return records

@@ -299,7 +299,7 @@ class JournalRun:
         position: int,
         name: str,
         data: dict[str, Any],
-        rollback_data: dict[str, Any],
+        rollback_data: Any,
         *,
         success: bool = True,
         finished: tuple[float, float] | None = None,
@@ -314,8 +314,9 @@ class JournalRun:
         step that will be rolled back can be journaled too (``success=False``), so a crash
         during its rollback still leaves it to ``recover_steps``. ``data`` is kept as values
         when they are small and plain, else as a summary of their types (``step_data``): it is
-        never a reason to warn. ``rollback_data`` values that cannot be stored are left out,
-        the step is marked not recoverable and one ``RuntimeWarning`` (per step name and
+        never a reason to warn. ``rollback_data`` is stored as given, dict or not (``None``, a
+        list ...): recovery hands it back the same. Its values that cannot be stored are left
+        out, the step is marked not recoverable and one ``RuntimeWarning`` (per step name and
         process) names the step and the keys; the run goes on. Returns False in that case.
         """
         if self._finished is not None:

@@ -16,7 +16,11 @@ store's ``runs`` table (``_store.store_run``), and the file is removed; a reader
 ended log whose owner died before storing it stores it.
 
 A frame is ``<payload length: u32 LE><crc32: u32 LE><payload>``; payloads are packed with
-``struct`` (numbers as int64 / float64, exact; each text as UTF-8 after its length). As JSON a
+``struct`` (numbers as int64 / float64, exact; each text as UTF-8 after its length). A text may
+hold lone surrogates (``os.listdir`` decodes a file name's undecodable byte to one, and an
+exception message built from such a name carries it): they are written in their 3-byte form
+(the ``surrogatepass`` error handler), so every ``str`` comes back exactly as it was given and
+nothing a step is named or raises can make a frame fail. As JSON a
 frame cost ~3x more (the data texts escaped a second time, floats turned into text). A frame that
 is incomplete or damaged (a kill in the middle of a large ``write``, a truncated file) ends the
 log: it and everything after it count as never written (and a recovery cuts it off before it
@@ -73,6 +77,16 @@ _KINDS = {1: ENTRY, 2: ROLLBACK, 3: RUN, 4: FINISH}
 _STATES = ("started", "done")
 
 
+def encode_text(text: str) -> bytes:
+    """``text`` as a frame stores it: UTF-8, lone surrogates kept (see the module)."""
+    return text.encode("utf-8", "surrogatepass")
+
+
+def decode_text(data: bytes) -> str:
+    """The text ``encode_text`` stored (raises ``UnicodeDecodeError`` for other bytes)."""
+    return data.decode("utf-8", "surrogatepass")
+
+
 def log_dir(journal: Path) -> Path:
     return journal.with_name(journal.name + "-runs")
 
@@ -91,14 +105,14 @@ def frame(op: Op) -> bytes:
         payload = _entry_payload(op)
     elif kind == ROLLBACK:
         error = op[3]
-        text = b"" if error is None else error.encode()
+        text = b"" if error is None else encode_text(error)
         payload = _ROLLBACK.pack(2, op[1], _STATES.index(op[2]), error is not None, len(text))
         payload += text
     elif kind == RUN:
-        texts = [op[1].encode(), op[2].encode(), op[3].encode(), op[4].encode(), op[7].encode()]
+        texts = [encode_text(op[i]) for i in (1, 2, 3, 4, 7)]
         payload = _RUN.pack(3, op[5], op[6], *[len(t) for t in texts]) + b"".join(texts)
     else:
-        status = op[1].encode()
+        status = encode_text(op[1])
         payload = _FINISH.pack(4, op[2], len(status)) + status
     return _FRAME.pack(len(payload), zlib.crc32(payload)) + payload
 
@@ -119,7 +133,7 @@ def _entry_payload(op: Op) -> bytes:
             mask |= 1 << bit
     # Not "x or 0": that would turn -0.0 into 0.0 (NULL is in the mask).
     numbers = [0 if values[i] is None else values[i] for i in _NUMBER_COLUMNS]
-    texts = [b"" if values[i] is None else values[i].encode() for i in _TEXT_COLUMNS]
+    texts = [b"" if values[i] is None else encode_text(values[i]) for i in _TEXT_COLUMNS]
     return _ENTRY.pack(1, mask, op[1], *numbers, *[len(text) for text in texts]) + b"".join(texts)
 
 
@@ -161,7 +175,8 @@ def step_frame(
     else:
         mask |= _RECORDS_BIT
         texts = records.encode()
-    name_bytes, unstorable_bytes = name.encode(), unstorable.encode()
+    # The JSON texts (``_codec``) are ASCII; only a step's name may hold a lone surrogate.
+    name_bytes, unstorable_bytes = encode_text(name), unstorable.encode()
     data_bytes, rollback_bytes = data.encode(), rollback_data.encode()
     payload = (
         _ENTRY.pack(
@@ -192,7 +207,7 @@ def _texts(payload: bytes, at: int, sizes: Iterable[int]) -> list[str] | None:
     """The texts of the given byte sizes from ``at``, if they fill the payload exactly."""
     texts = []
     for size in sizes:
-        texts.append(payload[at : at + size].decode())
+        texts.append(decode_text(payload[at : at + size]))
         at += size
     return texts if at == len(payload) else None
 

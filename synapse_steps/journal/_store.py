@@ -17,7 +17,9 @@ another process's transaction, so several processes can write into one file at o
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -28,11 +30,14 @@ from synapse_steps.journal._checkpoint import BACKSTOP_PAGES, Checkpointer
 from synapse_steps.journal._errors import JournalError
 from synapse_steps.journal._lock import RunLock
 from synapse_steps.journal._migrate import from_version_1
-from synapse_steps.journal._runlog import RunLog
+from synapse_steps.journal._runlog import RunLog, log_dir
 from synapse_steps.storage import sqlite
 from synapse_steps.storage.sqlite import BUSY_TIMEOUT_S
 
 SCHEMA_VERSION = 2
+#: Below this many free bytes on its disk, a journal that cannot be opened or written is
+#: reported as on a full disk (a WAL commit needs a few pages; the shared-memory file 32 KB).
+_FULL_BELOW = 64 * 1024
 FILE_NAME = "journal.sqlite3"
 
 _SCHEMA = """
@@ -66,6 +71,8 @@ class Store:
         self.pid = os.getpid()
         self.lock = threading.RLock()
         self.conn = self._open()
+        #: Which file ``conn`` has open (device, inode): see ``_follow_file``.
+        self.file_id = _file_id(path)
         self.checkpointer = Checkpointer(path)
         #: Bytes of run logs stored since the last background checkpoint was asked for.
         self.stored = 0
@@ -98,9 +105,26 @@ class Store:
         return conn
 
     def _cannot_open(self, exc: BaseException) -> JournalError:
+        full = self._disk_full()
+        if full is not None:
+            return JournalError(f"Cannot open the run journal {self.path}: {exc}. {full}")
         return JournalError(
             f"Cannot open the run journal {self.path}: {exc}. Check that the folder is "
             "writable, or pass another journal path (or journal=False to run without one)."
+        )
+
+    def _disk_full(self) -> str | None:
+        """What to say when the disk holding the journal is full (SQLite may only report a
+        "disk I/O error"), or None when it has room."""
+        try:
+            free = shutil.disk_usage(self.path.parent).free
+        except OSError:
+            return None
+        if free >= _FULL_BELOW:
+            return None
+        return (
+            f"The disk it is on is full ({free} bytes free). Nothing was lost: the runs' logs "
+            f"in {log_dir(self.path)} are as they were. Free some space, then retry."
         )
 
     def _init_schema(self, conn: sqlite3.Connection) -> None:
@@ -131,16 +155,36 @@ class Store:
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def error(self, exc: BaseException) -> JournalError:
+        full = self._disk_full()
+        if full is not None:
+            return JournalError(f"Run journal {self.path}: {exc}. {full}")
+        name = self.path.name
         return JournalError(
             f"Run journal {self.path}: {exc}. If another process holds it for more than "
             f"{BUSY_TIMEOUT_S:.0f}s, retry when it is done; if the file is damaged, move it "
-            "away (a new journal is created in its place)."
+            f"away, with {name}-wal and {name}-shm next to it if they are there (a new journal "
+            f"is created in its place). Keep the folder {log_dir(self.path)}: it holds the "
+            "runs in progress and those whose process died, which stay listed by "
+            "unfinished_runs() and recoverable; only the ended runs stay in the moved file."
         )
+
+    def _follow_file(self) -> None:
+        """Reopen the connection if the file at ``path`` is not the one it has open any more
+        (moved away or replaced, e.g. a damaged journal moved aside as ``error`` advises): what
+        is written from then on goes to the file at ``path``, never to the moved one."""
+        current = _file_id(self.path)
+        if current is not None and current == self.file_id:
+            return
+        old, self.conn = self.conn, self._open()  # raises if the new one cannot be opened
+        self.file_id = _file_id(self.path)
+        with contextlib.suppress(sqlite3.Error):
+            old.close()
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction, committed (durable against a process kill) on a clean exit."""
         with self.lock:
+            self._follow_file()
             try:
                 with sqlite.immediate(self.conn):
                     yield self.conn
@@ -151,6 +195,7 @@ class Store:
     def read(self) -> Iterator[sqlite3.Connection]:
         """One read transaction: a consistent snapshot across several SELECTs."""
         with self.lock:
+            self._follow_file()
             try:
                 self.conn.execute("BEGIN")
                 try:
@@ -160,6 +205,14 @@ class Store:
                         self.conn.execute("COMMIT")
             except sqlite3.Error as exc:
                 raise self.error(exc) from exc
+
+
+def _file_id(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
 
 
 _stores: dict[str, Store] = {}

@@ -17,6 +17,7 @@ import synapse_steps
 PACKAGE = Path(synapse_steps.__file__).parent
 #: The core: steps, records, run state, runtime and store. Everything else is built on it.
 CORE = {
+    "synapse_steps._text",
     "synapse_steps._warn",
     "synapse_steps.clock",
     "synapse_steps.client",

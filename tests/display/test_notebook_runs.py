@@ -7,6 +7,7 @@ are exact.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -387,3 +388,26 @@ def test_long_log_lines_are_cut(clock: Clock, shown: list[Any]) -> None:
     line = logger.view.log_lines[1]
     assert len(line) == 300
     assert line.endswith("...")
+
+
+def test_logged_values_without_text_keep_the_view(clock: Clock, shown: list[Any]) -> None:
+    # A value nested too deeply for repr() (or an int too long for text) is shown bounded; the
+    # view is never dropped for it.
+    logger = NotebookLogger()
+    nested: list[Any] = []
+    for _ in range(5_000):
+        nested = [nested]
+
+    class Odd(Step):
+        def execute(self, context: BaseStepContext) -> StepResult:
+            context.log("deep", {"v": nested})
+            context.log("big", {"n": 10**5000})
+            return StepResult()
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a front end that raises is dropped with a warning
+        run(clock.runtime(logger), Odd("odd", 1.0))
+    assert logger.view is not None
+    deep, big = list(logger.view.log_lines)[1:3]
+    assert deep.startswith("deep: {'v': [[[[")
+    assert big == "big: {'n': <int of about 5001 digits>}"

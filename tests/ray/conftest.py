@@ -32,15 +32,27 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def ray_cluster() -> Iterator[str]:
-    """The address of a local Ray started for the tests (no dashboard, loopback only)."""
-    ray.init(
-        num_cpus=2,
-        include_dashboard=False,
-        log_to_driver=False,
-        logging_level=logging.ERROR,
-        _node_ip_address="127.0.0.1",
-    )
+def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The address of a local Ray started for the tests (no dashboard, loopback only).
+
+    Its workers inherit this process's environment as ``ray.init`` finds it: they get a store
+    of their own (what they journal stays out of the user's store; see the root conftest).
+    """
+    saved = os.environ.get("SYNAPSE_STEPS_HOME")
+    os.environ["SYNAPSE_STEPS_HOME"] = str(tmp_path_factory.mktemp("ray_workers_home"))
+    try:
+        ray.init(
+            num_cpus=2,
+            include_dashboard=False,
+            log_to_driver=False,
+            logging_level=logging.ERROR,
+            _node_ip_address="127.0.0.1",
+        )
+    finally:
+        if saved is None:
+            os.environ.pop("SYNAPSE_STEPS_HOME", None)
+        else:
+            os.environ["SYNAPSE_STEPS_HOME"] = saved
     try:
         yield ray.get_runtime_context().gcs_address
     finally:
