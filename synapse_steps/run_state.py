@@ -33,7 +33,9 @@ from synapse_steps.events import (
 )
 from synapse_steps.metrics import MetricStore
 
-StepStatus = Literal["pending", "running", "done", "reused", "skipped", "failed", "interrupted"]
+StepStatus = Literal[
+    "pending", "running", "done", "reused", "skipped", "failed", "interrupted", "not run"
+]
 RollbackStatus = Literal["rolling back", "rolled back", "rollback failed"]
 RunPhase = Literal["idle", "running", "rolling back", "succeeded", "failed", "interrupted"]
 
@@ -219,6 +221,10 @@ class RunState:
             if state is not None and state.status == "pending":
                 state.status = "interrupted"
                 state.error = record.error
+        for state in self.steps:
+            # Nothing is waiting any more: a step the run never reached did not run.
+            if state.status == "pending":
+                state.status = "not run"
 
     # -- what steps report -------------------------------------------------------------------
 

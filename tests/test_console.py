@@ -296,7 +296,7 @@ def test_failed_run_lines_with_summary_table() -> None:
         "-  -----  -------------------  --------  --------",
         "1  load   rolled back          T",
         "2  train  failed, rolled back  T     diverged",
-        "3  save   pending",
+        "3  save   not run",
     ]
 
 

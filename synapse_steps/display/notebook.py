@@ -54,6 +54,7 @@ if TYPE_CHECKING:
 
 BAR_STYLES = {
     "pending": "",
+    "not run": "",
     "running": "info",
     "done": "success",
     "reused": "success",
@@ -66,6 +67,7 @@ BAR_STYLES = {
 }
 STATUS_ICONS = {
     "pending": "○",
+    "not run": "–",
     "running": "▶",
     "done": "✔",
     "reused": "⤴",

@@ -35,6 +35,7 @@ STATUS_COLOURS: dict[str, tuple[str, str]] = {
 #: What each step / run status is coloured as.
 KINDS: dict[str, str] = {
     "pending": "muted",
+    "not run": "muted",
     "skipped": "muted",
     "idle": "muted",
     "running": "busy",

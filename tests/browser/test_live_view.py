@@ -586,7 +586,7 @@ def test_rollback_view(page: Any, jupyterlab: Any, output_dir: Path, console: li
         "open_db": "rollback failed",
         "train": "rolled back",
         "publish": "failed, rolled back",
-        "notify": "pending",
+        "notify": "not run",
     }, record["rows"]
     open_db = next(row for row in record["rows"] if row[1] == "open_db")
     assert "rolled back" not in " ".join(open_db), open_db

@@ -110,7 +110,7 @@ def test_each_rollback_shows_as_it_happens(clock: Clock, shown: list[Any]) -> No
         f"-  ---------  -------------------  --------  {'-' * 39}\n"
         "1  load_data  rollback failed      1.50s     rollback failed: PermissionError: /data\n"
         "2  train      failed, rolled back  2.00s     CUDA out of memory\n"
-        "3  save       pending"
+        "3  save       not run"
     )
     assert summary_text(logger.run) == summary
     record = record_bundle(logger.run, log=list(view.log_lines))
@@ -122,7 +122,7 @@ def test_each_rollback_shows_as_it_happens(clock: Clock, shown: list[Any]) -> No
             [
                 ("load_data", "rollback failed", 1.5, None, False, "PermissionError: /data"),
                 ("train", "failed, rolled back", 2.0, "CUDA out of memory", True, None),
-                ("save", "pending", None, None, False, None),
+                ("save", "not run", None, None, False, None),
             ],
             columns=["step", "status", "duration", "error", "rolled_back", "rollback_error"],
         ),
@@ -144,7 +144,7 @@ def test_interrupt_between_steps_names_no_step(clock: Clock, shown: list[Any]) -
     # the bar stays where the run stopped
     assert (logger.view.bar.value, logger.view.bar.bar_style) == (0.3, "warning")
     assert text_of(logger.view.header.value).endswith("— interrupted")
-    assert labels(logger) == ["↺ load_data rolled back", "○ train pending", "○ save pending"]
+    assert labels(logger) == ["↺ load_data rolled back", "– train not run", "– save not run"]
 
 
 def test_interrupt_in_can_skip_marks_the_step(clock: Clock, shown: list[Any]) -> None:
@@ -158,8 +158,8 @@ def test_interrupt_in_can_skip_marks_the_step(clock: Clock, shown: list[Any]) ->
     )
     assert labels(logger) == [
         "■ load_data interrupted\ninterrupted (KeyboardInterrupt)",
-        "○ train pending",
-        "○ save pending",
+        "– train not run",
+        "– save not run",
     ]
     assert logger.view is not None
     assert text_of(logger.view.outcome.value) == "interrupted at 'load_data' - rolled back 0 steps"

@@ -192,7 +192,7 @@ def test_failure_rolls_back_and_says_so(clock: Clock, shown: list[Any]) -> None:
     assert rows(view) == [
         ("↺ load_data rolled back", "0.50s", [("load_data", 1.0, "warning", "4/4")]),
         ("✖ train failed, rolled back\ndiverged", "2.00s", [("train", 1.0, "danger", "2/2")]),
-        ("○ save pending", "", []),
+        ("– save not run", "", []),
     ]
     assert text_of(view.outcome.value) == "failed at 'train' - rolled back 2 steps"
     assert list(view.log_lines)[3:] == [
@@ -211,7 +211,7 @@ def test_failure_rolls_back_and_says_so(clock: Clock, shown: list[Any]) -> None:
         "-  ---------  -------------------  --------  --------\n"
         "1  load_data  rolled back          0.50s\n"
         "2  train      failed, rolled back  2.00s     diverged\n"
-        "3  save       pending"
+        "3  save       not run"
     )
     assert context.errors[0] == "Step 'train' failed: diverged"
 
@@ -271,7 +271,7 @@ def test_keyboard_interrupt_in_a_step(clock: Clock, shown: list[Any]) -> None:
             "1.00s",
             [("train", 1.0, "warning", "2/2")],
         ),
-        ("○ save pending", "", []),
+        ("– save not run", "", []),
     ]
     assert text_of(view.outcome.value) == "interrupted at 'train' - rolled back 2 steps"
     assert "✖ train interrupted: interrupted (KeyboardInterrupt)" in view.log_lines
@@ -298,7 +298,7 @@ def test_dataframes_after_a_failed_run(clock: Clock, shown: list[Any]) -> None:
             ("load_data", "rolled back", 0.5, None, True, None),
             # its rollback raised: not rolled back
             ("train", "failed, rollback failed", 2.0, "diverged", False, "RuntimeError: locked"),
-            ("save", "pending", None, None, False, None),
+            ("save", "not run", None, None, False, None),
         ],
         columns=["step", "status", "duration", "error", "rolled_back", "rollback_error"],
     )
