@@ -124,11 +124,9 @@ class _StepRow:
             self.label.value = step_label(state)
             for bar, _ in self._bars.values():
                 bar.bar_style = BAR_STYLES[state.kind]
-        # A step rolling back shows its rollback's own timer.
-        elapsed = state.rollback_elapsed(at) if state.rollback == "rolling back" else None
-        if elapsed is None:
-            elapsed = state.elapsed(at)
-        self.timing.value = "" if elapsed is None else format_seconds(elapsed)
+        # Its own time, and once it rolls back the rollback's beside it (counting from zero):
+        # the step's time never swallows the rollback's, nor jumps back when it ends.
+        self.timing.value = timing_html(state, at)
         for category, (current, total) in list(state.categories.items()):
             parts = self._bars.get(category)
             if parts is None:
@@ -150,6 +148,16 @@ class _StepRow:
         self._bars[category] = (bar, text)
         self.bars.children = (*self.bars.children, widgets.HBox([bar, text]))
         return bar, text
+
+
+def timing_html(state: StepState, at: float) -> str:
+    """``1.02s``, then ``1.02s`` over ``+ 0.46s rollback`` (the column is narrow)."""
+    ran = state.elapsed(at)
+    undo = state.rollback_elapsed(at)
+    text = "" if ran is None else format_seconds(ran)
+    if undo is not None:
+        text += f"{'<br>' if text else ''}<small>+ {format_seconds(undo)} rollback</small>"
+    return text
 
 
 def step_label(state: StepState) -> str:

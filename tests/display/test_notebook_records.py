@@ -92,7 +92,11 @@ def test_each_rollback_shows_as_it_happens(clock: Clock, shown: list[Any]) -> No
     outcome = "failed at 'train' - rolled back 1 step; rollback failed for 'load_data'"
     assert text_of(view.outcome.value) == outcome
     assert (view.bar.value, view.bar.bar_style) == (0.3, "danger")
-    assert [row.timing.value for row in view.rows] == ["1.50s", "2.00s", ""]
+    assert [text_of(row.timing.value) for row in view.rows] == [
+        "1.50s\n+ 0.10s rollback",
+        "2.00s\n+ 0.10s rollback",
+        "",
+    ]
     assert list(view.log_lines) == [
         "▶ load_data started",
         "✔ load_data done in 1.50s",
@@ -106,10 +110,11 @@ def test_each_rollback_shows_as_it_happens(clock: Clock, shown: list[Any]) -> No
     ]
     summary = (
         f"{outcome}\n"
-        "#  step       status               duration  error\n"
-        f"-  ---------  -------------------  --------  {'-' * 39}\n"
-        "1  load_data  rollback failed      1.50s     rollback failed: PermissionError: /data\n"
-        "2  train      failed, rolled back  2.00s     CUDA out of memory\n"
+        "#  step       status               duration                error\n"
+        f"-  ---------  -------------------  {'-' * 22}  {'-' * 39}\n"
+        "1  load_data  rollback failed      1.50s + 0.10s rollback  "
+        "rollback failed: PermissionError: /data\n"
+        "2  train      failed, rolled back  2.00s + 0.10s rollback  CUDA out of memory\n"
         "3  save       not run"
     )
     assert summary_text(logger.run) == summary
@@ -191,3 +196,32 @@ def test_front_ends_are_subscribers_without_the_plain_methods(clock: Clock) -> N
         runtime = clock.runtime(front_end)
         assert runtime.recorder.subscribers == (front_end,)
         assert (front_end.recorder, front_end.clock) == (runtime.recorder, clock)
+
+
+def test_a_rollback_shows_its_own_time_beside_the_step_time(clock: Clock, shown: list[Any]) -> None:
+    # The step ran 1.02 s; its rollback takes 0.46 s. While it rolls back the row shows both,
+    # the rollback counting up from zero; after it, both stay: the step's time never counts
+    # the rollback's, nor jumps back when the rollback ends.
+    logger = NotebookLogger()
+    publish = fed(clock, logger)
+    publish(RunStarted(15, PLAN[:1], 100.0, 1_700_000_000.0, "Workflow"))
+    publish(StepStarted(0, "load_data", 100.0))
+    publish(StepFailed(0, "load_data", "bad file", 1.02, 101.02, False, None))
+    clock.t = 101.02
+    publish(StepRollbackStarted(0, "load_data", 101.02))
+    view = logger.view
+    assert view is not None
+    timing = view.rows[0].timing
+    clock.t = 101.22
+    view.refresh(block=True)
+    assert text_of(timing.value) == "1.02s\n+ 0.20s rollback"
+    clock.t = 101.48
+    publish(StepRolledBack(0, "load_data", None, 101.48))
+    assert text_of(timing.value) == "1.02s\n+ 0.46s rollback"
+    clock.t = 105.0  # later redraws leave both as they were
+    view.refresh(block=True)
+    assert text_of(timing.value) == "1.02s\n+ 0.46s rollback"
+    publish(RunFinished("failed", 0, 1, "load_data", "bad file", ("load_data",), (), 1.48, 101.48))
+    assert shown[1]["text/plain"].splitlines()[-1] == (
+        "1  load_data  failed, rolled back  1.02s + 0.46s rollback  bad file"
+    )
