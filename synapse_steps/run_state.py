@@ -21,6 +21,7 @@ from synapse_steps.events import (
     ProgressReported,
     Record,
     RunFinished,
+    RunNotice,
     RunProgress,
     RunStarted,
     StepFailed,
@@ -136,6 +137,8 @@ class RunState:
         self.failure: StepFailed | None = None
         self.finish: RunFinished | None = None
         self.metrics = MetricStore()
+        #: Lines the run's view opens with (``RunNotice``: e.g. how the previous run ended).
+        self.notices: list[str] = []
         #: Progress reported while no step was running (e.g. outside an orchestrator).
         self.loose_categories: dict[str, tuple[float, float]] = {}
         self._by_name: dict[str, StepState] = {}
@@ -225,6 +228,9 @@ class RunState:
             # Nothing is waiting any more: a step the run never reached did not run.
             if state.status == "pending":
                 state.status = "not run"
+
+    def on_run_notice(self, record: RunNotice) -> None:
+        self.notices.append(record.text)
 
     # -- what steps report -------------------------------------------------------------------
 

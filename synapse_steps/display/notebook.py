@@ -38,6 +38,7 @@ from synapse_steps.events import (
     MetricsReported,
     ProgressReported,
     RunFinished,
+    RunNotice,
     RunStarted,
     StepFailed,
     StepFinished,
@@ -367,9 +368,18 @@ def header_html(run: RunState, *, compact: bool = False) -> str:
         doing = f'<span class="{css_class("rolling back")}">rolling back{what}</span>'
     else:
         doing = f'<span class="{css_class(run.phase)}">{html.escape(run.phase)}</span>'
+    notices = notices_html(run)
     if compact:
-        return f"<code>{html.escape(run.workflow or 'run')}</code> {doing}"
-    return f"<b>{html.escape(run.describe_plan())}</b> — {doing}"
+        return f"{notices}<code>{html.escape(run.workflow or 'run')}</code> {doing}"
+    return f"{notices}<b>{html.escape(run.describe_plan())}</b> — {doing}"
+
+
+def notices_html(run: RunState) -> str:
+    """The lines a run opens with (how the previous run ended, when no view showed it)."""
+    return "".join(
+        f'<div class="{css_class("interrupted")}">ⓘ {html.escape(text)}</div>'
+        for text in run.notices
+    )
 
 
 def outcome_html(run: RunState) -> str:
@@ -519,6 +529,10 @@ class NotebookLogger(FrontEnd):
         view.refresh(block=True)
         show(view.widget)
         view.tick_every(TICK_SECONDS)
+
+    @_or_console
+    def on_run_notice(self, record: RunNotice) -> None:
+        self._lifecycle(f"ⓘ {record.text}")
 
     @_or_console
     def on_step_start(self, record: StepStarted) -> None:
