@@ -171,7 +171,7 @@ def summarize(log: RunLog, *, alive: bool) -> RunSummary:
         failed_undo += [name for name, _ in state.rollback_errors if name not in failed_undo]
     left = tuple(e["name"] for e in reversed(entries) if e["rollback"] != "done")
     ended = None if log.finish is None else str(log.finish[1])
-    status = _status(ended, alive, state, bool(failed_undo))
+    status = _status(ended, alive, state, bool(failed_undo), bool(left))
     stopped_at, reason = _stop(state, status)
     if state is not None and state.steps:
         total = len(state.steps)
@@ -205,12 +205,20 @@ def summarize(log: RunLog, *, alive: bool) -> RunSummary:
     )
 
 
-def _status(ended: str | None, alive: bool, state: RunState | None, undo_failed: bool) -> str:
+def _status(
+    ended: str | None, alive: bool, state: RunState | None, undo_failed: bool, left: bool
+) -> str:
     if ended is None:
         if not alive:
             return "unfinished"
-        kept = state is not None and state.finish is not None and bool(state.finish.kept)
-        return "kept" if kept else "running"
+        if state is None:
+            return "running"
+        if state.finish is not None:
+            return "kept" if state.finish.kept else "running"
+        # A kept run's RunFinished waits in its writer's buffer for the next write: its log
+        # ends with the failed step rolled back, nothing rolling back, completed steps left.
+        stopped = state.phase == "rolling back" and state.rolling_back_step is None
+        return "kept" if stopped and state.failure is not None and left else "running"
     status = {
         KERNEL_RESTART: "kernel restart",
         KERNEL_SHUTDOWN: "kernel shutdown",
@@ -234,7 +242,7 @@ def _stop(state: RunState | None, status: str) -> tuple[str | None, str | None]:
         step, reason = finish.failed_step, finish.error
     if status in ("kernel restart", "kernel shutdown"):
         return step, status
-    if finish is None or (finish.kept and status != "kept"):
+    if status in ("unfinished", "recovered", "abandoned"):
         # Its process died before the run ended: at the step running, or while rolling back.
         running = state.running_step or state.rolling_back_step
         if step is None and running is not None:

@@ -13,6 +13,7 @@ from synapse_steps.display.tables import summary_text
 from synapse_steps.events import (
     PlannedStep,
     RunFinished,
+    RunNotice,
     RunProgress,
     RunStarted,
     StepFailed,
@@ -225,3 +226,22 @@ def test_a_rollback_shows_its_own_time_beside_the_step_time(clock: Clock, shown:
     assert shown[1]["text/plain"].splitlines()[-1] == (
         "1  load_data  failed, rolled back  1.02s + 0.46s rollback  bad file"
     )
+
+
+def test_a_notice_opens_the_view_and_the_record(clock: Clock, shown: list[Any]) -> None:
+    logger = NotebookLogger()
+    publish = fed(clock, logger)
+    text = "The previous run (12:03) was interrupted at 'step_4' by a kernel restart."
+    publish(RunStarted(16, PLAN[:1], 100.0, 1_700_000_000.0, "Workflow"))
+    publish(RunNotice(text, 100.0))
+    view = logger.view
+    assert view is not None
+    assert text_of(view.header.value).startswith(f"ⓘ {text}Run: 1 step")
+    assert f"ⓘ {text}" in view.log_lines
+    publish(StepStarted(0, "load_data", 100.0))
+    publish(StepFinished(0, "load_data", 1.0, 101.0))
+    publish(RunFinished("succeeded", 1, 1, None, None, (), (), 1.0, 101.0))
+    record = shown[1]
+    assert record["text/plain"].splitlines()[0] == f"ⓘ {text}"
+    assert text_of(record["text/html"]).startswith(f"ⓘ {text}✔ succeeded")
+    assert 'class="sst-warn">ⓘ The previous run' in record["text/html"]
