@@ -31,7 +31,7 @@ from synapse_steps.clock import Clock
 from synapse_steps.display import kernel
 from synapse_steps.display.base import FrontEnd, format_seconds
 from synapse_steps.display.record import latest_metrics
-from synapse_steps.display.summary import display_record, show
+from synapse_steps.display.summary import display_record, remove_live, show_live
 from synapse_steps.display.theme import CSS, FIGURE_CLASS, css_class
 from synapse_steps.events import (
     Logged,
@@ -226,6 +226,8 @@ class RunView:
                 self.outcome,
             ]
         self.widget = RunWidget(children=children)
+        #: The display handle of the view's output (to remove it when the run ends).
+        self.handle: Any = None
         self._lock = threading.Lock()
         self._stopped = threading.Event()
         _views.add(self)
@@ -527,7 +529,7 @@ class NotebookLogger(FrontEnd):
         self.view = view
         self._next_plot = 0.0
         view.refresh(block=True)
-        show(view.widget)
+        view.handle = show_live(view.widget)
         view.tick_every(TICK_SECONDS)
 
     @_or_console
@@ -575,8 +577,10 @@ class NotebookLogger(FrontEnd):
         view.finish()
         if not self.summary:
             return
-        # The record first, then the view goes: the page never jumps to an empty cell.
+        # The record first, then the view goes: the page never jumps to an empty cell. Its
+        # output goes too, so a saved notebook or page shows the run once (see remove_live).
         display_record(self.run, compact=self.compact, log=list(view.log_lines))
+        remove_live(view.handle)
         view.close()  # kept as self.view (closed) until the next run, for inspection
 
     def _lifecycle(self, line: str) -> None:

@@ -245,3 +245,22 @@ def test_a_notice_opens_the_view_and_the_record(clock: Clock, shown: list[Any]) 
     assert record["text/plain"].splitlines()[0] == f"ⓘ {text}"
     assert text_of(record["text/html"]).startswith(f"ⓘ {text}✔ succeeded")
     assert 'class="sst-warn">ⓘ The previous run' in record["text/html"]
+
+
+def test_the_live_view_gives_its_output_to_the_record(clock: Clock, shown: Any) -> None:
+    # A saved notebook (nbclient applies display updates) and the offline pages keep the
+    # record alone: the view's output is replaced by a widget output naming no widget, which
+    # front ends hide; its text stays empty, as nbval compares it.
+    from synapse_steps.display.summary import GONE_VIEW
+
+    logger = NotebookLogger()
+    publish = fed(clock, logger)
+    publish(RunStarted(17, PLAN[:1], 100.0, 1_700_000_000.0, "Workflow"))
+    view = logger.view
+    assert view is not None
+    assert shown.replaced == []
+    publish(RunFinished("failed", 0, 1, "load_data", "bad", (), (), 1.0, 101.0))
+    assert shown == [view.widget, record_bundle(logger.run, log=list(view.log_lines))]
+    assert shown.replaced == [(view.widget, GONE_VIEW)]
+    assert GONE_VIEW["text/plain"] == repr(view.widget) == ""
+    assert GONE_VIEW["application/vnd.jupyter.widget-view+json"]["model_id"] == ""
