@@ -177,14 +177,15 @@ def _unfinished_rows(
     rows = []
     for info in runs:
         done = [step.name for step in info.completed_steps]
-        owner = f"pid {info.pid} on {info.host}"
+        # A dead process's pid and host tell nothing more; a live one's say where it runs.
+        owner = f"running (pid {info.pid} on {info.host})" if info.owner_alive else "died"
         cells = [
             info.run_id,
             info.workflow,
             info.started_at.strftime("%Y-%m-%d %H:%M:%S"),
             f"{len(done)}/{len(info.steps)}",
             ", ".join(info.to_roll_back) or "nothing",
-            f"running ({owner})" if info.owner_alive else f"died ({owner})",
+            owner,
         ]
         rows.append((info, cells, commands(info, runs.path_given)))
     return rows
