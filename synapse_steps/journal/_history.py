@@ -80,6 +80,9 @@ class RunSummary:
     rollback_failed: tuple[str, ...]
     #: Completed steps not rolled back (what recover() would undo), newest first.
     not_rolled_back: tuple[str, ...]
+    #: The last step that completed (where a killed run was, when the step after it had not
+    #: written anything yet).
+    last_completed: str | None = None
     #: The last value of each metric: ``loss``, or ``category/loss`` when the run reported
     #: several categories.
     metrics: dict[str, float] = field(default_factory=dict)
@@ -198,6 +201,7 @@ def summarize(log: RunLog, *, alive: bool) -> RunSummary:
         rolled_back=len(undone),
         rollback_failed=tuple(failed_undo),
         not_rolled_back=left,
+        last_completed=next((e["name"] for e in reversed(entries) if e["success"]), None),
         metrics={} if state is None else last_metrics(state.metrics),
         pid=int(pid),
         host=str(host),
@@ -344,6 +348,8 @@ def notice_text(run: RunSummary, path_given: str | None) -> str:
     where = "" if path_given is None else f", path={path_given!r}"
     recover = f"recover('{run.run_id}', registry, context{where})"
     abandon = f"abandon('{run.run_id}'{where})"
+    if not at and run.last_completed:
+        at = f" after '{run.last_completed}'"
     died = f"The previous run ({when}) did not finish: its process died{at}"
     if not run.not_rolled_back:
         return f"{died}, with nothing left to roll back. Close it with {abandon}."

@@ -278,7 +278,6 @@ def test_unfinished_runs_show_as_a_table_with_the_commands(tmp_path: Path) -> No
     run_id = _killed_kept_run(journal, tmp_path / "work")
     found = unfinished_runs(journal)
     assert found == [found[0]]  # still the list of RunInfo it always was
-    (info,) = found
     text = repr(found)
     # Not the dataclass's raw repr (~900 characters of datetime(...) and CompletedStep(...)).
     assert "CompletedStep(" not in text
