@@ -32,8 +32,9 @@ $(STAMP_BROWSER): pyproject.toml | $(BIN)/python
 	touch $@
 
 ## make demo: the main job on the embedded defaults, in the terminal; tutorials as HTML in build/
+# Its dataset, model and run go to a temporary store; DEMO_ARGS=--real-store keeps them in yours.
 demo: $(STAMP_DEMO)
-	$(BIN)/python -m synapse_steps.demo
+	$(BIN)/python -m synapse_steps.demo $(DEMO_ARGS)
 	$(BIN)/python tools/build_docs.py --output build
 
 ## make test: lint, types, unit/property/integration tests and the notebooks (nbval)
