@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 CELL_LIMIT = 100
 #: Metrics shown per run in the table.
 METRICS_SHOWN = 6
+#: Columns whose cells never wrap.
+NO_WRAP = frozenset({"run", "started", "took", "steps"})
 
 
 def _cut(text: str, limit: int = CELL_LIMIT) -> str:
@@ -99,11 +101,14 @@ def history_html(history: RunHistory) -> str:
         tds = []
         for column in columns:
             text = html.escape(cells[column])
+            style = "text-align:left"
+            if column in NO_WRAP:
+                style += ";white-space:nowrap"  # a date or an id cut in two reads badly
             if column == "run":
-                text = f"<code>{text}</code>"
+                text = f'<code style="font-size:85%">{text}</code>'
             elif column == "outcome":
                 text = f'<span class="{css_class(run.status)}">{text}</span>'
-            tds.append(f'<td style="text-align:left">{text}</td>')
+            tds.append(f'<td style="{style}">{text}</td>')
         body.append("<tr>" + "".join(tds) + "</tr>")
     caption = html.escape(_caption(history))
     return (

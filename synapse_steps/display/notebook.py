@@ -119,15 +119,16 @@ class _StepRow:
 
     def refresh(self, at: float) -> None:
         state = self.state
+        # The time first: a reader seeing the new label sees the time that goes with it.
+        # Its own time, and once it rolls back the rollback's beside it (counting from zero):
+        # the step's time never swallows the rollback's, nor jumps back when it ends.
+        self.timing.value = timing_html(state, at)
         signature = (state.status, state.error, state.rollback_error, state.rollback)
         if signature != self._signature:
             self._signature = signature
             self.label.value = step_label(state)
             for bar, _ in self._bars.values():
                 bar.bar_style = BAR_STYLES[state.kind]
-        # Its own time, and once it rolls back the rollback's beside it (counting from zero):
-        # the step's time never swallows the rollback's, nor jumps back when it ends.
-        self.timing.value = timing_html(state, at)
         for category, (current, total) in list(state.categories.items()):
             parts = self._bars.get(category)
             if parts is None:
@@ -388,7 +389,7 @@ def header_html(run: RunState, *, compact: bool = False) -> str:
 def notices_html(run: RunState) -> str:
     """The lines a run opens with (how the previous run ended, when no view showed it)."""
     return "".join(
-        f'<div class="{css_class("interrupted")}">ⓘ {html.escape(text)}</div>'
+        f'<div class="{css_class("interrupted")}">⚠ {html.escape(text)}</div>'
         for text in run.notices
     )
 
@@ -553,7 +554,7 @@ class NotebookLogger(FrontEnd):
 
     @_or_console
     def on_run_notice(self, record: RunNotice) -> None:
-        self._lifecycle(f"ⓘ {record.text}")
+        self._lifecycle(f"⚠ {record.text}")
 
     @_or_console
     def on_step_start(self, record: StepStarted) -> None:

@@ -38,7 +38,7 @@ def outcome_line(run: RunState) -> str:
 
 def notice_lines(run: RunState) -> str:
     """The run's notices (how the previous run ended, when no view showed it), one a line."""
-    return "".join(f"ⓘ {text}\n" for text in run.notices)
+    return "".join(f"⚠ {text}\n" for text in run.notices)
 
 
 def record_text(run: RunState, *, compact: bool = False) -> str:
@@ -60,7 +60,7 @@ def record_html(
     (``theme``)."""
     head = f'{CSS}<b class="{css_class(run.phase)}">{html.escape(outcome_line(run))}</b>'
     notices = "".join(
-        f'<div class="{css_class("interrupted")}">ⓘ {html.escape(text)}</div>'
+        f'<div class="{css_class("interrupted")}">⚠ {html.escape(text)}</div>'
         for text in run.notices
     )
     if compact:

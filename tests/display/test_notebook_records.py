@@ -236,15 +236,15 @@ def test_a_notice_opens_the_view_and_the_record(clock: Clock, shown: list[Any]) 
     publish(RunNotice(text, 100.0))
     view = logger.view
     assert view is not None
-    assert text_of(view.header.value).startswith(f"ⓘ {text}Run: 1 step")
-    assert f"ⓘ {text}" in view.log_lines
+    assert text_of(view.header.value).startswith(f"⚠ {text}Run: 1 step")
+    assert f"⚠ {text}" in view.log_lines
     publish(StepStarted(0, "load_data", 100.0))
     publish(StepFinished(0, "load_data", 1.0, 101.0))
     publish(RunFinished("succeeded", 1, 1, None, None, (), (), 1.0, 101.0))
     record = shown[1]
-    assert record["text/plain"].splitlines()[0] == f"ⓘ {text}"
-    assert text_of(record["text/html"]).startswith(f"ⓘ {text}✔ succeeded")
-    assert 'class="sst-warn">ⓘ The previous run' in record["text/html"]
+    assert record["text/plain"].splitlines()[0] == f"⚠ {text}"
+    assert text_of(record["text/html"]).startswith(f"⚠ {text}✔ succeeded")
+    assert 'class="sst-warn">⚠ The previous run' in record["text/html"]
 
 
 def test_the_live_view_gives_its_output_to_the_record(clock: Clock, shown: Any) -> None:

@@ -166,7 +166,7 @@ def test_a_kernel_restart_mid_run_is_named_and_told_by_the_next_run(
     line = "was interrupted at 'step_4' by a kernel restart; 5 steps were rolled back."
     # In the run's static record (what the saved notebook keeps), first thing.
     (record,) = [part for part in text if "succeeded - 6 of 6" in part]
-    assert record.startswith("ⓘ The previous run ("), text
+    assert record.startswith("⚠ The previous run ("), text
     assert line in record.splitlines()[0], text
     assert any(part.startswith('notices: ["The previous run (') for part in text), text
     # Said once: the run after it has a clean previous run.
