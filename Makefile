@@ -66,12 +66,12 @@ typecheck: $(STAMP_TEST)
 notebooks: $(STAMP_TEST)
 	$(BIN)/python tools/run_notebooks.py notebooks/*.ipynb tests/notebooks/*.ipynb
 
-## make test-browser: JupyterLab + headless Debian Chromium driven by Playwright
+## make test-browser: JupyterLab and Notebook 7 + headless Debian Chromium driven by Playwright
 test-browser: $(STAMP_BROWSER)
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 	SYNAPSE_STEPS_DETERMINISTIC=0 $(BIN)/python -m pytest -q -p no:cacheprovider -m browser tests/browser
 
-## make update-screenshot: the browser test, also refreshing docs/images/run_view.png
+## make update-screenshot: the browser test, also refreshing the screenshots in docs/images/
 update-screenshot:
 	SYNAPSE_STEPS_UPDATE_SCREENSHOT=1 $(MAKE) test-browser
 

@@ -600,8 +600,8 @@ class NotebookLogger(FrontEnd):
         # The record first, then the view goes: the page never jumps to an empty cell. Its
         # output goes too, so a saved notebook or page shows the run once (see remove_live).
         display_record(self.run, compact=self.compact, log=list(view.log_lines))
-        remove_live(view.handle)
         view.close()  # kept as self.view (closed) until the next run, for inspection
+        remove_live(view.handle)
 
     def _lifecycle(self, line: str) -> None:
         # Status changes are rare and are what the user watches: draw them at once.

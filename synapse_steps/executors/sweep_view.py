@@ -196,10 +196,11 @@ class SweepView:
             return
         from synapse_steps.display.summary import remove_live, show
 
-        # The table first, then the view goes: the page never jumps to an empty cell.
+        # The table first, then the view goes (its widgets, then its output): the page never
+        # jumps to an empty cell.
         show(bundle, raw=True)
-        remove_live(self._widgets.handle)
         self._widgets.close()
+        remove_live(self._widgets.handle)
 
 
 def _line(row: RowText) -> str:
