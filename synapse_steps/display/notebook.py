@@ -81,7 +81,7 @@ STATUS_ICONS = {
 }
 
 #: One grid for the overall row and every step row, so bars and times line up.
-LABEL_WIDTH, TIME_WIDTH, BARS_WIDTH, BAR_WIDTH = "30%", "9%", "61%", "68%"
+LABEL_WIDTH, TIME_WIDTH, BARS_WIDTH, BAR_WIDTH = "27%", "12%", "61%", "68%"
 
 #: Seconds between two redraws of a run that reports nothing (its timers still move).
 TICK_SECONDS = 0.5
@@ -158,7 +158,9 @@ def timing_html(state: StepState, at: float) -> str:
     undo = state.rollback_elapsed(at)
     text = "" if ran is None else format_seconds(ran)
     if undo is not None:
-        text += f"{'<br>' if text else ''}<small>+ {format_seconds(undo)} rollback</small>"
+        undo_text = f"+ {format_seconds(undo)} rollback"
+        text += f'{"<br>" if text else ""}<small style="white-space:nowrap">{undo_text}</small>'
+
     return text
 
 
