@@ -60,7 +60,7 @@ def _columns(history: RunHistory) -> list[str]:
     return columns
 
 
-def _cells(history: RunHistory, run: RunSummary) -> dict[str, str]:
+def _cells(run: RunSummary) -> dict[str, str]:
     return {
         "run": run.run_id,
         "workflow": run.workflow,
@@ -88,7 +88,7 @@ def history_text(history: RunHistory) -> str:
     if not history:
         return caption
     columns = _columns(history)
-    rows = [[_cells(history, run)[c] for c in columns] for run in history]
+    rows = [[_cells(run)[c] for c in columns] for run in history]
     return caption + "\n" + text_table(columns, rows)
 
 
@@ -97,7 +97,7 @@ def history_html(history: RunHistory) -> str:
     head = "".join(f'<th style="text-align:left">{html.escape(c)}</th>' for c in columns)
     body = []
     for run in history:
-        cells = _cells(history, run)
+        cells = _cells(run)
         tds = []
         for column in columns:
             text = html.escape(cells[column])

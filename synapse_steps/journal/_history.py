@@ -193,7 +193,7 @@ def summarize(log: RunLog, *, alive: bool) -> RunSummary:
         started_at=datetime.fromtimestamp(started_at).astimezone(),
         duration=duration,
         status=status,
-        outcome=_outcome(status, ended, len(undone), tuple(failed_undo), left, state),
+        outcome=_outcome(status, ended, len(undone), tuple(failed_undo), left),
         steps_completed=completed,
         steps_total=total,
         stopped_at=stopped_at,
@@ -269,7 +269,6 @@ def _outcome(
     undone: int,
     undo_failed: tuple[str, ...],
     left: tuple[str, ...],
-    state: RunState | None,
 ) -> str:
     failures = "; rollback failed for " + ", ".join(f"'{n}'" for n in undo_failed)
     failures = failures if undo_failed else ""
