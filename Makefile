@@ -40,8 +40,9 @@ $(STAMP_BROWSER): pyproject.toml | $(BIN)/python
 	touch $@
 
 ## make demo: the main job on the embedded defaults, in the terminal; tutorials as HTML in build/
+# Its dataset, model and run go to a temporary store; DEMO_ARGS=--real-store keeps them in yours.
 demo: $(STAMP_DEMO)
-	$(BIN)/python -m synapse_steps.demo
+	$(BIN)/python -m synapse_steps.demo $(DEMO_ARGS)
 	$(BIN)/python tools/build_docs.py --output build
 
 ## make test: lint, types, unit/property/integration tests and the notebooks (nbval)
@@ -91,12 +92,12 @@ notebooks: $(STAMP_TEST)
 notebooks-ml: $(STAMP_ML)
 	KERAS_BACKEND=torch $(BIN)/python tools/run_notebooks.py $(ML_TUTORIAL)
 
-## make test-browser: JupyterLab + headless Debian Chromium driven by Playwright
+## make test-browser: JupyterLab and Notebook 7 + headless Debian Chromium driven by Playwright
 test-browser: $(STAMP_BROWSER)
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 	SYNAPSE_STEPS_DETERMINISTIC=0 $(BIN)/python -m pytest -q -p no:cacheprovider -m browser tests/browser
 
-## make update-screenshot: the browser test, also refreshing docs/images/run_view.png
+## make update-screenshot: the browser test, also refreshing the screenshots in docs/images/
 update-screenshot:
 	SYNAPSE_STEPS_UPDATE_SCREENSHOT=1 $(MAKE) test-browser
 

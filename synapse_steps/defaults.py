@@ -73,6 +73,15 @@ def _registry_frame(steps: Sequence[Any]) -> Any:
     return registry_frame(steps)
 
 
+def _history_view(name: str) -> Any:
+    def view(*args: Any) -> Any:
+        from synapse_steps.display import history
+
+        return getattr(history, name)(*args)
+
+    return view
+
+
 def install() -> None:
     """Fill every slot of ``WIRING`` with this package's own layers."""
     WIRING.front_ends = _front_ends
@@ -85,6 +94,15 @@ def install() -> None:
     WIRING.registry_text = _registry_text
     WIRING.registry_html = _registry_html
     WIRING.registry_frame = _registry_frame
+    for name in (
+        "history_text",
+        "history_html",
+        "history_frame",
+        "history_figure",
+        "unfinished_text",
+        "unfinished_html",
+    ):
+        setattr(WIRING, name, _history_view(name))
 
 
 install()

@@ -135,6 +135,14 @@ class RunFinished(NamedTuple):
     kept: tuple[str, ...] = ()
 
 
+class RunNotice(NamedTuple):
+    """One line a run's view opens with, right after ``RunStarted``: what became of the
+    workflow's previous run when no view could say it (a kernel restart, a killed process)."""
+
+    text: str
+    time: float
+
+
 class StepReused(NamedTuple):
     """A step completed by an earlier run whose result a resumed run takes over."""
 
@@ -180,6 +188,7 @@ Record = (
     | StepReused
     | RunProgress
     | RunFinished
+    | RunNotice
     | Logged
     | ProgressReported
     | MetricsReported
@@ -198,6 +207,7 @@ HOOK_NAMES: dict[type[Any], str] = {
     StepReused: "on_step_reuse",
     RunProgress: "on_run_progress",
     RunFinished: "on_run_end",
+    RunNotice: "on_run_notice",
     Logged: "on_log",
     ProgressReported: "on_progress",
     MetricsReported: "on_metrics",

@@ -21,6 +21,7 @@ from synapse_steps.events import (
     ProgressReported,
     Record,
     RunFinished,
+    RunNotice,
     RunProgress,
     RunStarted,
     StepFailed,
@@ -33,7 +34,9 @@ from synapse_steps.events import (
 )
 from synapse_steps.metrics import MetricStore
 
-StepStatus = Literal["pending", "running", "done", "reused", "skipped", "failed", "interrupted"]
+StepStatus = Literal[
+    "pending", "running", "done", "reused", "skipped", "failed", "interrupted", "not run"
+]
 RollbackStatus = Literal["rolling back", "rolled back", "rollback failed"]
 RunPhase = Literal["idle", "running", "rolling back", "succeeded", "failed", "interrupted"]
 
@@ -163,6 +166,8 @@ class RunState:
         self.failure: StepFailed | None = None
         self.finish: RunFinished | None = None
         self.metrics = MetricStore()
+        #: Lines the run's view opens with (``RunNotice``: e.g. how the previous run ended).
+        self.notices: list[str] = []
         #: Progress reported while no step was running (e.g. outside an orchestrator).
         self.loose_categories: dict[str, tuple[float, float]] = {}
 
@@ -282,6 +287,13 @@ class RunState:
             if state is not None and state.status == "pending":
                 state.status = "interrupted"
                 state.error = record.error
+        for state in self.steps:
+            # Nothing is waiting any more: a step the run never reached did not run.
+            if state.status == "pending":
+                state.status = "not run"
+
+    def on_run_notice(self, record: RunNotice) -> None:
+        self.notices.append(record.text)
 
     # -- what steps report -------------------------------------------------------------------
 

@@ -4,7 +4,9 @@ The core (steps, runtime, store, run state, records) imports nothing above it. W
 that needs a higher layer (the front end ``RuntimeContext()`` picks, the default backend client,
 the journal an ``Orchestrator`` writes, the DataFrames and figures of ``Recorder`` and
 ``StepRegistry``) goes through ``WIRING``, which ``synapse_steps.defaults`` fills when the
-package is imported. A test or an embedding application may install its own.
+package is imported. A test or an embedding application may install its own. The journal's
+run history shows itself through it too: the display draws the journal's types, so the
+journal cannot import the display without a cycle.
 """
 
 from __future__ import annotations
@@ -52,6 +54,15 @@ class Wiring:
         self.registry_frame: Callable[[Sequence[Any]], Any] = _not_installed(
             "StepRegistry.to_frame()"
         )
+        #: How the journal's run history (``journal.runs()``) and ``unfinished_runs()`` show
+        #: themselves: text, HTML, a DataFrame, a figure across runs (``history_figure(
+        #: series, metric)``).
+        self.history_text: Callable[[Any], str] = repr
+        self.history_html: Callable[[Any], str] = _not_installed("runs() as a table")
+        self.history_frame: Callable[[Any], Any] = _not_installed("runs().frame()")
+        self.history_figure: Callable[[Any, Any], Any] = _not_installed("runs().plot_metrics()")
+        self.unfinished_text: Callable[[Any], str] = repr
+        self.unfinished_html: Callable[[Any], str] = _not_installed("unfinished_runs() as a table")
 
 
 WIRING = Wiring()

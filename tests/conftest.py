@@ -68,6 +68,9 @@ class HookLogger(ListLogger):
     def on_run_end(self, record: Any) -> None:
         self.records.append(record)
 
+    def on_run_notice(self, record: Any) -> None:
+        self.records.append(record)
+
 
 @pytest.fixture
 def list_logger() -> ListLogger:

@@ -335,11 +335,11 @@ def test_failed_run_lines_with_summary_table() -> None:
         "  rolled back load",
         "run failed at 'train' - rolled back 2 steps in T",
         "failed at 'train' - rolled back 2 steps",
-        "#  step   status               duration  error",
-        "-  -----  -------------------  --------  --------",
-        "1  load   rolled back          T",
-        "2  train  failed, rolled back  T     diverged",
-        "3  save   pending",
+        "#  step   status               duration                error",
+        "-  -----  -------------------  ----------------------  --------",
+        "1  load   rolled back          T + T rollback",
+        "2  train  failed, rolled back  T + T rollback  diverged",
+        "3  save   not run",
     ]
 
 

@@ -82,7 +82,7 @@ def test_steps_frame_columns_and_values() -> None:
     ]
     assert frame["step"].tolist() == ["prepare", "cache", "train", "upload"]
     # the status in words: a failed step that was then rolled back says both
-    assert frame["status"].tolist() == ["rolled back", "skipped", "failed, rolled back", "pending"]
+    assert frame["status"].tolist() == ["rolled back", "skipped", "failed, rolled back", "not run"]
     assert frame["error"].tolist()[2] == "diverged"
     assert frame["error"].isna().tolist() == [True, True, False, True]
     assert frame["rolled_back"].tolist() == [True, False, True, False]

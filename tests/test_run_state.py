@@ -165,15 +165,17 @@ def test_failure_outcome_with_rollback_error() -> None:
     assert (state.steps[0].label, state.steps[0].kind) == ("rolling back", "rolling back")
     state.apply(StepRolledBack(0, "s0", "OSError: locked", 101.7))
     assert state.overall_fraction == state.stopped_fraction  # rollback is no progress backwards
+    assert state.steps[2].label == "pending"  # the run has not ended: it may still come
     state.apply(
         RunFinished("failed", 1, 3, "s1", "bad", ("s1",), ("'s0': OSError: locked",), 1.7, 101.7)
     )
 
     # status is what execution did; rollback what the rollback did; label both in words
-    assert [s.status for s in state.steps] == ["done", "failed", "pending"]
+    # a step the finished run never reached says so: it is no longer waiting
+    assert [s.status for s in state.steps] == ["done", "failed", "not run"]
     assert [s.rollback for s in state.steps] == ["rollback failed", "rolled back", None]
-    assert [s.label for s in state.steps] == ["rollback failed", "failed, rolled back", "pending"]
-    assert [s.kind for s in state.steps] == ["rollback failed", "failed", "pending"]
+    assert [s.label for s in state.steps] == ["rollback failed", "failed, rolled back", "not run"]
+    assert [s.kind for s in state.steps] == ["rollback failed", "failed", "not run"]
     # a rollback that raised did not roll the step back
     assert [s.rolled_back for s in state.steps] == [False, True, False]
     assert state.steps[1].error == "bad"

@@ -123,9 +123,9 @@ def test_tuple_of_loggers_and_empty_list(list_logger: Any) -> None:
 
 
 HOOKS_LISTED = (
-    "on_log, on_metrics, on_progress, on_rollback_start, on_run_end, on_run_progress, "
-    "on_run_start, on_step_end, on_step_fail, on_step_reuse, on_step_rollback, on_step_skip, "
-    "on_step_start"
+    "on_log, on_metrics, on_progress, on_rollback_start, on_run_end, on_run_notice, "
+    "on_run_progress, on_run_start, on_step_end, on_step_fail, on_step_reuse, on_step_rollback, "
+    "on_step_skip, on_step_start"
 )
 METHODS_LISTED = (
     "the logger methods log(event, data=None, file=None), set_progress(current, total, "
@@ -265,6 +265,7 @@ def test_empty_env_var_means_auto(monkeypatch: pytest.MonkeyPatch) -> None:
 LIFECYCLE_HOOKS = [
     "on_rollback_start",
     "on_run_end",
+    "on_run_notice",
     "on_run_progress",
     "on_run_start",
     "on_step_end",

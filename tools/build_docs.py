@@ -5,6 +5,12 @@ or requirejs from a CDN; a sans-serif font stack), and widgets render with local
 ``@jupyter-widgets/html-manager`` and ``requirejs``, fetched once with ``npm pack`` into
 ``build/_vendor``. Without npm the pages keep no widget state (nothing to fetch from a CDN);
 every run still ends with its static summary table. ``build/index.html`` links every page.
+
+Each run shows once: a run's live view gives its output to the run's static record when it ends
+(``synapse_steps.display.summary.remove_live``), and the outputs it leaves (a widget output
+naming no widget) are dropped here, with the widget state nothing shows any more. Links between
+tutorials (``07_training.ipynb``) point at their pages (``07_training.html``); other relative
+links point at the file they name in the repository.
 """
 
 from __future__ import annotations
@@ -12,6 +18,9 @@ from __future__ import annotations
 import argparse
 import html
 import importlib.util
+import json
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -117,6 +126,76 @@ def missing_imports(path: Path) -> tuple[str, list[str]]:
     return str(needs.get("extra", "")), missing
 
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+#: A Markdown link's target, or an HTML attribute's: ``](target)``, ``href="target"``.
+LINK = re.compile(r"(\]\(|(?:href|src)=\")([^)\"\s]+)")
+
+
+def drop_removed_views(notebook: nbformat.NotebookNode) -> int:
+    """Drop the outputs of live views that gave way to their record (a widget output naming no
+    widget); return how many."""
+    dropped = 0
+    for cell in notebook.cells:
+        kept = []
+        for output in cell.get("outputs", []):
+            view = output.get("data", {}).get(WIDGET_VIEW)
+            if isinstance(view, dict) and not view.get("model_id"):
+                dropped += 1
+                continue
+            kept.append(output)
+        if "outputs" in cell:
+            cell.outputs = kept
+    return dropped
+
+
+def prune_widget_state(notebook: nbformat.NotebookNode) -> None:
+    """Keep the saved state of the widgets an output still shows (and the widgets they hold);
+    drop the metadata when none is left, so the page needs no widget renderer."""
+    widgets = notebook.metadata.get("widgets", {})
+    key = "application/vnd.jupyter.widget-state+json"
+    state = widgets.get(key, {}).get("state", {})
+    wanted = [
+        output["data"][WIDGET_VIEW].get("model_id")
+        for cell in notebook.cells
+        for output in cell.get("outputs", [])
+        if WIDGET_VIEW in output.get("data", {})
+    ]
+    keep: set[str] = set()
+    while wanted:
+        model = wanted.pop()
+        if model in keep or model not in state:
+            continue
+        keep.add(model)
+        wanted += re.findall(r"IPY_MODEL_([0-9a-f]+)", json.dumps(state[model]))
+    if not keep:
+        notebook.metadata.pop("widgets", None)
+        return
+    widgets[key]["state"] = {model: value for model, value in state.items() if model in keep}
+
+
+def rewrite_links(
+    notebook: nbformat.NotebookNode, source: Path, output: Path, pages: set[str]
+) -> None:
+    """Point links at what the build holds: ``X.ipynb`` at its page ``X.html`` when that page
+    is built, any other relative link at the file it names next to the source notebook."""
+
+    def target(match: re.Match[str]) -> str:
+        opening, link = match.group(1), match.group(2)
+        if re.match(r"^(?:[a-z][a-z0-9+.-]*:|#|/)", link, re.IGNORECASE):
+            return match.group(0)  # a URL, an anchor, an absolute path: left as written
+        path, hash_, anchor = link.partition("#")
+        page = Path(path).with_suffix(".html").name
+        if path.endswith(".ipynb") and "/" not in path and page in pages:
+            return f"{opening}{page}{hash_}{anchor}"
+        named = (source.parent / path).resolve()
+        relative = os.path.relpath(named, output.resolve())
+        return f"{opening}{Path(relative).as_posix()}{hash_}{anchor}"
+
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            cell.source = LINK.sub(target, cell.source)
+
+
 def title_of(notebook: nbformat.NotebookNode, fallback: str) -> str:
     """The first Markdown heading of the notebook, without its ``#`` marks."""
     for cell in notebook.cells:
@@ -161,6 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     scripts: dict[str, str] | None = None
     vendoring_tried = False
     pages: list[tuple[str, str]] = []
+    built = {f"{path.stem}.html" for path in notebooks}
     for path in notebooks:
         extra, missing = missing_imports(path)
         if missing:
@@ -172,6 +252,9 @@ def main(argv: list[str] | None = None) -> int:
             continue
         print(f"executing {path.name}", flush=True)
         notebook = execute(path, widget_state=True)
+        drop_removed_views(notebook)
+        prune_widget_state(notebook)
+        rewrite_links(notebook, path, output, built)
         if "widgets" in notebook.metadata and not vendoring_tried:
             vendoring_tried = True  # fetched once, only when a page has widgets
             scripts = vendor_scripts(output)

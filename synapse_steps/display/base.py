@@ -65,3 +65,12 @@ def format_seconds(seconds: float | None) -> str:
         return f"{minutes}:{secs:02d}"
     hours, minutes = divmod(minutes, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}"
+
+
+def with_rollback(ran: str, undo: str) -> str:
+    """A step's own time and its rollback's, kept apart so neither hides the other:
+    ``1.02s + 0.46s rollback`` (``0.46s rollback`` for a step that never ran, ``1.02s`` alone
+    when nothing was rolled back)."""
+    if not undo:
+        return ran
+    return f"{ran} + {undo} rollback" if ran else f"{undo} rollback"

@@ -19,6 +19,7 @@ from synapse_steps.events import (
     MetricsReported,
     ProgressReported,
     RunFinished,
+    RunNotice,
     RunStarted,
     StepFailed,
     StepFinished,
@@ -111,6 +112,9 @@ class ConsoleLogger(FrontEnd):
         self._printed.clear()
         self._metrics.clear()
         self._say(self.run.describe_plan())
+
+    def on_run_notice(self, record: RunNotice) -> None:
+        self._say(f"note: {record.text}")
 
     def on_step_start(self, record: StepStarted) -> None:
         # Categories start afresh in each step (two steps may share "batches").

@@ -32,13 +32,14 @@ from synapse_steps.clock import Clock
 from synapse_steps.display import kernel
 from synapse_steps.display.base import FrontEnd, format_seconds
 from synapse_steps.display.record import latest_metrics
-from synapse_steps.display.summary import display_record, show
+from synapse_steps.display.summary import display_record, remove_live, show_live
 from synapse_steps.display.theme import CSS, FIGURE_CLASS, css_class
 from synapse_steps.events import (
     Logged,
     MetricsReported,
     ProgressReported,
     RunFinished,
+    RunNotice,
     RunStarted,
     StepFailed,
     StepFinished,
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
 
 BAR_STYLES = {
     "pending": "",
+    "not run": "",
     "running": "info",
     "done": "success",
     "reused": "success",
@@ -67,6 +69,7 @@ BAR_STYLES = {
 }
 STATUS_ICONS = {
     "pending": "○",
+    "not run": "–",
     "running": "▶",
     "done": "✔",
     "reused": "⤴",
@@ -79,7 +82,7 @@ STATUS_ICONS = {
 }
 
 #: One grid for the overall row and every step row, so bars and times line up.
-LABEL_WIDTH, TIME_WIDTH, BARS_WIDTH, BAR_WIDTH = "30%", "9%", "61%", "68%"
+LABEL_WIDTH, TIME_WIDTH, BARS_WIDTH, BAR_WIDTH = "27%", "12%", "61%", "68%"
 
 #: Seconds between two redraws of a run that reports nothing (its timers still move).
 TICK_SECONDS = 0.5
@@ -117,17 +120,16 @@ class _StepRow:
 
     def refresh(self, at: float) -> None:
         state = self.state
+        # The time first: a reader seeing the new label sees the time that goes with it.
+        # Its own time, and once it rolls back the rollback's beside it (counting from zero):
+        # the step's time never swallows the rollback's, nor jumps back when it ends.
+        self.timing.value = timing_html(state, at)
         signature = (state.status, state.error, state.rollback_error, state.rollback)
         if signature != self._signature:
             self._signature = signature
             self.label.value = step_label(state)
             for bar, _ in self._bars.values():
                 bar.bar_style = BAR_STYLES[state.kind]
-        # A step rolling back shows its rollback's own timer.
-        elapsed = state.rollback_elapsed(at) if state.rollback == "rolling back" else None
-        if elapsed is None:
-            elapsed = state.elapsed(at)
-        self.timing.value = "" if elapsed is None else format_seconds(elapsed)
         for category, (current, total) in list(state.categories.items()):
             parts = self._bars.get(category)
             if parts is None:
@@ -149,6 +151,18 @@ class _StepRow:
         self._bars[category] = (bar, text)
         self.bars.children = (*self.bars.children, widgets.HBox([bar, text]))
         return bar, text
+
+
+def timing_html(state: StepState, at: float) -> str:
+    """``1.02s``, then ``1.02s`` over ``+ 0.46s rollback`` (the column is narrow)."""
+    ran = state.elapsed(at)
+    undo = state.rollback_elapsed(at)
+    text = "" if ran is None else format_seconds(ran)
+    if undo is not None:
+        undo_text = f"+ {format_seconds(undo)} rollback"
+        text += f'{"<br>" if text else ""}<small style="white-space:nowrap">{undo_text}</small>'
+
+    return text
 
 
 def step_label(state: StepState) -> str:
@@ -188,6 +202,8 @@ class RunView:
         self.plots = widgets.HBox(layout=widgets.Layout(flex_flow="row wrap"))
         self._plots: dict[str, tuple[Any, widgets.Image]] = {}
         self._plotted_version = -1
+        #: Points each category had when last drawn.
+        self._plotted_points: dict[str, int] = {}
         self.log_lines: deque[str] = deque(maxlen=log_lines)
         self._log_dirty = False
         self.log_html = widgets.HTML()
@@ -216,6 +232,8 @@ class RunView:
                 self.outcome,
             ]
         self.widget = RunWidget(children=children)
+        #: The display handle of the view's output (to remove it when the run ends).
+        self.handle: Any = None
         self._lock = threading.Lock()
         self._stopped = threading.Event()
         _views.add(self)
@@ -236,14 +254,16 @@ class RunView:
         self.log_lines.append(line)
         self._log_dirty = True
 
-    def refresh(self, *, plots: bool = False, block: bool = False) -> None:
-        """Push the current state into the widgets (skipped if another thread is drawing)."""
+    def refresh(self, *, plots: bool = False, block: bool = False) -> bool:
+        """Push the current state into the widgets; False if skipped (another thread is
+        drawing, or the view is finished)."""
         if self.finished or not self._lock.acquire(blocking=block):
-            return
+            return False
         try:
             self._refresh(plots)
         finally:
             self._lock.release()
+        return True
 
     def _refresh(self, plots: bool) -> None:
         run = self.run
@@ -291,6 +311,11 @@ class RunView:
                 self._plots[category] = entry
                 self.plots.children = (*self.plots.children, image)
             plot, image = entry
+            # A category with no new point keeps its picture: a redraw costs tens of ms.
+            points = sum(len(series) for series in list(store.series[category].values()))
+            if self._plotted_points.get(category) == points:
+                continue
+            self._plotted_points[category] = points
             png = plot.render()
             # An auto figure is drawn for light pages: the view's style inverts it in dark
             # themes (theme.CSS). Set before the picture shows; add/remove_class send nothing
@@ -358,9 +383,18 @@ def header_html(run: RunState, *, compact: bool = False) -> str:
         doing = f'<span class="{css_class("rolling back")}">rolling back{what}</span>'
     else:
         doing = f'<span class="{css_class(run.phase)}">{html.escape(run.phase)}</span>'
+    notices = notices_html(run)
     if compact:
-        return f"<code>{html.escape(run.workflow or 'run')}</code> {doing}"
-    return f"<b>{html.escape(run.describe_plan())}</b> — {doing}"
+        return f"{notices}<code>{html.escape(run.workflow or 'run')}</code> {doing}"
+    return f"{notices}<b>{html.escape(run.describe_plan())}</b> — {doing}"
+
+
+def notices_html(run: RunState) -> str:
+    """The lines a run opens with (how the previous run ended, when no view showed it)."""
+    return "".join(
+        f'<div class="{css_class("interrupted")}">⚠ {html.escape(text)}</div>'
+        for text in run.notices
+    )
 
 
 def outcome_html(run: RunState) -> str:
@@ -414,8 +448,9 @@ class NotebookLogger(FrontEnd):
     Args:
         compact: one line per run (for runs in loops and sweeps) instead of a row per step.
         refresh_interval: seconds between two pushes of progress to the browser at most.
-        plot_interval: seconds between two metric redraws at least; grows to keep drawing
-            under ~10% of the run's time when a redraw is slow.
+        plot_interval: seconds between the starts of two metric redraws, so the plots are
+            never further behind the bar; only a redraw slower than a quarter of it stretches
+            it (to four redraws), so drawing takes at most a quarter of the run.
         log_lines: events kept in the log panel.
         summary: when the run ends, replace the live view by the static record (default).
             ``False`` leaves the live view as it is and shows no record.
@@ -491,14 +526,23 @@ class NotebookLogger(FrontEnd):
         started = clock.now()
         self._next_plot = started + self.plot_interval  # set first: other threads skip
         view = self.view
-        if view is not None:
-            first = not view.has_plots
-            view.refresh(plots=True)
-            took = clock.now() - started
-            # Keep drawing under ~10% of the run's time. The first draw is left out of that
-            # rule: it pays once for importing matplotlib and building the figure.
-            pause = self.plot_interval if first else max(self.plot_interval, 10 * took)
-            self._next_plot = clock.now() + pause
+        if view is None:
+            return
+        first = not view.has_plots
+        if not view.refresh(plots=True):
+            # Another thread was drawing the view: try again with the next metrics, rather
+            # than leave the plot a whole interval further behind.
+            self._next_plot = started
+            return
+        took = clock.now() - started
+        # The plot is never more than one interval behind the bar, counted from the start of
+        # one redraw to the next. Only a redraw slower than a quarter of the interval stretches
+        # it (to four redraws), so drawing never takes more than a quarter of the run. Pausing
+        # for ten redraws after each, as before, left the plot seconds (550 epochs) behind a
+        # fast loop with two figures. The first draw pays once for importing matplotlib and
+        # building the figure.
+        interval = self.plot_interval if first else max(self.plot_interval, 4 * took)
+        self._next_plot = started + interval
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -509,8 +553,12 @@ class NotebookLogger(FrontEnd):
         self.view = view
         self._next_plot = 0.0
         view.refresh(block=True)
-        show(view.widget)
+        view.handle = show_live(view.widget)
         view.tick_every(TICK_SECONDS)
+
+    @_or_console
+    def on_run_notice(self, record: RunNotice) -> None:
+        self._lifecycle(f"⚠ {record.text}")
 
     @_or_console
     def on_step_start(self, record: StepStarted) -> None:
@@ -553,9 +601,11 @@ class NotebookLogger(FrontEnd):
         view.finish()
         if not self.summary:
             return
-        # The record first, then the view goes: the page never jumps to an empty cell.
+        # The record first, then the view goes: the page never jumps to an empty cell. Its
+        # output goes too, so a saved notebook or page shows the run once (see remove_live).
         display_record(self.run, compact=self.compact, log=list(view.log_lines))
         view.close()  # kept as self.view (closed) until the next run, for inspection
+        remove_live(view.handle)
 
     def _lifecycle(self, line: str) -> None:
         # Status changes are rare and are what the user watches: draw them at once.

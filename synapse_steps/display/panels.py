@@ -130,14 +130,20 @@ def group_metrics(
 def category_panels(
     store: MetricStore, category: str, *, groups: Groups | None = None
 ) -> list[Panel]:
-    """The panels of one category, titled with the category only when several are shown."""
+    """The panels of one category, titled with the category only when several are shown and
+    it adds something: panel "loss" of category "loss" is titled "loss", not "loss · loss"."""
     names = list(store.series.get(category, {}))
     x_label = store.x_labels.get(category, "call")
     several = len(store.series) > 1
     return [
-        Panel(name, f"{category} · {name}" if several else name, lines, x_label, category)
+        Panel(name, panel_title(category, name, several=several), lines, x_label, category)
         for name, lines in group_metrics(names, groups)
     ]
+
+
+def panel_title(category: str, name: str, *, several: bool) -> str:
+    """``train · loss`` when several categories are shown and the category is not the name."""
+    return f"{category} · {name}" if several and category != name else name
 
 
 def store_panels(store: MetricStore, *, groups: Groups | None = None) -> list[Panel]:

@@ -62,7 +62,7 @@ COLUMNS = 2
 DPI = 100
 PANEL_SIZE = (4.0, 2.6)  # inches per panel: 400 x 260 px at DPI
 #: Space around each panel's axes, in inches: tick labels, axis label, title.
-MARGINS = {"left": 0.66, "right": 0.2, "top": 0.4, "bottom": 0.5}
+MARGINS = {"left": 0.82, "right": 0.2, "top": 0.4, "bottom": 0.5}
 TITLE_SIZE = 12.0
 LABEL_SIZE = 10.5
 TICK_SIZE = 9.5
@@ -229,7 +229,7 @@ def _count_label(value: float, _position: int | None = None) -> str:
     return f"{value:g}"
 
 
-def _style_axes(ax: Axes, x_label: str, palette: Palette) -> None:
+def _style_axes(ax: Axes, x_label: str, palette: Palette, y_label: str = "") -> None:
     from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     ax.set_facecolor("none")
@@ -239,6 +239,8 @@ def _style_axes(ax: Axes, x_label: str, palette: Palette) -> None:
     ax.xaxis.set_major_formatter(FuncFormatter(_count_label))
     ax.yaxis.set_major_locator(MaxNLocator(nbins=5))
     _text(ax.set_xlabel(x_label, fontsize=LABEL_SIZE, labelpad=2), palette)
+    if y_label:
+        _text(ax.set_ylabel(y_label, fontsize=LABEL_SIZE, labelpad=2), palette)
     ax.tick_params(labelsize=TICK_SIZE, colors=palette.muted, labelcolor=palette.text)
     ax.grid(True, color=palette.grid, alpha=0.35, linewidth=0.8)
     for name, spine in ax.spines.items():
@@ -268,7 +270,9 @@ class _PanelView:
 
     def _build_plot(self, palette: Palette) -> None:
         ax = self.ax
-        _style_axes(ax, self.panel.x_label, palette)
+        # The y axis is named after the panel (the metric, e.g. "loss"): the title also
+        # carries the latest value, and a reader of a saved figure needs both.
+        _style_axes(ax, self.panel.x_label, palette, self.panel.name)
         pad = 6 + LEGEND_ROW * _legend_rows(self.panel)
         self.title = _text(ax.set_title(self.panel.title, fontsize=TITLE_SIZE, pad=pad), palette)
         for i, line in enumerate(self.panel.lines):

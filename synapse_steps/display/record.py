@@ -36,12 +36,17 @@ def outcome_line(run: RunState) -> str:
     return f"{icon} {run.outcome()} · {format_seconds(took)}"
 
 
+def notice_lines(run: RunState) -> str:
+    """The run's notices (how the previous run ended, when no view showed it), one a line."""
+    return "".join(f"⚠ {text}\n" for text in run.notices)
+
+
 def record_text(run: RunState, *, compact: bool = False) -> str:
     line = outcome_line(run)
     if compact:
-        return f"{run.workflow or 'run'}: {line}{latest_metrics(run)}"
+        return f"{notice_lines(run)}{run.workflow or 'run'}: {line}{latest_metrics(run)}"
     rows = [tuple(cell(v) for v in row) for row in summary_rows(run)]
-    return f"{line}\n{text_table(SUMMARY_COLUMNS, rows)}"
+    return f"{notice_lines(run)}{line}\n{text_table(SUMMARY_COLUMNS, rows)}"
 
 
 def record_html(
@@ -54,12 +59,17 @@ def record_html(
     """``inverted_figure``: an ``auto`` figure follows, for the style to invert in dark themes
     (``theme``)."""
     head = f'{CSS}<b class="{css_class(run.phase)}">{html.escape(outcome_line(run))}</b>'
+    notices = "".join(
+        f'<div class="{css_class("interrupted")}">⚠ {html.escape(text)}</div>'
+        for text in run.notices
+    )
     if compact:
         name = html.escape(run.workflow or "run")
         metrics = html.escape(latest_metrics(run))
-        return f'<div class="synapse-steps-run"><code>{name}</code> {head}{metrics}</div>'
+        return f'<div class="synapse-steps-run">{notices}<code>{name}</code> {head}{metrics}</div>'
     rows = [tuple(cell(v) for v in row) for row in summary_rows(run)]
     parts = [
+        notices,
         f"<div>{head}</div>",
         html_table(SUMMARY_COLUMNS, rows, run.describe_plan()),
     ]

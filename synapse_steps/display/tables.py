@@ -10,6 +10,7 @@ import html
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from synapse_steps.display.base import with_rollback
 from synapse_steps.output_mode import format_duration
 from synapse_steps.run_state import RunState
 from synapse_steps.steps.base import BaseStep
@@ -91,7 +92,9 @@ def summary_rows(run: RunState) -> list[tuple[Any, ...]]:
         error = state.error or ""
         if state.rollback_error:
             error = (error + "; " if error else "") + f"rollback failed: {state.rollback_error}"
-        duration = "" if state.duration is None else format_duration(state.duration)
+        ran = "" if state.duration is None else format_duration(state.duration)
+        undo = "" if state.rollback_duration is None else format_duration(state.rollback_duration)
+        duration = with_rollback(ran, undo)
         rows.append((state.plan.position + 1, state.name, state.label, duration, error))
     return rows
 

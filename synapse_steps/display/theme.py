@@ -35,6 +35,7 @@ STATUS_COLOURS: dict[str, tuple[str, str]] = {
 #: What each step / run status is coloured as.
 KINDS: dict[str, str] = {
     "pending": "muted",
+    "not run": "muted",
     "skipped": "muted",
     "idle": "muted",
     "running": "busy",
@@ -46,6 +47,14 @@ KINDS: dict[str, str] = {
     "interrupted": "warn",
     "rolling back": "warn",
     "rolled back": "warn",
+    # How a run ended, as the run history lists it (synapse_steps.journal.runs).
+    "kernel restart": "warn",
+    "kernel shutdown": "warn",
+    "kept": "warn",
+    "unfinished": "bad",
+    "journal error": "bad",
+    "recovered": "muted",
+    "abandoned": "muted",
 }
 DARK_SELECTORS = ('body[data-jp-theme-light="false"]', "body.vscode-dark")
 #: On the live view's ``auto`` figure image; on a record followed by an ``auto`` figure.

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from synapse_steps.context import RuntimeContext
 from synapse_steps.errors import UsageError
-from synapse_steps.executors.sweep_view import SweepView, row_view
+from synapse_steps.executors.sweep_view import SweepRow, SweepView, row_view
 from synapse_steps.run_state import RunState
 from synapse_steps.steps.orchestrator import Orchestrator, execute_all
 
@@ -42,6 +42,24 @@ class SweepRun:
     @property
     def state(self) -> RunState:
         return self.runtime.recorder.run
+
+    @property
+    def outcome(self) -> str:
+        """``succeeded``, ``failed at 'train'``, ``interrupted at 'train'``, ``failed`` ..."""
+        finish = self.state.finish
+        if self.status == "succeeded" or finish is None or not finish.failed_step:
+            return self.status
+        return f"{self.status} at '{finish.failed_step}'"
+
+    @property
+    def reason(self) -> str:
+        """Why it did not succeed: its step's error, else the error it raised ("" if none)."""
+        if self.status == "succeeded":
+            return ""
+        failure = self.state.failure
+        if failure is not None:
+            return failure.error
+        return "" if self.error is None else str(self.error)
 
     @property
     def final_metrics(self) -> dict[str, float]:
@@ -77,10 +95,17 @@ class SweepRuns:
             row: dict[str, Any] = {"run": run.name}
             row.update({key: run.params.get(key) for key in varying})
             row["status"] = run.status
-            row["error"] = None if run.error is None else str(run.error)
+            row["error"] = "" if run.error is None else str(run.error)  # never NaN
             row.update(run.final_metrics)
             rows.append(row)
         return pd.DataFrame(rows).set_index("run")
+
+    def table(self) -> list[SweepRow]:
+        """Per variant: its params, how it ended, why a failed one failed, its final metrics."""
+        return [
+            SweepRow(run.name, run.params, run.outcome, run.reason, run.final_metrics)
+            for run in self.runs
+        ]
 
     def _repr_html_(self) -> str:
         return str(self.frame().to_html())
@@ -131,8 +156,10 @@ def run_sweep(
         else:
             for run, action in zip(sweep.runs, actions, strict=True):
                 _settle(run, action, lambda action=action: action.run())
-    finally:
-        view.close()
+    except BaseException:
+        view.close()  # an interrupt: the rows as they are, live
+        raise
+    view.close(sweep.table())  # the view gives way to the sweep's static table
     return sweep
 
 

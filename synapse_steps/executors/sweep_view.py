@@ -1,8 +1,13 @@
-"""The combined live view of a sweep: one row per run (name, status, progress, latest metrics).
+"""The combined live view of a sweep: one row per run (name, status, progress, latest metrics),
+and the static table it turns into when the sweep ends.
 
 ``row_text`` is the view model: every word and number of a row comes from the run's
 ``RunState``. In a Jupyter kernel with ipywidgets each row is a line of standard widgets whose
-values change in place; elsewhere status changes print as console lines.
+values change in place; elsewhere status changes print as console lines. When the sweep ends,
+the view gives way to one static table (per variant: its params, how it ended, why a failed one
+failed, its final metrics), as a single run's view gives way to its record: the widgets' output
+is removed (``display.summary.remove_live``), so a saved notebook and the offline pages show the
+sweep once, readable without widget state.
 """
 
 from __future__ import annotations
@@ -26,10 +31,13 @@ class RowText(NamedTuple):
     status: str
     fraction: float
     metrics: str
+    #: Why a failed (or interrupted) run stopped: its step's error; "" otherwise.
+    reason: str = ""
 
 
 def row_text(name: str, state: RunState) -> RowText:
     """What a sweep row shows for a run in ``state``."""
+    reason = ""
     if state.phase == "idle":
         status = "waiting"
     elif state.phase == "running" and state.running_step is not None:
@@ -37,12 +45,78 @@ def row_text(name: str, state: RunState) -> RowText:
     elif state.phase in ("failed", "interrupted") and state.finish is not None:
         where = f" at {state.finish.failed_step}" if state.finish.failed_step else ""
         status = f"{state.phase}{where}"
+        failure = state.failure
+        reason = failure.error if failure is not None else (state.finish.error or "")
     else:
         status = state.phase
     latest = state.metrics.latest()
     values = {name: value for group in latest.values() for name, value in group.items()}
     metrics = " ".join(f"{key}={value:.4g}" for key, value in values.items())
-    return RowText(name, status, state.overall_fraction, metrics)
+    return RowText(name, status, state.overall_fraction, metrics, reason)
+
+
+class SweepRow(NamedTuple):
+    """One variant in the sweep's final table."""
+
+    name: str
+    params: dict[str, Any]
+    outcome: str
+    reason: str
+    metrics: dict[str, float]
+
+
+def table_bundle(rows: Sequence[SweepRow]) -> dict[str, str]:
+    """The sweep's final table: HTML (status colours for light and dark themes) and its text."""
+    import html
+
+    from synapse_steps.display.tables import text_table
+    from synapse_steps.display.theme import CSS, css_class
+
+    params = _union(row.params for row in rows)
+    metrics = _union(row.metrics for row in rows)
+    columns = ["run", *params, "outcome", "reason", *metrics]
+    cells = [
+        [
+            row.name,
+            *(_cell(row.params.get(key, "")) for key in params),
+            row.outcome,
+            row.reason,
+            *(_cell(row.metrics[key]) if key in row.metrics else "" for key in metrics),
+        ]
+        for row in rows
+    ]
+    failed = sum(1 for row in rows if row.outcome != "succeeded")
+    caption = f"Sweep: {len(rows)} runs, {len(rows) - failed} succeeded" + (
+        f", {failed} did not" if failed else ""
+    )
+    head = "".join(f'<th style="text-align:left">{html.escape(c)}</th>' for c in columns)
+    body = []
+    for row, texts in zip(rows, cells, strict=True):
+        kind = "succeeded" if row.outcome == "succeeded" else row.outcome.split(" ")[0]
+        tds = []
+        for column, text in zip(columns, texts, strict=True):
+            text = html.escape(text)
+            if column == "outcome":
+                text = f'<span class="{css_class(kind)}">{text}</span>'
+            tds.append(f'<td style="text-align:left">{text}</td>')
+        body.append("<tr>" + "".join(tds) + "</tr>")
+    markup = (
+        f'{CSS}<table class="synapse-steps synapse-steps-sweep">'
+        f'<caption style="text-align:left">{html.escape(caption)}</caption>'
+        f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    )
+    return {"text/html": markup, "text/plain": caption + "\n" + text_table(columns, cells)}
+
+
+def _union(mappings: Any) -> list[str]:
+    keys: list[str] = []
+    for mapping in mappings:
+        keys.extend(key for key in mapping if key not in keys)
+    return keys
+
+
+def _cell(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 class _RowFeed:
@@ -102,17 +176,37 @@ class SweepView:
         if self._widgets is not None:
             self._widgets.draw(index, row)
         elif self.mode != "off" and row.status != self._last_status[index]:
-            print(f"[{row.name}] {row.status}" + (f"  {row.metrics}" if row.metrics else ""))
+            print(_line(row))
         self._last_status[index] = row.status
 
-    def close(self) -> None:
-        """The final state of every row (a redraw skipped by the throttle is drawn now)."""
+    def close(self, table: Sequence[SweepRow] | None = None) -> None:
+        """The final state of every row (a redraw skipped by the throttle is drawn now); then,
+        given the sweep's ``table``, the view gives way to it (the static record)."""
         for index in range(len(self.names)):
             row = row_text(self.names[index], self.state(index))
             if self._widgets is not None:
                 self._widgets.draw(index, row)
             elif self.mode != "off" and row.status != self._last_status[index]:
-                print(f"[{row.name}] {row.status}" + (f"  {row.metrics}" if row.metrics else ""))
+                print(_line(row))
+        if table is None or self.mode == "off":
+            return
+        bundle = table_bundle(table)
+        if self._widgets is None:
+            print(bundle["text/plain"])
+            return
+        from synapse_steps.display.summary import remove_live, show
+
+        # The table first, then the view goes (its widgets, then its output): the page never
+        # jumps to an empty cell.
+        show(bundle, raw=True)
+        self._widgets.close()
+        remove_live(self._widgets.handle)
+
+
+def _line(row: RowText) -> str:
+    """A console line: ``[run 4] failed at train: diverged at epoch 0  loss=12.25``."""
+    reason = f": {row.reason}" if row.reason else ""
+    return f"[{row.name}] {row.status}{reason}" + (f"  {row.metrics}" if row.metrics else "")
 
 
 class _Widgets:
@@ -121,6 +215,7 @@ class _Widgets:
     def __init__(self, names: Sequence[str], params: Sequence[dict[str, Any]]) -> None:
         import ipywidgets as widgets
 
+        self.handle: Any = None
         self.rows: list[tuple[Any, Any, Any]] = []
         boxes = []
         for name, given in zip(names, params, strict=True):
@@ -131,23 +226,39 @@ class _Widgets:
             status.layout.width = "18%"
             bar = widgets.FloatProgress(value=0.0, min=0.0, max=1.0)
             bar.layout.width = "22%"
-            metrics = widgets.Label("")
+            metrics = widgets.HTML("")
             metrics.layout.width = "30%"
             self.rows.append((status, bar, metrics))
             boxes.append(widgets.HBox([title, status, bar, metrics]))
-        self.box = _sweep_box(boxes, count=len(boxes))
+        self.box = _sweep_box(boxes)
 
     def show(self) -> None:
-        from IPython.display import display
+        from synapse_steps.display.summary import show_live
 
-        display(self.box)  # type: ignore[no-untyped-call]
+        self.handle = show_live(self.box)
 
     def draw(self, index: int, row: RowText) -> None:
+        import html
+
+        from synapse_steps.display.theme import CSS, css_class
+
         status, bar, metrics = self.rows[index]
         status.value = row.status
         bar.value = row.fraction
         bar.bar_style = _BAR_STYLE.get(row.status.split(" ")[0], "")
-        metrics.value = row.metrics
+        # A failed run says why beside its bar (its metrics follow).
+        reason = ""
+        if row.reason:
+            kind = css_class(row.status.split(" ")[0])
+            reason = f'{CSS}<span class="{kind}">{html.escape(row.reason)}</span> '
+        metrics.value = reason + html.escape(row.metrics)
+
+    def close(self) -> None:
+        for widget in self.box.children:
+            for child in widget.children:
+                child.close()
+            widget.close()
+        self.box.close()
 
 
 _BAR_STYLE = {"running": "info", "succeeded": "success", "failed": "danger"}
@@ -155,12 +266,13 @@ _BAR_STYLE["interrupted"] = "warning"
 _BAR_STYLE["rolling"] = "warning"
 
 
-def _sweep_box(boxes: list[Any], count: int) -> Any:
+def _sweep_box(boxes: list[Any]) -> Any:
     import ipywidgets as widgets
 
     class SweepBox(widgets.VBox):  # type: ignore[misc]
-        # The text form a saved notebook (and nbval) shows: fixed, no live values.
+        # Empty: the view is removed when the sweep ends, and its static table (shown below
+        # it) is what a saved notebook, GitHub and nbval read.
         def __repr__(self) -> str:
-            return f"<sweep view: {count} runs>"
+            return ""
 
     return SweepBox(boxes)

@@ -3,7 +3,7 @@
 Not imported by ``import synapse_steps`` (the orchestrator reaches it through ``seams``); it
 needs nothing beyond the standard library.
 
-    from synapse_steps.journal import Journal, unfinished_runs, recover_steps, abandon
+    from synapse_steps.journal import Journal, unfinished_runs, recover_steps, abandon, runs
 
     run = Journal().start_run("train", steps=["fetch", "fit"])   # written; run.run_id
     run.record(record.to_dict())                      # buffered; progress coalesced
@@ -18,6 +18,8 @@ needs nothing beyond the standard library.
 
     # What an Orchestrator journals (journal=True, the default) is recovered with its steps:
     recover(run_id, registry, context)                # the user rebuilds registry and context
+
+    runs("train")                                     # its recent runs, of every outcome
 
 Storage: a run in progress (or whose process died) is its own append-only log file,
 ``<journal>-runs/<run_id>.log``, one ``write()`` per step; a run that ended is kept, log and
@@ -34,7 +36,9 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
+from synapse_steps.errors import UsageError
 from synapse_steps.journal._errors import JournalError
+from synapse_steps.journal._history import RunHistory, RunSummary, UnfinishedRuns, read_runs
 from synapse_steps.journal._journal import Journal, resolve_path
 from synapse_steps.journal._listing import CompletedStep, RunInfo, run_info
 from synapse_steps.journal._recovery import RecoveryReport, Rollback
@@ -48,9 +52,33 @@ if TYPE_CHECKING:
 PathArg = str | os.PathLike[str] | None
 
 
-def unfinished_runs(path: PathArg = None) -> list[RunInfo]:
-    """Runs of the journal at ``path`` (default store if None) that never finished."""
-    return Journal(path).unfinished_runs()
+def unfinished_runs(path: PathArg = None) -> UnfinishedRuns:
+    """Runs of the journal at ``path`` (default store if None) that never finished, oldest
+    first: a list of ``RunInfo`` that shows as a table, each row with the ``recover(...)`` and
+    ``abandon(...)`` call for it."""
+    given = None if path is None else os.fspath(path)
+    return UnfinishedRuns(Journal(path).unfinished_runs(), path_given=given)
+
+
+def runs(workflow: str | None = None, limit: int = 20, path: PathArg = None) -> RunHistory:
+    """The newest ``limit`` runs of the journal at ``path`` (default store if None), of every
+    outcome, newest first; only ``workflow``'s when given.
+
+    Each is a ``RunSummary``: id, workflow, start, duration, steps completed / total, the step
+    it stopped at and why, how it ended, the last value of each metric. The list shows as a
+    table in a notebook and as text in a terminal; ``.frame()`` gives a DataFrame and
+    ``.plot_metrics(run_ids=None, metric=None)`` draws a metric across runs.
+    """
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise UsageError(f"runs(limit=...) takes a whole number of runs >= 1, got {limit!r}")
+    if workflow is not None and not isinstance(workflow, str):
+        raise UsageError(
+            f"runs(workflow=...) takes a workflow name (str) or None, got {workflow!r}"
+        )
+    journal = resolve_path(path)
+    given = None if path is None else os.fspath(path)
+    found = read_runs(journal, workflow, limit)
+    return RunHistory(found, journal=journal, workflow=workflow, path_given=given)
 
 
 def recover_steps(run_id: str, rollback: Rollback, path: PathArg = None) -> RecoveryReport:
@@ -120,12 +148,16 @@ __all__ = [
     "JournalWriter",
     "RecoveryReport",
     "Rollback",
+    "RunHistory",
     "RunInfo",
+    "RunSummary",
     "UnfinishedRunWarning",
+    "UnfinishedRuns",
     "abandon",
     "recover",
     "recover_steps",
     "resolve_path",
     "run_records",
+    "runs",
     "unfinished_runs",
 ]

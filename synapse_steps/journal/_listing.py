@@ -260,7 +260,7 @@ def run_records(journal: Path, run_id: str) -> list[dict[str, Any]]:
             raise JournalError(f"The journal {journal} has no run {run_id!r}.")
         log = stored
     try:
-        return expand(record for entry in log.entries() for record in _entry_records(entry))
+        return expand(record for entry in log.entries() for record in entry_records(entry))
     except Exception as exc:  # anything: see unreadable()
         where = f"in {journal}" if log is stored else f"in the run log {log_path(journal, run_id)}"
         raise JournalError(
@@ -269,7 +269,7 @@ def run_records(journal: Path, run_id: str) -> list[dict[str, Any]]:
         ) from exc
 
 
-def _entry_records(entry: dict[str, Any]) -> list[dict[str, Any]]:
+def entry_records(entry: dict[str, Any]) -> list[dict[str, Any]]:
     """An entry's records, with its step's StepStarted / StepFinished put back from columns."""
     position, name, body = entry["position"], entry["name"], entry["records"]
     started_index, started_time = entry["started_index"], entry["started_time"]

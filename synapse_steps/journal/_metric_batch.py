@@ -140,3 +140,20 @@ def expand(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
             values = {name: column[index] for name, column in zip(names, columns, strict=True)}
             out.append(metric_record(category, values, time))
     return out
+
+
+def last_record(record: dict[str, Any]) -> dict[str, Any] | None:
+    """The last ``MetricsReported`` dict a batch holds (None if it holds none), without the
+    others: what a listing of runs needs to show each metric's last value."""
+    count = record["count"]
+    if not count:
+        return None
+    names, kinds = record["names"], record["kinds"]
+    if len(names) != len(kinds) or len(record["columns"]) != len(kinds):
+        raise ValueError(f"a {BATCH_TYPE} record's names, kinds and columns do not match")
+    time = _unpack("d", record["times"], count)[-1]
+    values = {
+        name: _unpack(kind, text, count)[-1]
+        for name, kind, text in zip(names, kinds, record["columns"], strict=True)
+    }
+    return metric_record(record["category"], values, time)

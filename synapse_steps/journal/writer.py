@@ -24,6 +24,7 @@ from synapse_steps.events import (
     Logged,
     MetricsReported,
     RunFinished,
+    RunNotice,
     RunStarted,
     StepFailed,
     StepFinished,
@@ -34,8 +35,10 @@ from synapse_steps.events import (
     StepStarted,
     to_dict,
 )
+from synapse_steps.journal._history import RunSummary, notice_text, previous_run
 from synapse_steps.journal._journal import Journal
-from synapse_steps.journal._recovery import RunInfo
+from synapse_steps.journal._kernel import ended_status
+from synapse_steps.journal._listing import RunInfo
 from synapse_steps.journal._run import PROGRESS_TYPE, JournalRun
 from synapse_steps.journal._run_started import compact
 
@@ -75,6 +78,10 @@ class JournalWriter:
         self._started: int | None = None
         #: The journal was checked for dead runs of this workflow (once per writer).
         self._checked = False
+        #: The workflow's previous run, when no view could show how it ended, and its
+        #: unfinished-run entry (if its process died): told when the next run starts.
+        self._previous: RunSummary | None = None
+        self._previous_info: RunInfo | None = None
 
     def __repr__(self) -> str:
         return f"<JournalWriter {self.workflow!r} -> {self.journal.path}>"
@@ -106,10 +113,15 @@ class JournalWriter:
             runs = self.journal.unfinished_runs()
         except Exception:  # an unreadable journal is reported when a run writes to it
             return
+        # Issue 18: the previous run's end, if no view showed it, opens the next run's view.
+        self._previous = previous_run(self.journal.path, self.workflow)
         for info in runs:
             if info.workflow != self.workflow or info.owner_alive or info.run_id == own:
                 continue
             if info.run_id in _NOTIFIED:
+                continue
+            if self._previous is not None and info.run_id == self._previous.run_id:
+                self._previous_info = info  # said when the run starts (_tell_previous)
                 continue
             _NOTIFIED.add(info.run_id)
             warn_user(_notice(info, self.path_given), UnfinishedRunWarning)
@@ -137,6 +149,7 @@ class JournalWriter:
             self.run.record(compact(record))
         except Exception as exc:
             self._broken(exc)
+        self._tell_previous()
 
     def on_step_start(self, record: StepStarted) -> None:
         self._started = record.position
@@ -255,9 +268,33 @@ class JournalWriter:
             notice = _left_notice(self.workflow, run.run_id, record, steps, self.path_given)
             warn_user(notice, UnfinishedRunWarning)
             return
-        self._finish(record.status)
+        # An interrupt from a kernel restart ends as such (see _kernel): nobody saw it end.
+        state = None if self.recorder is None else self.recorder.run
+        self._finish(ended_status(record, state))
 
     # -- helpers -------------------------------------------------------------------------------
+
+    def _tell_previous(self) -> None:
+        """Open the new run's view with how the previous run ended (a ``RunNotice`` right after
+        ``RunStarted``), when a front end of the runtime shows notices; otherwise warn about a
+        previous run whose process died, as for any other dead run."""
+        previous, self._previous = self._previous, None
+        info, self._previous_info = self._previous_info, None
+        recorder = self.recorder
+        if previous is None or recorder is None:
+            return
+        shown = any(callable(getattr(s, "on_run_notice", None)) for s in recorder.subscribers)
+        if previous.status == "unfinished":
+            # Said once per process, like every dead run (see notify_unfinished).
+            if info is None or info.run_id in _NOTIFIED:
+                return
+            _NOTIFIED.add(info.run_id)
+            if not shown:
+                warn_user(_notice(info, self.path_given), UnfinishedRunWarning)
+                return
+        if shown:
+            text = notice_text(previous, self.path_given)
+            recorder.publish(RunNotice(text, recorder.clock.now()))
 
     def _last_progress(self, position: int, name: str, at: float) -> None:
         """Journal where each progress bar of the step ended.

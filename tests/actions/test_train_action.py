@@ -245,9 +245,9 @@ def test_failure_in_training_rolls_back_exported_and_converted_data(
         "rolled back",
         "rolled back",
         "failed, rolled back",
-        "pending",
+        "not run",
     ]
-    assert [s.status for s in run.steps] == ["done", "done", "failed", "pending"]
+    assert [s.status for s in run.steps] == ["done", "done", "failed", "not run"]
     assert [s.rolled_back for s in run.steps] == [True, True, True, False]
     assert run.phase == "failed"
 

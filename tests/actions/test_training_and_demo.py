@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -56,3 +57,33 @@ def test_demo_runs_the_main_job_end_to_end(capsys: pytest.CaptureFixture[str]) -
     assert "run succeeded - 4 of 4 steps executed" in out
     assert "classes:        circle, square, triangle" in out
     assert "model #1:" in out
+
+
+def test_the_demo_leaves_the_users_store_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home = tmp_path / "home"
+    monkeypatch.setenv("SYNAPSE_STEPS_HOME", str(home))
+    assert demo_main(["--images", "40", "--epochs", "2"]) == 0
+    out = capsys.readouterr().out
+    assert not home.exists()  # no dataset, model or run journal added to the user's store
+    store = Path(out.split("store:", 1)[1].split()[0])
+    assert "(temporary, removed now; --real-store keeps" in out
+    assert not store.exists()
+    assert os.environ["SYNAPSE_STEPS_HOME"] == str(home)
+
+
+def test_the_demo_keeps_its_work_in_the_users_store_when_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from synapse_steps.backends.local import LocalBackend
+    from synapse_steps.journal import runs
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("SYNAPSE_STEPS_HOME", str(home))
+    assert demo_main(["--images", "40", "--epochs", "2", "--real-store"]) == 0
+    assert "store:" not in capsys.readouterr().out
+    backend = LocalBackend(home)
+    assert [model["id"] for model in backend.list_models()] == [1]
+    assert len(backend.list_datasets()) == 1
+    assert [run.status for run in runs(path=home)] == ["succeeded"]

@@ -1,4 +1,8 @@
-"""Fixtures of the browser test: a throw-away JupyterLab server and a headless Chromium page.
+"""Fixtures of the browser test: a throw-away Jupyter server and a headless Chromium page.
+
+One server serves both front ends users open notebooks in: JupyterLab (``/lab/tree/NB``) and
+Jupyter Notebook 7 (``/notebooks/NB``, the ``notebook`` package); ``ui`` parametrizes a test
+over both.
 
 Everything runs in temporary folders (notebook copy, Jupyter runtime/config/data dirs,
 ``SYNAPSE_STEPS_HOME``) so the repository and the user's Jupyter setup are never touched.
@@ -74,6 +78,12 @@ class JupyterLab:
 
     def lab_url(self, notebook: str) -> str:
         return f"{self.url}/lab/tree/{notebook}?token={self.token}&reset"
+
+    def url_for(self, ui: str, notebook: str) -> str:
+        """The notebook opened in JupyterLab (``lab``) or Notebook 7 (``notebook``)."""
+        if ui == "notebook":
+            return f"{self.url}/notebooks/{notebook}?token={self.token}"
+        return self.lab_url(notebook)
 
     def log_tail(self, lines: int = 40) -> str:
         try:
@@ -201,6 +211,8 @@ def jupyterlab(tmp_path_factory: pytest.TempPathFactory, output_dir: Path) -> It
         "--ServerApp.port_retries=0",
         f"--ServerApp.root_dir={root}",
         "--LabApp.expose_app_in_browser=True",
+        # Notebook 7 (served by the same server) exposes its app object to the tests too.
+        "--JupyterNotebookApp.expose_app_in_browser=True",
         "--KernelSpecManager.ensure_native_kernel=False",
     ]
     with log_path.open("wb") as log:
@@ -248,6 +260,13 @@ def jupyterlab(tmp_path_factory: pytest.TempPathFactory, output_dir: Path) -> It
         yield lab
     finally:
         _stop_server(lab)
+
+
+@pytest.fixture(params=["lab", "notebook"], ids=["jupyterlab", "notebook7"])
+def ui(request: pytest.FixtureRequest) -> str:
+    """The front end a test opens its notebook in: JupyterLab or Jupyter Notebook 7."""
+    value: str = request.param
+    return value
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from synapse_steps.display.plots import DPI, MARGINS, PANEL_SIZE
+from synapse_steps.display.plots import DPI, LEGEND_ROW, MARGINS, PANEL_SIZE
 
 INK = 1.5
 PERCENTILE = 90
@@ -73,31 +73,36 @@ def _ratios(rgb: np.ndarray, background: np.ndarray) -> np.ndarray:
     return result
 
 
-def text_mask(width: int, height: int) -> np.ndarray:
-    """True where a figure of single-line panels (no legend) draws only text.
+def text_mask(width: int, height: int, legend_rows: int = 0) -> np.ndarray:
+    """True where a figure of panels draws only text (titles, tick and axis labels, and the
+    legend's labels in the ``legend_rows`` rows above each panel's axes).
 
     A screenshot may hold one more row or column than the figure (an element at a fractional
     position): up to ``SLACK`` px are allowed, and ``TICK_REACH`` covers such a shift. Raises
     ``ValueError`` if the size is not a grid of ``PANEL`` panels: the regions would be guesses.
     """
-    columns, rows = width // PANEL[0], height // PANEL[1]
-    extra = (width - columns * PANEL[0], height - rows * PANEL[1])
+    legend = legend_rows * LEGEND_ROW / 72 * DPI
+    panel_height = PANEL[1] + legend
+    columns, rows = width // PANEL[0], int(height // panel_height)
+    extra = (width - columns * PANEL[0], height - rows * panel_height)
     if not columns or not rows or max(extra) > SLACK:
         raise ValueError(f"figure of {width}x{height} px is not a grid of {PANEL} panels")
     mask = np.ones((height, width), dtype=bool)
     left, right = round(MARGINS["left"] * DPI), round(MARGINS["right"] * DPI)
-    top, bottom = round(MARGINS["top"] * DPI), round(MARGINS["bottom"] * DPI)
-    for y0 in range(0, rows * PANEL[1], PANEL[1]):
+    top, bottom = round(MARGINS["top"] * DPI + legend), round(MARGINS["bottom"] * DPI)
+    for row in range(rows):
+        y0 = round(row * panel_height)
         for x0 in range(0, columns * PANEL[0], PANEL[0]):
             mask[
-                y0 + top - TICK_REACH : y0 + PANEL[1] - bottom + TICK_REACH,
+                y0 + top - TICK_REACH : y0 + round(panel_height) - bottom + TICK_REACH,
                 x0 + left - TICK_REACH : x0 + PANEL[0] - right + TICK_REACH,
             ] = False
     return mask
 
 
-def measure(png: bytes) -> FigureContrast:
-    """Text and line contrast of a screenshot of a figure shown at 1 CSS px per figure px."""
+def measure(png: bytes, legend_rows: int = 0) -> FigureContrast:
+    """Text and line contrast of a screenshot of a figure shown at 1 CSS px per figure px
+    (``legend_rows``: rows of legend above each panel's axes)."""
     rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=np.int64)
     height, width = rgb.shape[:2]
     flat = rgb.reshape(-1, 3)
@@ -106,7 +111,7 @@ def measure(png: bytes) -> FigureContrast:
     ratios = _ratios(rgb.astype(np.float64), background)
     spread = rgb.max(axis=2) - rgb.min(axis=2)
     ink = ratios >= INK
-    outside = text_mask(width, height)
+    outside = text_mask(width, height, legend_rows)
     text = ratios[ink & outside & (spread < 40)]
     lines = ratios[ink & ~outside & (spread > 60)]
     return FigureContrast(

@@ -45,7 +45,9 @@ CELLS_JS = """
 (errors) => {
   const panel = window.jupyterapp.shell.currentWidget;
   const cells = panel.content.widgets.filter(cell => cell.model.type === 'code');
-  const pageText = document.body.textContent;
+  // What the page shows: a finished run's view leaves a hidden output behind (a widget output
+  // naming no widget, whose renderer keeps its "Loading widget..." text while hiding it).
+  const pageText = document.body.innerText;
   return {
     done: window.__synapseRunAll,
     loading: pageText.includes('Loading widget'),

@@ -166,7 +166,7 @@ def test_a_whole_failing_run_rebuilds_the_same_state_from_json() -> None:
         "rolled back",
         "rollback failed",
         "failed, rolled back",
-        "pending",
+        "not run",
     ]
 
 

@@ -52,7 +52,7 @@ def test_keep_leaves_completed_steps_and_undoes_only_the_failed_one() -> None:
     assert calls == [("execute", "a"), ("execute", "b"), ("execute", "c"), ("rollback", "c")]
     assert "orchestrator.resume()" in caught.value.__notes__[0]
     state = orchestrator.context.runtime_ctx.recorder.run
-    assert [s.label for s in state.steps] == ["done", "done", "failed, rolled back", "pending"]
+    assert [s.label for s in state.steps] == ["done", "done", "failed, rolled back", "not run"]
     assert state.finish is not None
     assert state.finish.kept == ("a", "b")
     assert state.outcome().startswith("failed at 'c' - kept 2 completed steps")
@@ -112,7 +112,7 @@ def test_rollback_undoes_the_kept_steps_once() -> None:
         "rolled back",
         "rolled back",
         "failed, rolled back",
-        "pending",
+        "not run",
     ]
     with pytest.raises(UsageError):
         orchestrator.rollback()

@@ -24,21 +24,45 @@ def clock() -> Clock:
     return Clock()
 
 
+class Shown(list[Any]):
+    """What a cell displayed, in order; ``replaced``: (what was displayed, what replaced it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.replaced: list[tuple[Any, Any]] = []
+
+
+class Handle:
+    """A display handle: its ``update`` is recorded in ``Shown.replaced``."""
+
+    def __init__(self, outputs: Shown, obj: Any) -> None:
+        self.outputs, self.obj = outputs, obj
+
+    def update(self, obj: Any, *, raw: bool = False) -> None:
+        self.outputs.replaced.append((self.obj, obj))
+
+
 @pytest.fixture
-def shown(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+def shown(monkeypatch: pytest.MonkeyPatch) -> Shown:
     """What the cell would display, in order (widgets, raw MIME bundles)."""
     import synapse_steps.display.html as html_display
     import synapse_steps.display.kernel as kernel
     import synapse_steps.display.notebook as notebook
     import synapse_steps.display.summary as summary
 
-    outputs: list[Any] = []
+    outputs = Shown()
 
     def show(obj: Any, *, raw: bool = False) -> None:
         outputs.append(obj)
 
-    for module in (summary, notebook, html_display):
+    def show_live(obj: Any) -> Handle:
+        outputs.append(obj)
+        return Handle(outputs, obj)
+
+    for module in (summary, html_display):
         monkeypatch.setattr(module, "show", show)
+    monkeypatch.setattr(notebook, "show_live", show_live)
+    monkeypatch.setattr(summary, "show_live", show_live)  # the sweep view's
     # What is shown goes to this list, as in a kernel: NotebookLogger draws instead of falling
     # back to console lines (tests/display/test_notebook_fallback.py covers the fallback).
     monkeypatch.setattr(kernel, "in_notebook_kernel", lambda: True)

@@ -13,6 +13,7 @@ from synapse_steps.display.tables import summary_text
 from synapse_steps.events import (
     PlannedStep,
     RunFinished,
+    RunNotice,
     RunProgress,
     RunStarted,
     StepFailed,
@@ -92,7 +93,11 @@ def test_each_rollback_shows_as_it_happens(clock: Clock, shown: list[Any]) -> No
     outcome = "failed at 'train' - rolled back 1 step; rollback failed for 'load_data'"
     assert text_of(view.outcome.value) == outcome
     assert (view.bar.value, view.bar.bar_style) == (0.3, "danger")
-    assert [row.timing.value for row in view.rows] == ["1.50s", "2.00s", ""]
+    assert [text_of(row.timing.value) for row in view.rows] == [
+        "1.50s\n+ 0.10s rollback",
+        "2.00s\n+ 0.10s rollback",
+        "",
+    ]
     assert list(view.log_lines) == [
         "▶ load_data started",
         "✔ load_data done in 1.50s",
@@ -106,11 +111,12 @@ def test_each_rollback_shows_as_it_happens(clock: Clock, shown: list[Any]) -> No
     ]
     summary = (
         f"{outcome}\n"
-        "#  step       status               duration  error\n"
-        f"-  ---------  -------------------  --------  {'-' * 39}\n"
-        "1  load_data  rollback failed      1.50s     rollback failed: PermissionError: /data\n"
-        "2  train      failed, rolled back  2.00s     CUDA out of memory\n"
-        "3  save       pending"
+        "#  step       status               duration                error\n"
+        f"-  ---------  -------------------  {'-' * 22}  {'-' * 39}\n"
+        "1  load_data  rollback failed      1.50s + 0.10s rollback  "
+        "rollback failed: PermissionError: /data\n"
+        "2  train      failed, rolled back  2.00s + 0.10s rollback  CUDA out of memory\n"
+        "3  save       not run"
     )
     assert summary_text(logger.run) == summary
     record = record_bundle(logger.run, log=list(view.log_lines))
@@ -122,7 +128,7 @@ def test_each_rollback_shows_as_it_happens(clock: Clock, shown: list[Any]) -> No
             [
                 ("load_data", "rollback failed", 1.5, None, False, "PermissionError: /data"),
                 ("train", "failed, rolled back", 2.0, "CUDA out of memory", True, None),
-                ("save", "pending", None, None, False, None),
+                ("save", "not run", None, None, False, None),
             ],
             columns=["step", "status", "duration", "error", "rolled_back", "rollback_error"],
         ),
@@ -144,7 +150,7 @@ def test_interrupt_between_steps_names_no_step(clock: Clock, shown: list[Any]) -
     # the bar stays where the run stopped
     assert (logger.view.bar.value, logger.view.bar.bar_style) == (0.3, "warning")
     assert text_of(logger.view.header.value).endswith("— interrupted")
-    assert labels(logger) == ["↺ load_data rolled back", "○ train pending", "○ save pending"]
+    assert labels(logger) == ["↺ load_data rolled back", "– train not run", "– save not run"]
 
 
 def test_interrupt_in_can_skip_marks_the_step(clock: Clock, shown: list[Any]) -> None:
@@ -158,8 +164,8 @@ def test_interrupt_in_can_skip_marks_the_step(clock: Clock, shown: list[Any]) ->
     )
     assert labels(logger) == [
         "■ load_data interrupted\ninterrupted (KeyboardInterrupt)",
-        "○ train pending",
-        "○ save pending",
+        "– train not run",
+        "– save not run",
     ]
     assert logger.view is not None
     assert text_of(logger.view.outcome.value) == "interrupted at 'load_data' - rolled back 0 steps"
@@ -191,3 +197,70 @@ def test_front_ends_are_subscribers_without_the_plain_methods(clock: Clock) -> N
         runtime = clock.runtime(front_end)
         assert runtime.recorder.subscribers == (front_end,)
         assert (front_end.recorder, front_end.clock) == (runtime.recorder, clock)
+
+
+def test_a_rollback_shows_its_own_time_beside_the_step_time(clock: Clock, shown: list[Any]) -> None:
+    # The step ran 1.02 s; its rollback takes 0.46 s. While it rolls back the row shows both,
+    # the rollback counting up from zero; after it, both stay: the step's time never counts
+    # the rollback's, nor jumps back when the rollback ends.
+    logger = NotebookLogger()
+    publish = fed(clock, logger)
+    publish(RunStarted(15, PLAN[:1], 100.0, 1_700_000_000.0, "Workflow"))
+    publish(StepStarted(0, "load_data", 100.0))
+    publish(StepFailed(0, "load_data", "bad file", 1.02, 101.02, False, None))
+    clock.t = 101.02
+    publish(StepRollbackStarted(0, "load_data", 101.02))
+    view = logger.view
+    assert view is not None
+    timing = view.rows[0].timing
+    clock.t = 101.22
+    view.refresh(block=True)
+    assert text_of(timing.value) == "1.02s\n+ 0.20s rollback"
+    clock.t = 101.48
+    publish(StepRolledBack(0, "load_data", None, 101.48))
+    assert text_of(timing.value) == "1.02s\n+ 0.46s rollback"
+    clock.t = 105.0  # later redraws leave both as they were
+    view.refresh(block=True)
+    assert text_of(timing.value) == "1.02s\n+ 0.46s rollback"
+    publish(RunFinished("failed", 0, 1, "load_data", "bad file", ("load_data",), (), 1.48, 101.48))
+    assert shown[1]["text/plain"].splitlines()[-1] == (
+        "1  load_data  failed, rolled back  1.02s + 0.46s rollback  bad file"
+    )
+
+
+def test_a_notice_opens_the_view_and_the_record(clock: Clock, shown: list[Any]) -> None:
+    logger = NotebookLogger()
+    publish = fed(clock, logger)
+    text = "The previous run (12:03) was interrupted at 'step_4' by a kernel restart."
+    publish(RunStarted(16, PLAN[:1], 100.0, 1_700_000_000.0, "Workflow"))
+    publish(RunNotice(text, 100.0))
+    view = logger.view
+    assert view is not None
+    assert text_of(view.header.value).startswith(f"⚠ {text}Run: 1 step")
+    assert f"⚠ {text}" in view.log_lines
+    publish(StepStarted(0, "load_data", 100.0))
+    publish(StepFinished(0, "load_data", 1.0, 101.0))
+    publish(RunFinished("succeeded", 1, 1, None, None, (), (), 1.0, 101.0))
+    record = shown[1]
+    assert record["text/plain"].splitlines()[0] == f"⚠ {text}"
+    assert text_of(record["text/html"]).startswith(f"⚠ {text}✔ succeeded")
+    assert 'class="sst-warn">⚠ The previous run' in record["text/html"]
+
+
+def test_the_live_view_gives_its_output_to_the_record(clock: Clock, shown: Any) -> None:
+    # A saved notebook (nbclient applies display updates) and the offline pages keep the
+    # record alone: the view's output is replaced by a widget output naming no widget, which
+    # front ends hide; its text stays empty, as nbval compares it.
+    from synapse_steps.display.summary import GONE_VIEW
+
+    logger = NotebookLogger()
+    publish = fed(clock, logger)
+    publish(RunStarted(17, PLAN[:1], 100.0, 1_700_000_000.0, "Workflow"))
+    view = logger.view
+    assert view is not None
+    assert shown.replaced == []
+    publish(RunFinished("failed", 0, 1, "load_data", "bad", (), (), 1.0, 101.0))
+    assert shown == [view.widget, record_bundle(logger.run, log=list(view.log_lines))]
+    assert shown.replaced == [(view.widget, GONE_VIEW)]
+    assert GONE_VIEW["text/plain"] == repr(view.widget) == ""
+    assert GONE_VIEW["application/vnd.jupyter.widget-view+json"]["model_id"] == ""

@@ -26,7 +26,7 @@ def rows(view: RunView) -> list[tuple[str, str, list[tuple[str, float, str, str]
     return [
         (
             text_of(row.label.value),
-            row.timing.value,
+            text_of(row.timing.value),
             [
                 (category, bar.value, bar.bar_style, text_of(text.value))
                 for category, (bar, text) in row._bars.items()
@@ -191,9 +191,17 @@ def test_failure_rolls_back_and_says_so(clock: Clock, shown: list[Any]) -> None:
     assert overall(view) == (0.8, "danger", "80%", "2.50s")
     assert text_of(view.header.value).endswith("— failed")
     assert rows(view) == [
-        ("↺ load_data rolled back", "0.50s", [("load_data", 1.0, "warning", "4/4")]),
-        ("✖ train failed, rolled back\ndiverged", "2.00s", [("train", 1.0, "danger", "2/2")]),
-        ("○ save pending", "", []),
+        (
+            "↺ load_data rolled back",
+            "0.50s\n+ 0.00s rollback",
+            [("load_data", 1.0, "warning", "4/4")],
+        ),
+        (
+            "✖ train failed, rolled back\ndiverged",
+            "2.00s\n+ 0.00s rollback",
+            [("train", 1.0, "danger", "2/2")],
+        ),
+        ("– save not run", "", []),
     ]
     assert text_of(view.outcome.value) == "failed at 'train' - rolled back 2 steps"
     assert list(view.log_lines)[3:] == [
@@ -208,11 +216,11 @@ def test_failure_rolls_back_and_says_so(clock: Clock, shown: list[Any]) -> None:
     ]
     assert shown[1]["text/plain"] == (
         "✖ failed at 'train' - rolled back 2 steps · 2.50s\n"
-        "#  step       status               duration  error\n"
-        "-  ---------  -------------------  --------  --------\n"
-        "1  load_data  rolled back          0.50s\n"
-        "2  train      failed, rolled back  2.00s     diverged\n"
-        "3  save       pending"
+        "#  step       status               duration                error\n"
+        "-  ---------  -------------------  ----------------------  --------\n"
+        "1  load_data  rolled back          0.50s + 0.00s rollback\n"
+        "2  train      failed, rolled back  2.00s + 0.00s rollback  diverged\n"
+        "3  save       not run"
     )
     assert context.errors[0] == "Step 'train' failed: diverged"
 
@@ -240,7 +248,7 @@ def test_failing_rollback_is_visible(clock: Clock, shown: list[Any]) -> None:
     assert "⚠ rollback of load_data FAILED: RuntimeError: disk is read-only" in view.log_lines
     assert shown[1]["text/plain"].splitlines()[0] == f"✖ {outcome} · 1.00s"
     assert shown[1]["text/plain"].splitlines()[3] == (
-        "1  load_data  rollback failed      0.50s     "
+        "1  load_data  rollback failed      0.50s + 0.00s rollback  "
         "rollback failed: RuntimeError: disk is read-only"
     )
     assert "rollback failed: RuntimeError: disk is read-only" in shown[1]["text/html"]
@@ -266,13 +274,17 @@ def test_keyboard_interrupt_in_a_step(clock: Clock, shown: list[Any]) -> None:
     # the bar stays where the interrupt happened: 'train' had reported 2/2
     assert overall(view) == (0.8, "warning", "80%", "1.50s")
     assert rows(view) == [
-        ("↺ load_data rolled back", "0.50s", [("load_data", 1.0, "warning", "4/4")]),
+        (
+            "↺ load_data rolled back",
+            "0.50s\n+ 0.00s rollback",
+            [("load_data", 1.0, "warning", "4/4")],
+        ),
         (
             "■ train interrupted, rolled back\ninterrupted (KeyboardInterrupt)",
-            "1.00s",
+            "1.00s\n+ 0.00s rollback",
             [("train", 1.0, "warning", "2/2")],
         ),
-        ("○ save pending", "", []),
+        ("– save not run", "", []),
     ]
     assert text_of(view.outcome.value) == "interrupted at 'train' - rolled back 2 steps"
     assert "✖ train interrupted: interrupted (KeyboardInterrupt)" in view.log_lines
@@ -299,7 +311,7 @@ def test_dataframes_after_a_failed_run(clock: Clock, shown: list[Any]) -> None:
             ("load_data", "rolled back", 0.5, None, True, None),
             # its rollback raised: not rolled back
             ("train", "failed, rollback failed", 2.0, "diverged", False, "RuntimeError: locked"),
-            ("save", "pending", None, None, False, None),
+            ("save", "not run", None, None, False, None),
         ],
         columns=["step", "status", "duration", "error", "rolled_back", "rollback_error"],
     )

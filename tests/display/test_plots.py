@@ -24,7 +24,7 @@ from synapse_steps.display.palette import (
     contrast_ratio,
     dark_filtered,
 )
-from synapse_steps.display.panels import category_panels, group_metrics, split_role
+from synapse_steps.display.panels import category_panels, group_metrics, split_role, store_panels
 from synapse_steps.display.plots import CategoryPlot, ShowableFigure, metrics_figure
 from synapse_steps.errors import DisplayOptionError
 from synapse_steps.metrics import MetricStore
@@ -476,3 +476,23 @@ def test_large_step_counts_are_short_tick_labels() -> None:
     low, high = ax.get_xlim()
     labels = [t.get_text() for t in ax.get_xticklabels() if low <= t.get_position()[0] <= high]
     assert labels == ["0", "20k", "40k", "60k", "80k", "100k"]
+
+
+def test_a_category_named_like_its_panel_is_not_said_twice_and_y_axes_are_labelled() -> None:
+    # Tutorial 07's step mode: category "loss" holds loss and val_loss, "accuracy" the others.
+    store = MetricStore()
+    for epoch in range(3):
+        store.add({"loss": 1 / (epoch + 1), "val_loss": 2 / (epoch + 1), "epoch": epoch}, "loss")
+        store.add({"accuracy": epoch / 3, "val_accuracy": epoch / 4, "epoch": epoch}, "accuracy")
+    assert [p.title for p in store_panels(store)] == ["loss", "accuracy"]
+    live = CategoryPlot(store, "loss")
+    live.render()
+    assert live._axes["loss"].get_title() == "loss"
+    assert live._axes["loss"].get_ylabel() == "loss"
+    figure = metrics_figure(store)
+    assert [ax.get_title() for ax in figure.axes] == ["loss", "accuracy"]
+    assert [ax.get_ylabel() for ax in figure.axes] == ["loss", "accuracy"]
+    assert [ax.get_xlabel() for ax in figure.axes] == ["epoch", "epoch"]
+    # A category that differs from its panel's name still says where the panel comes from.
+    store.add({"loss": 0.5, "epoch": 0}, "eval")
+    assert [p.title for p in category_panels(store, "eval")] == ["eval · loss"]

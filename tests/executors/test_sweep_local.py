@@ -42,15 +42,22 @@ def test_console_view_prints_a_line_per_status_change_and_the_table_compares_run
         "[b] running",
         "[b] running train",
         "[b] rolling back  loss=0.08333",
-        "[b] failed at train  loss=0.08333",
+        "[b] failed at train: diverged  loss=0.08333",
+        # The sweep's static table, when it ends.
+        "Sweep: 2 runs, 1 succeeded, 1 did not",
+        "run  lr    fail   outcome            reason    loss",
+        "---  ----  -----  -----------------  --------  -------",
+        "a    0.5   False  succeeded                    0.1667",
+        "b    0.25  True   failed at 'train'  diverged  0.08333",
     ]
     frame = runs.frame()
     assert frame.drop(columns="error").to_dict(orient="index") == {
         "a": {"lr": 0.5, "fail": False, "status": "succeeded", "loss": 0.5 / 3},
         "b": {"lr": 0.25, "fail": True, "status": "failed", "loss": 0.25 / 3},
     }
-    assert frame["error"].isna().tolist() == [True, False]
-    assert frame.loc["b", "error"] == "Step 'train' failed: diverged"
+    # A succeeded run has no error: an empty text, not NaN.
+    assert frame["error"].tolist() == ["", "Step 'train' failed: diverged"]
+    assert not frame["error"].isna().any()
     assert runs[0].result == {
         "success": True, "steps_executed": 1, "steps_total": 2, "result": {"done": True}
     }  # fmt: skip

@@ -123,15 +123,21 @@ def _plan(*names: str) -> tuple[PlannedStep, ...]:
 
 def test_sweep_rows_show_status_progress_and_latest_metrics_from_the_run_state() -> None:
     state = RunState()
-    assert row_text("run 1", state) == ("run 1", "waiting", 0.0, "")
+    assert row_text("run 1", state) == ("run 1", "waiting", 0.0, "", "")
     state.apply(RunStarted(1, _plan("prepare", "train"), 0.0, 0.0, "T"))
     state.apply(StepStarted(1, "train", 1.0))
     state.apply(ProgressReported("train", 1, 4, 1.5))
     state.apply(MetricsReported("train", {"epoch": 0, "loss": 0.123456}, 1.5))
-    assert row_text("run 1", state) == ("run 1", "running train", 0.625, "loss=0.1235")
+    assert row_text("run 1", state) == ("run 1", "running train", 0.625, "loss=0.1235", "")
     state.apply(StepFailed(1, "train", "diverged", 1.0, 2.0, False))
     state.apply(RunFinished("failed", 1, 2, "train", "diverged", (), (), 2.0, 2.0))
-    assert row_text("run 1", state) == ("run 1", "failed at train", 0.625, "loss=0.1235")
+    assert row_text("run 1", state) == (
+        "run 1",
+        "failed at train",
+        0.625,
+        "loss=0.1235",
+        "diverged",
+    )
 
 
 def test_grid_is_every_combination_in_order() -> None:

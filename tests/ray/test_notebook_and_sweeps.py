@@ -94,7 +94,7 @@ def test_a_sweep_of_four_with_one_failing_rolls_that_one_back_and_finishes_the_o
     assert [run.status for run in runs] == ["succeeded", "succeeded", "failed", "succeeded"]
     assert runs[2].error is not None
     assert "diverged at lr=0.3" in str(runs[2].error)
-    assert [s.label for s in runs[2].state.steps] == ["failed, rolled back", "pending"]
+    assert [s.label for s in runs[2].state.steps] == ["failed, rolled back", "not run"]
     assert runs[0].result == {
         "success": True, "steps_executed": 1, "steps_total": 2, "result": {"loss": 0.1 / 4}
     }  # fmt: skip
