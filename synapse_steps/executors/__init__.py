@@ -11,7 +11,7 @@ built on it; it imports nothing heavy. ``synapse_steps.executors.ray`` is the op
 from __future__ import annotations
 
 from synapse_steps.executors.local import LocalExecutor
-from synapse_steps.steps.executor import Executor, InProcessExecutor, Publish
-from synapse_steps.steps.request import RunOutcome, RunRequest
+from synapse_steps.steps.executor import Executor, InProcessExecutor
+from synapse_steps.steps.request import Publish, RunOutcome, RunRequest
 
 __all__ = ["Executor", "InProcessExecutor", "LocalExecutor", "Publish", "RunOutcome", "RunRequest"]

@@ -36,7 +36,7 @@ from synapse_steps.steps.request import RunOutcome, RunRequest
 
 if TYPE_CHECKING:
     from synapse_steps.executors.sweep import SweepRuns
-    from synapse_steps.steps.executor import Publish
+    from synapse_steps.steps.request import Publish
 
 #: Seconds a drain call waits on the worker for a record (a long poll: latency stays at the
 #: round trip, and an idle run costs one call per interval).

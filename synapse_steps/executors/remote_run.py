@@ -28,8 +28,7 @@ from synapse_steps.steps.request import OnDriver, ProgressCallback, RunOutcome
 from synapse_steps.steps.runner import next_run_id
 
 if TYPE_CHECKING:
-    from synapse_steps.steps.executor import Publish
-    from synapse_steps.steps.request import RunRequest
+    from synapse_steps.steps.request import Publish, RunRequest
 
 
 class RemoteRun:

@@ -18,14 +18,10 @@ Adding an executor is one class in one file; ``synapse_steps.executors.ray`` is 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
-from synapse_steps.events import Record
-from synapse_steps.steps.request import RunOutcome, RunRequest
+from synapse_steps.steps.request import Publish, RunOutcome, RunRequest
 from synapse_steps.steps.runner import run_request
-
-Publish = Callable[[Record], None]
 
 
 @runtime_checkable

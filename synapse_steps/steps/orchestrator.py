@@ -19,12 +19,13 @@ from synapse_steps.errors import UsageError
 from synapse_steps.events import RunFinished
 from synapse_steps.steps.base import BaseStep, C, StepResult
 from synapse_steps.steps.context import BaseStepContext
-from synapse_steps.steps.executor import IN_PROCESS, Executor, Publish
+from synapse_steps.steps.executor import IN_PROCESS, Executor
 from synapse_steps.steps.registry import StepRegistry
 from synapse_steps.steps.request import (
     JournalSetting,
     OnFailure,
     ProgressCallback,
+    Publish,
     RunOutcome,
     RunRequest,
 )

@@ -15,10 +15,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Generic, Literal
 
-from synapse_steps.events import RunFinished, RunStatus
+from synapse_steps.events import Record, RunFinished, RunStatus
 from synapse_steps.steps.base import BaseStep, C, StepResult
 
 ProgressCallback = Callable[[int, int], None]
+#: Where an executor hands a run's records, in order, as they happen.
+Publish = Callable[[Record], None]
 OnFailure = Literal["rollback", "keep"]
 #: ``True``: the default store's journal; a path: that journal; ``False``: none.
 JournalSetting = bool | str | os.PathLike[str]

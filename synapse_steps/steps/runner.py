@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import traceback
 from itertools import count
-from typing import Any, Generic, NoReturn
+from typing import Generic, NoReturn
 
 from synapse_steps.errors import RunFailedError, StepFailedError
 from synapse_steps.events import (
@@ -31,7 +31,13 @@ from synapse_steps.events import (
 from synapse_steps.recorder import Recorder
 from synapse_steps.steps.base import BaseStep, C, StepResult
 from synapse_steps.steps.progress import percent, plan_steps
-from synapse_steps.steps.request import OnDriver, ProgressCallback, RunOutcome, RunRequest
+from synapse_steps.steps.request import (
+    OnDriver,
+    ProgressCallback,
+    Publish,
+    RunOutcome,
+    RunRequest,
+)
 
 _run_ids = count(1)
 #: Builds a record from a tuple of its fields: a NamedTuple's own __new__ (keyword handling
@@ -44,7 +50,7 @@ def next_run_id() -> int:
     return next(_run_ids)
 
 
-def run_request(request: RunRequest[C], publish: Any) -> RunOutcome:
+def run_request(request: RunRequest[C], publish: Publish) -> RunOutcome:
     """Run ``request`` here, handing each record to ``publish`` (the runtime's store, where the
     steps' own ``log`` / ``set_progress`` / ``set_metrics`` calls go too)."""
     __tracebackhide__ = True
@@ -65,7 +71,7 @@ class _Failed(Exception):
 class _Run(Generic[C]):
     """The state of one run, so that running a workflow again never mixes two runs."""
 
-    def __init__(self, request: RunRequest[C], publish: Any) -> None:
+    def __init__(self, request: RunRequest[C], publish: Publish) -> None:
         self.request = request
         self.steps = request.steps
         self.keep = request.on_failure == "keep"
@@ -79,8 +85,9 @@ class _Run(Generic[C]):
         self.clock = context.runtime_ctx.clock
         self.now = self.clock.now
         recorder = context.runtime_ctx.recorder
-        #: Where to ask whether a RunProgress record would be heard: the runtime's store when
-        #: the records go there (as they do from every executor); None: always make it.
+        #: The runtime's store when the records go there (as they do from every executor): it
+        #: is asked which records a subscriber hears, and takes a step's two records as fields
+        #: (made only when heard). None: every record is made and published.
         self.store: Recorder | None = recorder if publish == recorder.publish else None
         #: Steps whose ``execute`` was entered, with their results: what rollback undoes.
         self.executed: list[tuple[int, BaseStep[C], StepResult]] = []
