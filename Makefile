@@ -104,6 +104,7 @@ update-screenshot:
 bench: $(STAMP_TEST)
 	$(PIP) install --quiet -e '.[bench,ray]'
 	$(BIN)/python benchmarks/orchestrator_overhead.py
+	$(BIN)/python benchmarks/journal_orchestrator.py
 	$(BIN)/python benchmarks/notebook_overhead.py
 	$(BIN)/python benchmarks/convert_throughput.py
 	$(BIN)/python benchmarks/ray_sweep.py
