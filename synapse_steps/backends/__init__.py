@@ -4,6 +4,7 @@ from synapse_steps.backends._errors import InvalidModelError, MissingFileError, 
 from synapse_steps.backends._paths import default_root
 from synapse_steps.backends.collection import DataCollection, DataUnit
 from synapse_steps.backends.local import LocalBackend
+from synapse_steps.backends.temporary import TemporaryStore, temporary_store
 
 __all__ = [
     "DataCollection",
@@ -12,5 +13,7 @@ __all__ = [
     "LocalBackend",
     "MissingFileError",
     "OutputExistsError",
+    "TemporaryStore",
     "default_root",
+    "temporary_store",
 ]

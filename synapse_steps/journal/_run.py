@@ -495,6 +495,12 @@ def keep_ended(store: Store) -> None:
         ended, store.ended = store.ended, []
         if not ended or store.pid != _pid:
             return  # a forked child leaves its parent's runs to the parent
+        if not store.path.parent.is_dir():
+            # The journal's folder was deleted (a temporary store removed): the runs' logs went
+            # with it, and storing them would create the folder again.
+            for _log, lock in ended:
+                lock.release(remove=False)
+            return
         stored = 0
         try:
             with store.write() as conn:
