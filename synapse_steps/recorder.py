@@ -100,8 +100,8 @@ class Recorder:
         self.runs.append(RunState())  # holds what is reported before any run starts
         self._fold_into(self.runs[-1])
         self._hooks: dict[type[Any], tuple[Hook, ...]] = {kind: () for kind in HOOK_NAMES}
-        #: The record types some subscriber hears (a record nobody would hear, and that the
-        #: state does not need, need not be made: see the runner's RunProgress).
+        #: The record types some subscriber hears: a record nobody would hear need not be made
+        #: (a step's own two, see step_started; RunProgress, see the runner).
         self.heard: frozenset[type[Any]] = frozenset()
         self._subscribers: list[object] = []
         # Progress categories updated since the last ProgressReported went out.
