@@ -155,7 +155,9 @@ class RemoteRun:
         self._end_locally(
             WorkerDiedError(
                 f"{message}. The run ended as failed; steps it had executed could not be "
-                "rolled back on that worker. Run it again (a killed worker is not restarted)."
+                "rolled back on that worker (with the journal on, it kept them: recover() "
+                "undoes them, see the UnfinishedRunWarning). Run it again (a killed worker is "
+                "not restarted)."
             )
         )
 
