@@ -142,6 +142,14 @@ class MetricStore:
             for category, group in self.series.items()
         }
 
+    def latest_by_name(self) -> dict[str, float]:
+        """The last value of every metric by its name, ``category/name`` when there are
+        several categories (a run's final metrics in a table row)."""
+        latest = self.latest()
+        if len(latest) == 1:
+            return dict(next(iter(latest.values())))
+        return {f"{cat}/{name}": v for cat, group in latest.items() for name, v in group.items()}
+
 
 def _finite(value: Any) -> float | None:
     """``value`` as a finite float, or None (an int past 1e308, nan, inf, not a number)."""

@@ -159,11 +159,8 @@ class Recorder:
     def publish(self, record: Record) -> None:
         """Fold a record into the run's state, then hand it to the subscribers."""
         kind = type(record)
-        if self._gate_current is not None:  # checked here: three records per step come by
-            self._take_gated()
-        if self._unsent:
-            with self._lock:
-                self._send_progress()
+        if self._gate_current is not None or self._unsent:  # progress goes before any record
+            self._settle_progress()
         if kind is RunStarted:
             self._tenths.clear()
             if self.runs[-1].phase != "idle":
@@ -186,11 +183,8 @@ class Recorder:
         if StepStarted in self.heard:
             self.publish(_new(StepStarted, (position, name, time)))
             return
-        if self._gate_current is not None:
-            self._take_gated()
-        if self._unsent:
-            with self._lock:
-                self._send_progress()
+        if self._gate_current is not None or self._unsent:
+            self._settle_progress()
         self._state.step_started(position, name, time)
 
     def step_finished(
@@ -200,12 +194,17 @@ class Recorder:
         if StepFinished in self.heard:
             self.publish(_new(StepFinished, (position, name, duration, time, result)))
             return
-        if self._gate_current is not None:
-            self._take_gated()
+        if self._gate_current is not None or self._unsent:
+            self._settle_progress()
+        self._state.step_finished(position, name, duration)
+
+    def _settle_progress(self) -> None:
+        """Fold the gate's held value in and send the unsent progress: before any other record,
+        so subscribers never see a lifecycle change before the progress that preceded it."""
+        self._take_gated()
         if self._unsent:
             with self._lock:
                 self._send_progress()
-        self._state.step_finished(position, name, duration)
 
     def _fold_into(self, state: RunState) -> None:
         # The state's fold method per record type, bound once per run: publish() runs for

@@ -64,10 +64,7 @@ class SweepRun:
     @property
     def final_metrics(self) -> dict[str, float]:
         """The last value of each metric (``category/metric`` when several categories)."""
-        latest = self.state.metrics.latest()
-        if len(latest) == 1:
-            return dict(next(iter(latest.values())))
-        return {f"{cat}/{name}": v for cat, group in latest.items() for name, v in group.items()}
+        return self.state.metrics.latest_by_name()
 
 
 @dataclass

@@ -204,7 +204,7 @@ def summarize(log: RunLog, *, alive: bool) -> RunSummary:
         rollback_failed=tuple(failed_undo),
         not_rolled_back=left,
         last_completed=next((e["name"] for e in reversed(entries) if e["success"]), None),
-        metrics={} if state is None else last_metrics(state.metrics),
+        metrics={} if state is None else state.metrics.latest_by_name(),
         pid=int(pid),
         host=str(host),
         owner_alive=alive and log.finish is None,
@@ -295,16 +295,6 @@ def _outcome(
     if kind in ("journal error", "journal-error"):
         return "the journal could not be written: it stopped following the run"
     return str(kind)
-
-
-def last_metrics(store: MetricStore) -> dict[str, float]:
-    """The last value of each metric: by name, or ``category/name`` for several categories."""
-    latest = store.latest()
-    if len(latest) == 1:
-        return dict(next(iter(latest.values())))
-    return {
-        f"{cat}/{name}": value for cat, group in latest.items() for name, value in group.items()
-    }
 
 
 def run_metrics(journal: Path, run_id: str) -> MetricStore:

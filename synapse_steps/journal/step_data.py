@@ -27,25 +27,25 @@ _SCALARS = (str, int, float, bool, type(None))
 
 def data_text(data: Any) -> str:
     """``data`` as the journal keeps it (JSON text): its values, or a summary of them."""
-    if type(data) is Summary:  # reduced already (a remote run's, see journaled_data)
-        return _DUMP(_summary_value(data))
-    if type(data) is dict and _small(data):
-        text, problems = encode_mapping(data)
-        if not problems and len(text) <= DATA_LIMIT:
-            return text
-    # Written as the tag itself (encode_mapping would escape its "$t" key as a user's dict).
-    return _DUMP(_summary_value(data))
+    return _kept(data)[1]
 
 
 def journaled_data(data: Any) -> Any:
     """``data`` reduced to what the journal keeps, as a value: ``data`` itself when small and
     plain, else its ``Summary`` (``data_text`` of either gives the same text). A remote worker
     sends this instead of the data, so what crosses to the driver stays small."""
+    return _kept(data)[0]
+
+
+def _kept(data: Any) -> tuple[Any, str]:
+    """What the journal keeps of ``data``, as a value and as its text."""
     if type(data) is dict and _small(data):
         text, problems = encode_mapping(data)
         if not problems and len(text) <= DATA_LIMIT:
-            return data
-    return Summary(summary(data))
+            return data, text
+    kept = data if type(data) is Summary else Summary(summary(data))
+    # Written as the tag itself (encode_mapping would escape its "$t" key as a user's dict).
+    return kept, _DUMP(_summary_value(kept))
 
 
 def _summary_value(data: Any) -> dict[str, Any]:
